@@ -1,0 +1,208 @@
+"""The MiniGo device protocol, version 1: the one definition both the agent and the server use.
+
+Plain Python (no Django, no third-party imports) so it runs on a Raspberry Pi.
+
+Text messages are JSON objects with "type" and "v". Frames travel as one binary websocket
+message: a 4-byte big-endian header length, the JSON header, then the JPEG bytes.
+
+Device → server: hello, heartbeat, shelf_event, frame (binary).
+Server → device: ack, error, config, greet, revoked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from typing import Any
+
+VERSION = 1
+MAX_TEXT_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 4096
+SENSORS = ("load_cell", "ultrasonic", "light")
+DEVICE_KINDS = ("entry", "exit", "shelf")
+
+# Websocket close codes sent by the server at connect.
+CLOSE_UNKNOWN_TOKEN = 4401
+CLOSE_REVOKED_TOKEN = 4403
+CLOSE_PROTOCOL = 4400
+
+# Error codes (the "code" of an error message).
+BAD_JSON = "bad_json"
+BAD_MESSAGE = "bad_message"
+UNKNOWN_TYPE = "unknown_type"
+UNSUPPORTED_VERSION = "unsupported_version"
+MESSAGE_TOO_LARGE = "message_too_large"
+FRAME_TOO_LARGE = "frame_too_large"
+FRAME_CORRUPT = "frame_corrupt"
+FRAME_BAD_TYPE = "frame_bad_type"
+FRAME_DIMENSIONS = "frame_dimensions"
+UNKNOWN_SLOT = "unknown_slot"
+IMPOSSIBLE_READING = "impossible_reading"
+WRONG_DEVICE_KIND = "wrong_device_kind"
+EVENT_CONFLICT = "event_conflict"
+
+
+class ProtocolError(ValueError):
+    def __init__(self, code: str, message: str, event_id: str | None = None):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.event_id = event_id
+
+
+def _require(msg: dict[str, Any], key: str, kinds: type | tuple[type, ...]) -> Any:
+    if key not in msg:
+        raise ProtocolError(BAD_MESSAGE, f"'{key}' is missing", msg.get("event_id"))
+    value = msg[key]
+    # bool is an int in Python; a boolean where a number belongs is a wrong type.
+    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        raise ProtocolError(BAD_MESSAGE, f"'{key}' has the wrong type", msg.get("event_id"))
+    if not isinstance(value, kinds):
+        raise ProtocolError(BAD_MESSAGE, f"'{key}' has the wrong type", msg.get("event_id"))
+    return value
+
+
+def _number(msg: dict[str, Any], key: str) -> float:
+    value = float(_require(msg, key, (int, float)))
+    if not math.isfinite(value):
+        raise ProtocolError(IMPOSSIBLE_READING, f"'{key}' is not finite", msg.get("event_id"))
+    return value
+
+
+def _event_id(msg: dict[str, Any]) -> str:
+    event_id = _require(msg, "event_id", str)
+    if not 1 <= len(event_id) <= 64 or not event_id.isprintable():
+        raise ProtocolError(BAD_MESSAGE, "'event_id' must be 1 to 64 printable characters")
+    return event_id
+
+
+def _timestamp(msg: dict[str, Any]) -> float:
+    ts = _number(msg, "ts")
+    if ts <= 0:
+        raise ProtocolError(BAD_MESSAGE, "'ts' must be a positive Unix time", msg.get("event_id"))
+    return ts
+
+
+def validate(msg: Any) -> dict[str, Any]:
+    """Check a decoded device → server message; returns a clean copy or raises ProtocolError."""
+    if not isinstance(msg, dict):
+        raise ProtocolError(BAD_MESSAGE, "a message is a JSON object")
+    kind = msg.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError(BAD_MESSAGE, "'type' is missing")
+    version = msg.get("v", VERSION)
+    if version != VERSION or isinstance(version, bool):
+        raise ProtocolError(UNSUPPORTED_VERSION, f"protocol version {version!r} is not {VERSION}")
+    if kind == "hello":
+        device_kind = _require(msg, "kind", str)
+        if device_kind not in DEVICE_KINDS:
+            raise ProtocolError(BAD_MESSAGE, f"'kind' must be one of {DEVICE_KINDS}")
+        return {
+            "type": "hello",
+            "device": _require(msg, "device", str)[:64],
+            "kind": device_kind,
+            "software": str(msg.get("software", ""))[:40],
+        }
+    if kind == "heartbeat":
+        return {"type": "heartbeat", "ts": _timestamp(msg)}
+    if kind == "shelf_event":
+        event_id = _event_id(msg)
+        sensor = _require(msg, "sensor", str)
+        if sensor not in SENSORS:
+            raise ProtocolError(BAD_MESSAGE, f"'sensor' must be one of {SENSORS}", event_id)
+        slot = _require(msg, "slot", str)
+        if not 1 <= len(slot) <= 32:
+            raise ProtocolError(BAD_MESSAGE, "'slot' must be 1 to 32 characters", event_id)
+        before, after = _number(msg, "before"), _number(msg, "after")
+        if sensor == "light" and {before, after} - {0.0, 1.0}:
+            raise ProtocolError(IMPOSSIBLE_READING, "a light sensor reads 0 or 1", event_id)
+        if before < 0 or after < 0 or max(before, after) > 1_000_000:
+            raise ProtocolError(IMPOSSIBLE_READING, "reading out of the sensor's range", event_id)
+        return {
+            "type": "shelf_event",
+            "event_id": event_id,
+            "slot": slot,
+            "sensor": sensor,
+            "before": before,
+            "after": after,
+            "ts": _timestamp(msg),
+        }
+    raise ProtocolError(UNKNOWN_TYPE, f"unknown message type {kind!r}", msg.get("event_id"))
+
+
+def parse_text(text: str | bytes) -> dict[str, Any]:
+    if len(text) > MAX_TEXT_BYTES:
+        raise ProtocolError(MESSAGE_TOO_LARGE, f"text messages are at most {MAX_TEXT_BYTES} bytes")
+    try:
+        msg = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError(BAD_JSON, "the message is not valid JSON") from None
+    return validate(msg)
+
+
+def encode_frame(
+    *, event_id: str, ts: float, jpeg: bytes, camera: str = "0", seq: int = 0, **extra: Any
+) -> bytes:
+    header = {
+        "type": "frame",
+        "v": VERSION,
+        "event_id": event_id,
+        "ts": ts,
+        "camera": camera,
+        "seq": seq,
+        **extra,
+    }
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    return struct.pack(">I", len(raw)) + raw + jpeg
+
+
+def decode_frame(data: bytes, *, max_bytes: int) -> tuple[dict[str, Any], bytes]:
+    """Split a binary frame message into its checked header and image bytes."""
+    if len(data) > max_bytes + MAX_HEADER_BYTES + 4:
+        raise ProtocolError(FRAME_TOO_LARGE, f"frames are at most {max_bytes} bytes")
+    if len(data) < 4:
+        raise ProtocolError(BAD_MESSAGE, "a frame message starts with a 4-byte header length")
+    (size,) = struct.unpack(">I", data[:4])
+    if size == 0 or size > MAX_HEADER_BYTES or 4 + size > len(data):
+        raise ProtocolError(BAD_MESSAGE, "the frame header length is out of range")
+    try:
+        header = json.loads(data[4 : 4 + size])
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError(BAD_JSON, "the frame header is not valid JSON") from None
+    if not isinstance(header, dict) or header.get("type") != "frame":
+        raise ProtocolError(BAD_MESSAGE, "the frame header must have type 'frame'")
+    if header.get("v", VERSION) != VERSION:
+        raise ProtocolError(UNSUPPORTED_VERSION, f"protocol version is not {VERSION}")
+    event_id = _event_id(header)
+    seq = header.get("seq", 0)
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise ProtocolError(BAD_MESSAGE, "'seq' must be a non-negative integer", event_id)
+    image = data[4 + size :]
+    if len(image) > max_bytes:
+        raise ProtocolError(FRAME_TOO_LARGE, f"frames are at most {max_bytes} bytes", event_id)
+    clean = {
+        "type": "frame",
+        "event_id": event_id,
+        "ts": _timestamp(header),
+        "camera": str(header.get("camera", "0"))[:32],
+        "seq": seq,
+    }
+    return clean, image
+
+
+# --- server → device ------------------------------------------------------------------------
+def ack(event_id: str, status: str = "stored") -> dict[str, Any]:
+    """`status` is "stored" for a new event and "duplicate" for one already stored."""
+    return {"type": "ack", "v": VERSION, "event_id": event_id, "status": status}
+
+
+def error(code: str, message: str, event_id: str | None = None) -> dict[str, Any]:
+    msg = {"type": "error", "v": VERSION, "code": code, "message": message}
+    if event_id is not None:
+        msg["event_id"] = event_id
+    return msg
+
+
+def dumps(msg: dict[str, Any]) -> str:
+    return json.dumps(msg, separators=(",", ":"))

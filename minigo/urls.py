@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+from store import views
+
+admin.site.site_header = "MiniGo administration"
+admin.site.site_title = "MiniGo"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("api/", include("store.api.urls")),
+    # Uploaded product images and models: small shops run without a separate file server.
+    # Staff only; nothing a shopper needs lives under media/.
+    re_path(
+        r"^media/(?P<path>.*)$",
+        staff_member_required(serve),
+        {"document_root": settings.MEDIA_ROOT},
+    ),
+]

@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from store import models as m
+from store.services.devices import device_revoke, device_rotate_token
+
+
+@admin.register(m.Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = [
+        "sku",
+        "name",
+        "price",
+        "unit_weight_g",
+        "weight_tolerance_g",
+        "age_restricted",
+        "active",
+    ]
+    search_fields = ["sku", "name"]
+    list_filter = ["active", "age_restricted"]
+
+
+class SlotInline(admin.TabularInline):
+    model = m.Slot
+    extra = 0
+
+
+@admin.register(m.Shelf)
+class ShelfAdmin(admin.ModelAdmin):
+    list_display = ["name", "device", "has_camera", "detector"]
+    inlines = [SlotInline]
+
+
+@admin.register(m.Slot)
+class SlotAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "product", "sensor", "stock", "capacity", "low_stock_threshold"]
+    list_filter = ["shelf", "sensor"]
+    list_editable = ["stock"]
+
+
+@admin.register(m.Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = [
+        "device_id",
+        "kind",
+        "online",
+        "last_seen",
+        "software_version",
+        "event_rate_per_min",
+        "token_prefix",
+        "revoked_at",
+    ]
+    list_filter = ["kind", "online"]
+    readonly_fields = [
+        "token_prefix",
+        "last_seen",
+        "online",
+        "software_version",
+        "event_rate_per_min",
+        "revoked_at",
+        "created_at",
+    ]
+    exclude = ["token_hash"]
+    actions = ["revoke_tokens", "rotate_tokens"]
+
+    @admin.action(description="Revoke the token of the selected devices")
+    def revoke_tokens(self, request, queryset):
+        for device in queryset:
+            device_revoke(device=device)
+        self.message_user(request, f"Revoked {queryset.count()} device token(s).")
+
+    @admin.action(description="Issue a new token (shown once)")
+    def rotate_tokens(self, request, queryset):
+        for device in queryset:
+            token = device_rotate_token(device=device)
+            self.message_user(
+                request,
+                f"New token for {device.device_id}: {token} — copy it now, it is not shown again.",
+                level=messages.WARNING,
+            )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            token = device_rotate_token(device=obj)
+            self.message_user(
+                request,
+                f"Token for {obj.device_id}: {token} — copy it now, it is not shown again.",
+                level=messages.WARNING,
+            )
+
+
+@admin.register(m.ShelfEvent)
+class ShelfEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "event_id",
+        "device",
+        "slot_code",
+        "sensor",
+        "before",
+        "after",
+        "status",
+        "occurred_at",
+    ]
+    list_filter = ["status", "device"]
+    search_fields = ["event_id"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # raw evidence is never edited
+
+
+@admin.register(m.Frame)
+class FrameAdmin(admin.ModelAdmin):
+    list_display = [
+        "event_id",
+        "device",
+        "camera",
+        "captured_at",
+        "width",
+        "height",
+        "status",
+        "expires_at",
+    ]
+    list_filter = ["status", "device"]
+    exclude = ["jpeg"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(m.Shopper)
+class ShopperAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "user", "face_consent", "created_at"]
+    search_fields = ["display_name", "user__username", "user__email"]
+    exclude = ["qr_secret"]
+
+
+@admin.register(m.FaceEmbedding)
+class FaceEmbeddingAdmin(admin.ModelAdmin):
+    list_display = ["shopper", "source", "created_at"]
+    exclude = ["vector"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+class CartEntryInline(admin.TabularInline):
+    model = m.CartEntry
+    extra = 0
+    can_delete = False
+    fields = ["kind", "product", "quantity", "unit_price", "slot", "confidence", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(m.Visit)
+class VisitAdmin(admin.ModelAdmin):
+    list_display = ["id", "shopper", "status", "entered_at", "exited_at", "entry_method"]
+    list_filter = ["status"]
+    inlines = [CartEntryInline]
+
+
+@admin.register(m.CartEntry)
+class CartEntryAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "visit",
+        "kind",
+        "product",
+        "quantity",
+        "unit_price",
+        "confidence",
+        "created_at",
+    ]
+    list_filter = ["kind"]
+
+    # The ledger is append-only (invariant 2): corrections go through the review queue or
+    # the dashboard, which write new entries.
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+class ReceiptLineInline(admin.TabularInline):
+    model = m.ReceiptLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ["product", "sku", "name", "quantity", "unit_price", "tax_rate", "line_total"]
+
+
+@admin.register(m.Receipt)
+class ReceiptAdmin(admin.ModelAdmin):
+    list_display = ["number", "shopper", "issued_at", "total", "tax"]
+    search_fields = ["number", "shopper__display_name"]
+    inlines = [ReceiptLineInline]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(m.ReviewItem)
+class ReviewItemAdmin(admin.ModelAdmin):
+    list_display = ["id", "reason", "status", "product", "quantity", "created_at"]
+    list_filter = ["status", "reason"]
+
+
+@admin.register(m.Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    list_display = ["id", "receipt", "shopper", "status", "created_at"]
+    list_filter = ["status"]
+
+
+@admin.register(m.DetectorModel)
+class DetectorModelAdmin(admin.ModelAdmin):
+    list_display = ["name", "layout", "input_size", "uploaded_at"]
+
+
+@admin.register(m.ClassMapping)
+class ClassMappingAdmin(admin.ModelAdmin):
+    list_display = ["detector", "class_name", "product"]
+
+
+@admin.register(m.DatasetImage)
+class DatasetImageAdmin(admin.ModelAdmin):
+    list_display = ["id", "original_name", "source", "width", "height", "reviewed"]

@@ -1,0 +1,155 @@
+"""One small view per operation: validate, call a service, serialize."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from store.api import serializers as s
+from store.api.permissions import IsStaff, ReadAnyWriteStaff
+from store.errors import NotFound
+from store.models import Product, ReviewItem, Shelf, Slot
+from store.selectors import receipts_for, visits_for
+from store.services.carts import cart_snapshot
+from store.services.inventory import slot_restock
+from store.services.review import review_resolve
+from store.services.visits import visit_current
+
+
+class ProductList(generics.ListCreateAPIView):
+    queryset = Product.objects.all()
+    serializer_class = s.ProductSerializer
+    permission_classes = [ReadAnyWriteStaff]
+
+
+class ProductDetail(generics.RetrieveUpdateAPIView):
+    queryset = Product.objects.all()
+    serializer_class = s.ProductSerializer
+    permission_classes = [ReadAnyWriteStaff]
+
+
+class ShelfList(generics.ListCreateAPIView):
+    queryset = Shelf.objects.prefetch_related("slots__product").select_related("device")
+    serializer_class = s.ShelfSerializer
+    permission_classes = [IsStaff]
+
+
+class ShelfDetail(generics.RetrieveUpdateAPIView):
+    queryset = Shelf.objects.prefetch_related("slots__product").select_related("device")
+    serializer_class = s.ShelfSerializer
+    permission_classes = [IsStaff]
+
+
+class SlotList(generics.ListCreateAPIView):
+    queryset = Slot.objects.select_related("product", "shelf")
+    serializer_class = s.SlotSerializer
+    permission_classes = [IsStaff]
+
+
+class SlotDetail(generics.RetrieveUpdateAPIView):
+    queryset = Slot.objects.select_related("product", "shelf")
+    serializer_class = s.SlotSerializer
+    permission_classes = [IsStaff]
+
+
+class StockList(generics.ListAPIView):
+    """Stock per slot, lowest first relative to its threshold."""
+
+    serializer_class = s.SlotSerializer
+    permission_classes = [IsStaff]
+
+    def get_queryset(self):
+        qs = Slot.objects.select_related("product", "shelf").order_by("stock", "shelf__name")
+        if self.request.query_params.get("low") in ("1", "true"):
+            from django.db.models import F
+
+            qs = qs.filter(stock__lte=F("low_stock_threshold"))
+        return qs
+
+
+class SlotRestock(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=s.RestockSerializer, responses=s.SlotSerializer)
+    def post(self, request, pk: int):
+        slot = get_object_or_404(Slot, pk=pk)
+        data = s.RestockSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slot = slot_restock(slot=slot, quantity=data.validated_data["quantity"], by=request.user)
+        return Response(s.SlotSerializer(slot).data)
+
+
+class VisitList(generics.ListAPIView):
+    serializer_class = s.VisitSerializer
+
+    def get_queryset(self):
+        qs = visits_for(self.request.user)
+        status = self.request.query_params.get("status")
+        return qs.filter(status=status) if status else qs
+
+
+class VisitDetail(generics.RetrieveAPIView):
+    serializer_class = s.VisitSerializer
+
+    def get_queryset(self):
+        return visits_for(self.request.user)
+
+
+class VisitCart(APIView):
+    @extend_schema(responses=s.CartSerializer)
+    def get(self, request, pk: int):
+        visit = get_object_or_404(visits_for(request.user), pk=pk)
+        return Response(cart_snapshot(visit=visit))
+
+
+class MyCart(APIView):
+    """The signed-in shopper's cart while they are in the store."""
+
+    @extend_schema(responses=s.CartSerializer)
+    def get(self, request):
+        shopper = getattr(request.user, "shopper", None)
+        visit = visit_current(shopper=shopper) if shopper is not None else None
+        if visit is None:
+            raise NotFound("not_in_store", "you are not in the store")
+        return Response(cart_snapshot(visit=visit))
+
+
+class ReceiptList(generics.ListAPIView):
+    serializer_class = s.ReceiptSerializer
+
+    def get_queryset(self):
+        qs = receipts_for(self.request.user)
+        q = self.request.query_params.get("q")
+        return qs.filter(number__icontains=q) if q else qs
+
+
+class ReceiptDetail(generics.RetrieveAPIView):
+    serializer_class = s.ReceiptSerializer
+
+    def get_queryset(self):
+        return receipts_for(self.request.user)
+
+
+class ReviewList(generics.ListAPIView):
+    serializer_class = s.ReviewItemSerializer
+    permission_classes = [IsStaff]
+
+    def get_queryset(self):
+        qs = ReviewItem.objects.all()
+        status = self.request.query_params.get("status", "open")
+        return qs if status == "all" else qs.filter(status=status)
+
+
+class ReviewResolve(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=s.ReviewResolveSerializer, responses=s.ReviewItemSerializer)
+    def post(self, request, pk: int):
+        item = get_object_or_404(ReviewItem, pk=pk)
+        data = s.ReviewResolveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = review_resolve(item=item, by=request.user, **data.validated_data)
+        return Response(s.ReviewItemSerializer(item).data)

@@ -1,0 +1,205 @@
+"""Websocket consumers: authenticate, join groups, relay. Work happens in services."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from edge_agent import protocol
+from store.errors import DomainError
+from store.models import Device
+from store.services import devices as device_services
+from store.services import events as event_services
+from store.services import live
+from vision.images import ImageError, probe
+
+log = logging.getLogger(__name__)
+
+
+def _bearer(scope: dict[str, Any]) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            text = value.decode("latin-1")
+            if text.lower().startswith("bearer "):
+                return text[7:].strip()
+    return ""
+
+
+@database_sync_to_async
+def _authenticate(token: str) -> Device:
+    return device_services.device_authenticate(token=token)
+
+
+@database_sync_to_async
+def _set_online(device: Device, online: bool, software: str = "") -> None:
+    device_services.device_set_online(device=device, online=online, software_version=software)
+
+
+@database_sync_to_async
+def _touch(device: Device, events: int) -> None:
+    device_services.device_touch(device=device, events=events)
+
+
+@database_sync_to_async
+def _config(device: Device) -> dict[str, Any]:
+    from store.services.config import device_config
+
+    return device_config(device=device)
+
+
+@database_sync_to_async
+def _store_event(device: Device, msg: dict[str, Any]) -> bool:
+    return event_services.event_store(device=device, msg=msg)[1]
+
+
+@database_sync_to_async
+def _store_frame(device: Device, header: dict[str, Any], jpeg: bytes, w: int, h: int) -> bool:
+    return event_services.frame_store(device=device, header=header, jpeg=jpeg, width=w, height=h)[1]
+
+
+class DeviceConsumer(AsyncWebsocketConsumer):
+    """/ws/device/: one Raspberry Pi agent. Authenticated by its bearer token (devices are not
+    browsers, so no cookie and no Origin header); every event is stored before it is acked."""
+
+    device: Device | None = None
+
+    async def connect(self) -> None:
+        try:
+            self.device = await _authenticate(_bearer(self.scope))
+        except DomainError as exc:
+            code = (
+                protocol.CLOSE_REVOKED_TOKEN
+                if exc.code == "revoked_token"
+                else protocol.CLOSE_UNKNOWN_TOKEN
+            )
+            # Accept first so the agent receives a close code it can act on (an HTTP 403
+            # before the handshake tells it nothing about why).
+            await self.accept()
+            await self.send(protocol.dumps(protocol.error(exc.code, exc.message)))
+            await self.close(code=code)
+            return
+        await self.channel_layer.group_add(live.device_group(self.device.pk), self.channel_name)
+        await self.accept()
+        await _set_online(self.device, True)
+        await self.send(protocol.dumps(await _config(self.device)))
+
+    async def disconnect(self, code: int) -> None:
+        if self.device is not None:
+            await self.channel_layer.group_discard(
+                live.device_group(self.device.pk), self.channel_name
+            )
+            await _set_online(self.device, False)
+
+    async def _error(self, code: str, message: str, event_id: str | None = None) -> None:
+        await self.send(protocol.dumps(protocol.error(code, message, event_id)))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        if self.device is None:
+            return
+        try:
+            if bytes_data is not None:
+                await self._frame(bytes_data)
+            else:
+                await self._text(text_data or "")
+        except protocol.ProtocolError as exc:
+            await self._error(exc.code, exc.message, exc.event_id)
+        except ImageError as exc:
+            await self._error(exc.code, exc.message)
+        except DomainError as exc:
+            await self._error(exc.code, exc.message)
+
+    async def _text(self, text: str) -> None:
+        msg = protocol.parse_text(text)
+        kind = msg["type"]
+        if kind == "hello":
+            if msg["device"] != self.device.device_id or msg["kind"] != self.device.kind:
+                await self._error(protocol.BAD_MESSAGE, "hello does not match this token's device")
+                return
+            await _set_online(self.device, True, msg["software"])
+            await self.send(protocol.dumps(await _config(self.device)))
+        elif kind == "heartbeat":
+            await _touch(self.device, 0)
+            await self.send(protocol.dumps({"type": "heartbeat_ack", "v": protocol.VERSION}))
+        elif kind == "shelf_event":
+            try:
+                created = await _store_event(self.device, msg)
+            except DomainError as exc:
+                await self._error(exc.code, exc.message, msg["event_id"])
+                return
+            await self.send(
+                protocol.dumps(protocol.ack(msg["event_id"], "stored" if created else "duplicate"))
+            )
+            await _touch(self.device, 1)
+
+    async def _frame(self, data: bytes) -> None:
+        limits = settings.MINIGO
+        header, jpeg = protocol.decode_frame(data, max_bytes=limits["FRAME_MAX_BYTES"])
+        try:
+            info = probe(
+                jpeg,
+                max_bytes=limits["FRAME_MAX_BYTES"],
+                max_pixels=limits["FRAME_MAX_PIXELS"],
+                formats=("JPEG",),
+            )
+        except ImageError as exc:
+            await self._error(exc.code, exc.message, header["event_id"])
+            return
+        created = await _store_frame(self.device, header, jpeg, info.width, info.height)
+        await self.send(
+            protocol.dumps(protocol.ack(header["event_id"], "stored" if created else "duplicate"))
+        )
+        await _touch(self.device, 1)
+
+    async def device_send(self, event: dict[str, Any]) -> None:
+        message = event["message"]
+        await self.send(protocol.dumps({"v": protocol.VERSION, **message}))
+        if message.get("type") == "revoked":
+            await self.close(code=protocol.CLOSE_REVOKED_TOKEN)
+
+
+@database_sync_to_async
+def _live_groups(user) -> list[str]:
+    groups = []
+    if user.is_staff:
+        groups.append(live.MANAGERS)
+    shopper = getattr(user, "shopper", None)
+    if shopper is not None:
+        groups.append(live.shopper_group(shopper.pk))
+    return groups
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """/ws/live/: browsers. Session-authenticated; staff join the managers' group, a shopper
+    only their own group, so nobody receives another shopper's cart."""
+
+    groups_joined: list[str]
+
+    async def connect(self) -> None:
+        self.groups_joined = []
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.groups_joined = await _live_groups(user)
+        if not self.groups_joined:
+            await self.close(code=4403)
+            return
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        # Browsers only listen; a ping keeps proxies from closing an idle socket.
+        if text_data == "ping":
+            await self.send('{"event":"pong"}')
+
+    async def live_event(self, event: dict[str, Any]) -> None:
+        await self.send(protocol.dumps({"event": event["event"], "data": event["data"]}))

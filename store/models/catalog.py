@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    price = models.DecimalField(
+        max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    # Prices are tax-inclusive, as shelf labels in small shops are; the receipt shows the
+    # tax contained in each line.
+    tax_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Fraction, e.g. 0.2000 for 20%",
+    )
+    unit_weight_g = models.FloatField(validators=[MinValueValidator(0.1)])
+    weight_tolerance_g = models.FloatField(default=5.0, validators=[MinValueValidator(0.0)])
+    image = models.ImageField(upload_to="products/", blank=True)
+    age_restricted = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(unit_weight_g__gt=0), name="product_unit_weight_gt_0"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+
+class SensorKind(models.TextChoices):
+    LOAD_CELL = "load_cell", "Load cell (grams)"
+    ULTRASONIC = "ultrasonic", "Ultrasonic distance (mm)"
+    LIGHT = "light", "Light sensor (present / absent)"
+    CAMERA = "camera", "Camera only"
+
+
+class Shelf(models.Model):
+    name = models.CharField(max_length=100)
+    device = models.OneToOneField(
+        "store.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="shelf"
+    )
+    has_camera = models.BooleanField(default=False)
+    detector = models.ForeignKey(
+        "store.DetectorModel",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="shelves",
+        help_text="Product detector run on this shelf's camera frames",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "shelves"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Slot(models.Model):
+    shelf = models.ForeignKey(Shelf, on_delete=models.CASCADE, related_name="slots")
+    code = models.CharField(max_length=32)
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="slots"
+    )
+    sensor = models.CharField(
+        max_length=16, choices=SensorKind.choices, default=SensorKind.LOAD_CELL
+    )
+    stock = models.PositiveIntegerField(default=0)
+    capacity = models.PositiveIntegerField(default=20)
+    low_stock_threshold = models.PositiveIntegerField(default=3)
+    # Ultrasonic lanes: distance to the back of an empty lane and the depth of one item.
+    lane_depth_mm = models.FloatField(null=True, blank=True)
+    item_depth_mm = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["shelf__name", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["shelf", "code"], name="slot_unique_code_per_shelf"),
+            models.CheckConstraint(condition=models.Q(stock__gte=0), name="slot_stock_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shelf.name}/{self.code}"
+
+    @property
+    def is_low(self) -> bool:
+        return self.stock <= self.low_stock_threshold

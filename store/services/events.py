@@ -1,0 +1,122 @@
+"""Storing what devices send (invariant 1: stored before acked, once per device event id)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from store.errors import DomainError
+from store.models import Device, DeviceKind, EventStatus, Frame, ShelfEvent, Slot
+
+
+def _when(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def event_store(*, device: Device, msg: dict[str, Any]) -> tuple[ShelfEvent, bool]:
+    """Store a validated shelf_event message. Returns (event, created); a repeat of an event
+    id already stored returns the stored event untouched, and is not processed again. A
+    repeat that carries different readings is refused (`event_conflict`) rather than
+    overwriting what was stored."""
+    if device.kind != DeviceKind.SHELF:
+        raise DomainError("wrong_device_kind", "only shelf devices send shelf events")
+    existing = ShelfEvent.objects.filter(device=device, event_id=msg["event_id"]).first()
+    if existing is not None:
+        return _same_or_conflict(existing, msg), False
+    if not Slot.objects.filter(shelf__device=device, code=msg["slot"]).exists():
+        raise DomainError("unknown_slot", f"this shelf has no slot {msg['slot']!r}")
+    try:
+        with transaction.atomic():
+            event = ShelfEvent.objects.create(
+                device=device,
+                event_id=msg["event_id"],
+                slot_code=msg["slot"],
+                sensor=msg["sensor"],
+                before=msg["before"],
+                after=msg["after"],
+                occurred_at=_when(msg["ts"]),
+            )
+            from store.tasks import process_shelf_event
+
+            transaction.on_commit(lambda: process_shelf_event.delay(event.pk))
+    except IntegrityError:
+        existing = ShelfEvent.objects.get(device=device, event_id=msg["event_id"])
+        return _same_or_conflict(existing, msg), False
+    return event, True
+
+
+def _same_or_conflict(existing: ShelfEvent, msg: dict[str, Any]) -> ShelfEvent:
+    same = (existing.slot_code, existing.before, existing.after) == (
+        msg["slot"],
+        msg["before"],
+        msg["after"],
+    )
+    if not same:
+        raise DomainError("event_conflict", "this event id was stored with other readings")
+    return existing
+
+
+def frame_store(
+    *, device: Device, header: dict[str, Any], jpeg: bytes, width: int, height: int
+) -> tuple[Frame, bool]:
+    """Store a validated frame and queue it for vision. The pixels stay only until processed,
+    unless frames are kept for training data, and then until they expire."""
+    existing = Frame.objects.filter(device=device, event_id=header["event_id"]).first()
+    if existing is not None:
+        return existing, False
+    keep = settings.MINIGO["KEEP_FRAMES"]
+    expires = timezone.now() + timedelta(hours=settings.MINIGO["FRAME_RETENTION_HOURS"])
+    try:
+        with transaction.atomic():
+            frame = Frame.objects.create(
+                device=device,
+                event_id=header["event_id"],
+                camera=header["camera"],
+                seq=header["seq"],
+                captured_at=_when(header["ts"]),
+                width=width,
+                height=height,
+                jpeg=jpeg,
+                expires_at=expires if keep else None,
+            )
+            from store.tasks import process_frame
+
+            transaction.on_commit(lambda: process_frame.delay(frame.pk))
+    except IntegrityError:
+        return Frame.objects.get(device=device, event_id=header["event_id"]), False
+    return frame, True
+
+
+def frame_release(*, frame: Frame) -> None:
+    """Drop the pixels of a processed frame unless frames are being kept."""
+    if not settings.MINIGO["KEEP_FRAMES"] and frame.jpeg is not None:
+        Frame.objects.filter(pk=frame.pk).update(jpeg=None)
+        frame.jpeg = None
+
+
+def frames_expire() -> int:
+    """Delete the pixels of kept frames past their expiry; the vision results stay."""
+    return Frame.objects.filter(expires_at__lte=timezone.now(), jpeg__isnull=False).update(
+        jpeg=None
+    )
+
+
+def mark_processed(obj: ShelfEvent | Frame, *, status: str, result: dict[str, Any]) -> None:
+    obj.status = status
+    obj.result = result
+    obj.processed_at = timezone.now()
+    obj.save(update_fields=["status", "result", "processed_at"])
+
+
+__all__ = [
+    "EventStatus",
+    "event_store",
+    "frame_release",
+    "frame_store",
+    "frames_expire",
+    "mark_processed",
+]

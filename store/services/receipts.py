@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import logging
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from store.errors import Conflict
+from store.models import Product, Receipt, ReceiptLine, Visit, VisitStatus
+from store.services import live
+from store.services.carts import cart_lines
+
+log = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+
+
+def _number(visit: Visit) -> str:
+    return f"R{timezone.now():%Y%m%d}-{visit.pk:06d}"
+
+
+def receipt_issue(*, visit: Visit) -> Receipt:
+    """Issue the receipt of a closed visit, exactly once (invariant 4).
+
+    Safe when two exit frames race: the visit row is locked, so the second caller waits and
+    then finds the receipt; the one-to-one column refuses a second row even without the lock.
+    """
+    with transaction.atomic():
+        locked = Visit.objects.select_for_update().get(pk=visit.pk)
+        if locked.status != VisitStatus.CLOSED:
+            raise Conflict("visit_open", "a receipt is issued only when the visit closes")
+        existing = Receipt.objects.filter(visit=locked).first()
+        if existing is not None:
+            return existing
+        lines = cart_lines(visit=locked)
+        products = Product.objects.in_bulk([line.product_id for line in lines])
+        total = Decimal("0.00")
+        tax = Decimal("0.00")
+        rows = []
+        for line in lines:
+            product = products[line.product_id]
+            line_total = (line.unit_price * line.quantity).quantize(CENT)
+            rate = product.tax_rate
+            # Prices include tax: the tax in a line is total × rate / (1 + rate).
+            tax += (line_total * rate / (1 + rate)).quantize(CENT, rounding=ROUND_HALF_UP)
+            total += line_total
+            rows.append((product, line, line_total, rate))
+        try:
+            with transaction.atomic():
+                receipt = Receipt.objects.create(
+                    visit=locked,
+                    shopper=locked.shopper,
+                    number=_number(locked),
+                    issued_at=timezone.now(),
+                    subtotal=total - tax,
+                    tax=tax,
+                    total=total,
+                    currency=settings.MINIGO["CURRENCY"],
+                )
+        except IntegrityError:
+            return Receipt.objects.get(visit=locked)
+        ReceiptLine.objects.bulk_create(
+            ReceiptLine(
+                receipt=receipt,
+                product=product,
+                sku=product.sku,
+                name=product.name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                tax_rate=rate,
+                line_total=line_total,
+            )
+            for product, line, line_total, rate in rows
+        )
+        payload = receipt_payload(receipt=receipt)
+        live.to_shopper(locked.shopper_id, "receipt", payload)
+        live.to_managers("receipt", {**payload, "name": locked.shopper.display_name})
+        transaction.on_commit(lambda: receipt_email(receipt_id=receipt.pk))
+    return receipt
+
+
+def receipt_payload(*, receipt: Receipt) -> dict:
+    return {
+        "receipt": receipt.pk,
+        "number": receipt.number,
+        "visit": receipt.visit_id,
+        "issued_at": receipt.issued_at.isoformat(),
+        "currency": receipt.currency,
+        "subtotal": str(receipt.subtotal),
+        "tax": str(receipt.tax),
+        "total": str(receipt.total),
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price": str(line.unit_price),
+                "line_total": str(line.line_total),
+            }
+            for line in receipt.lines.all()
+        ],
+    }
+
+
+def receipt_text(*, receipt: Receipt) -> str:
+    rows = [f"MiniGo receipt {receipt.number}", f"{receipt.issued_at:%Y-%m-%d %H:%M} UTC", ""]
+    for line in receipt.lines.all():
+        rows.append(f"{line.quantity:>3} × {line.name:<30} {line.line_total:>8}")
+    rows += [
+        "",
+        f"{'Total':<36} {receipt.total:>8} {receipt.currency}",
+        f"{'of which tax':<36} {receipt.tax:>8}",
+    ]
+    return "\n".join(rows)
+
+
+def receipt_email(*, receipt_id: int) -> None:
+    """Mail the receipt once, if the shopper wants receipts by email and has an address."""
+    with transaction.atomic():
+        receipt = (
+            Receipt.objects.select_for_update().select_related("shopper__user").get(pk=receipt_id)
+        )
+        user = receipt.shopper.user
+        if receipt.emailed_at or not receipt.shopper.email_receipts or not user.email:
+            return
+        try:
+            send_mail(
+                f"Your MiniGo receipt {receipt.number}",
+                receipt_text(receipt=receipt),
+                None,
+                [user.email],
+            )
+        except Exception:  # mail trouble must never undo the receipt itself
+            log.exception("could not email receipt %s", receipt.number)
+            return
+        receipt.emailed_at = timezone.now()
+        receipt.save(update_fields=["emailed_at"])

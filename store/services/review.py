@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from store.errors import Conflict, DomainError
+from store.models import (
+    Frame,
+    Product,
+    ReviewItem,
+    ReviewStatus,
+    ShelfEvent,
+    Slot,
+    Visit,
+)
+from store.services import live
+from store.services.carts import cart_return, cart_take
+
+
+def review_payload(*, item: ReviewItem) -> dict[str, Any]:
+    return {
+        "review": item.pk,
+        "reason": item.reason,
+        "status": item.status,
+        "product": item.product_id,
+        "product_name": item.product.name if item.product_id else None,
+        "slot": item.slot_id,
+        "quantity": item.quantity,
+        "candidates": item.candidates,
+        "created_at": item.created_at.isoformat() if item.created_at else None,
+    }
+
+
+def review_open(
+    *,
+    reason: str,
+    shelf_event: ShelfEvent | None = None,
+    frame: Frame | None = None,
+    slot: Slot | None = None,
+    product: Product | None = None,
+    quantity: int = 0,
+    candidates: list[dict[str, Any]] | None = None,
+    evidence: dict[str, Any] | None = None,
+) -> ReviewItem:
+    """Put a doubtful event in front of a person (invariant 5). Idempotent per shelf event:
+    a re-run of the same event's task finds the item it opened before."""
+    if shelf_event is not None:
+        existing = ReviewItem.objects.filter(shelf_event=shelf_event).first()
+        if existing is not None:
+            return existing
+    item = ReviewItem.objects.create(
+        reason=reason,
+        shelf_event=shelf_event,
+        frame=frame,
+        slot=slot,
+        product=product,
+        quantity=quantity,
+        candidates=candidates or [],
+        evidence=evidence or {},
+    )
+    live.to_managers("review_opened", review_payload(item=item))
+    return item
+
+
+def review_resolve(
+    *,
+    item: ReviewItem,
+    by: AbstractBaseUser,
+    visit: Visit | None = None,
+    product: Product | None = None,
+    quantity: int | None = None,
+    dismiss: bool = False,
+    note: str = "",
+) -> ReviewItem:
+    """Decide a review item: give the items to `visit` (a take for a positive quantity, a
+    return for a negative one), or dismiss it. Writing the cart entry tells the shopper."""
+    with transaction.atomic():
+        locked = ReviewItem.objects.select_for_update().get(pk=item.pk)
+        if locked.status != ReviewStatus.OPEN:
+            raise Conflict("review_already_resolved", "this item was already decided")
+        if dismiss:
+            locked.status = ReviewStatus.DISMISSED
+            locked.resolution = {"dismissed": True, "note": note}
+        else:
+            if visit is None:
+                raise DomainError("review_needs_visit", "choose the shopper who took the item")
+            product = product or locked.product
+            if product is None:
+                raise DomainError("review_needs_product", "choose the product")
+            qty = quantity if quantity is not None else locked.quantity
+            if qty == 0:
+                raise DomainError("bad_quantity", "the quantity cannot be zero")
+            common = {
+                "visit": visit,
+                "product": product,
+                "quantity": abs(qty),
+                "slot": locked.slot,
+                "review_item": locked,
+                "confidence": 1.0,
+                "evidence": {"review": locked.pk, "by": by.get_username()},
+                "created_by": by,
+            }
+            entry = cart_take(**common) if qty > 0 else cart_return(**common)
+            locked.status = ReviewStatus.RESOLVED
+            locked.resolution = {
+                "visit": visit.pk,
+                "product": product.pk,
+                "quantity": qty,
+                "entry": entry.pk,
+                "note": note,
+            }
+        locked.resolved_at = timezone.now()
+        locked.resolved_by = by
+        locked.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])
+        if locked.shelf_event_id:
+            ShelfEvent.objects.filter(pk=locked.shelf_event_id).update(
+                status="applied" if not dismiss else "ignored", processed_at=timezone.now()
+            )
+        live.to_managers("review_resolved", review_payload(item=locked))
+    return locked

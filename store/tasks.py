@@ -1,0 +1,40 @@
+"""Celery tasks: thin wrappers that take ids and call a service. Each is safe to run twice
+(acks are late, so a task whose worker died is delivered again)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from store.services.devices import device_mark_stale_offline
+from store.services.events import frames_expire
+from store.services.frames import frame_process
+from store.services.shelf_events import shelf_event_process
+
+# Lock contention and dropped connections are retried, not failed.
+RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 8}
+
+
+@shared_task(**RETRY)
+def process_shelf_event(event_id: int) -> None:
+    shelf_event_process(event_id=event_id)
+
+
+@shared_task(**RETRY)
+def process_frame(frame_id: int) -> None:
+    frame_process(frame_id=frame_id)
+
+
+@shared_task
+def expire_frames() -> int:
+    return frames_expire()
+
+
+@shared_task
+def mark_stale_devices_offline() -> int:
+    return device_mark_stale_offline()
+
+
+@shared_task
+def ping() -> str:
+    return "pong"

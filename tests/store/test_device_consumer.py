@@ -1,0 +1,88 @@
+"""The device endpoint in-process (WebsocketCommunicator)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from PIL import Image
+
+from edge_agent import protocol
+from minigo.asgi import application
+from store.models import Frame, ShelfEvent
+from store.services.devices import device_revoke
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _connect(token: str | None) -> WebsocketCommunicator:
+    headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
+    return WebsocketCommunicator(application, "/ws/device/", headers=headers)
+
+
+def _jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (1, 2, 3)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+async def test_a_device_gets_its_config_and_events_are_acked(store):
+    comm = _connect(store.tokens["shelf-1"])
+    connected, _ = await comm.connect()
+    assert connected
+    config = await comm.receive_json_from()
+    assert config["type"] == "config" and [s["slot"] for s in config["slots"]] == ["A1", "A2"]
+    event = {
+        "type": "shelf_event",
+        "v": 1,
+        "event_id": "e1",
+        "slot": "A1",
+        "sensor": "load_cell",
+        "before": 4200,
+        "after": 3850,
+        "ts": time.time(),
+    }
+    await comm.send_to(text_data=json.dumps(event))
+    assert await comm.receive_json_from() == {
+        "type": "ack",
+        "v": 1,
+        "event_id": "e1",
+        "status": "stored",
+    }
+    await comm.send_to(text_data=json.dumps(event))
+    assert (await comm.receive_json_from())["status"] == "duplicate"
+    await comm.disconnect()
+    assert await ShelfEvent.objects.acount() == 1
+
+
+async def test_unknown_and_revoked_tokens_are_refused(store):
+    comm = _connect("mgd_nope")
+    await comm.connect()
+    assert (await comm.receive_json_from())["code"] == "unknown_token"
+    assert (await comm.receive_output())["code"] == protocol.CLOSE_UNKNOWN_TOKEN
+    from channels.db import database_sync_to_async
+
+    await database_sync_to_async(device_revoke)(device=store.shelf_device)
+    comm = _connect(store.tokens["shelf-1"])
+    await comm.connect()
+    assert (await comm.receive_json_from())["code"] == "revoked_token"
+    assert (await comm.receive_output())["code"] == protocol.CLOSE_REVOKED_TOKEN
+
+
+async def test_bad_input_gets_a_code_and_the_connection_stays_up(store):
+    comm = _connect(store.tokens["gate-in"])
+    await comm.connect()
+    await comm.receive_json_from()  # config
+    await comm.send_to(text_data="{oops")
+    assert (await comm.receive_json_from())["code"] == "bad_json"
+    corrupt = protocol.encode_frame(event_id="f1", ts=time.time(), jpeg=b"\xff\xd8garbage")
+    await comm.send_to(bytes_data=corrupt)
+    assert (await comm.receive_json_from())["code"] == "frame_corrupt"
+    good = protocol.encode_frame(event_id="f2", ts=time.time(), jpeg=_jpeg())
+    await comm.send_to(bytes_data=good)
+    assert (await comm.receive_json_from())["status"] == "stored"
+    await comm.disconnect()
+    assert [f.event_id async for f in Frame.objects.all()] == ["f2"]

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from store.models import CartEntry, ReviewItem, ShelfEvent
+from store.services.events import event_store
+from store.services.shelf_events import count_change, shelf_event_process
+
+
+def _event(store, event_id: str, before: float, after: float, slot: str = "A1"):
+    msg = {
+        "event_id": event_id,
+        "slot": slot,
+        "sensor": "load_cell",
+        "before": before,
+        "after": after,
+        "ts": time.time(),
+    }
+    return event_store(device=store.shelf_device, msg=msg)
+
+
+@pytest.mark.parametrize(
+    "before,after,delta,explained",
+    [
+        (4200, 3850, 1, True),
+        (4200, 3500, 2, True),
+        (3850, 4200, -1, True),
+        (4200, 4195, 0, True),
+        (4200, 4020, 1, False),
+        (4200, 3838, 1, True),
+    ],
+)
+def test_weight_changes_count_items(store, before, after, delta, explained):
+    count = count_change(slot=store.a1, sensor="load_cell", before=before, after=after)
+    assert (count.delta, count.explained) == (delta, explained)
+
+
+def test_the_only_shopper_in_the_store_gets_the_item(
+    store, visit, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        event, created = _event(store, "e1", 4200, 3850)
+    assert created
+    event.refresh_from_db()
+    assert event.status == "applied"
+    entry = CartEntry.objects.get(shelf_event=event)
+    assert (entry.visit_id, entry.quantity) == (visit.pk, 1)
+
+
+def test_processing_twice_applies_once(store, visit):
+    event, _ = _event(store, "e1", 4200, 3850)
+    shelf_event_process(event_id=event.pk)
+    shelf_event_process(event_id=event.pk)
+    assert CartEntry.objects.filter(shelf_event=event).count() == 1
+    store.a1.refresh_from_db()
+    assert store.a1.stock == 11
+
+
+def test_a_repeated_event_id_is_stored_once(store, visit):
+    _, created = _event(store, "e1", 4200, 3850)
+    _, created_again = _event(store, "e1", 4200, 3850)
+    assert created and not created_again
+    assert ShelfEvent.objects.count() == 1
+
+
+def test_a_repeat_with_other_readings_is_refused(store, visit):
+    from store.errors import DomainError
+
+    _event(store, "e1", 4200, 3850)
+    with pytest.raises(DomainError) as err:
+        _event(store, "e1", 4200, 3500)
+    assert err.value.code == "event_conflict"
+    assert ShelfEvent.objects.get().after == 3850
+
+
+def test_two_shoppers_and_no_other_evidence_go_to_review(store, visit, other_shopper):
+    from store.services.visits import visit_open
+
+    visit_open(shopper=other_shopper)
+    event, _ = _event(store, "e1", 4200, 3850)
+    shelf_event_process(event_id=event.pk)
+    event.refresh_from_db()
+    assert event.status == "review"
+    item = ReviewItem.objects.get(shelf_event=event)
+    assert item.reason == "who_unknown" and len(item.candidates) == 2
+    assert not CartEntry.objects.exists()
+
+
+def test_an_unexplained_weight_goes_to_review(store, visit):
+    event, _ = _event(store, "e1", 4200, 4020)
+    shelf_event_process(event_id=event.pk)
+    assert ReviewItem.objects.get(shelf_event=event).reason == "weight_unexplained"
+    assert not CartEntry.objects.exists()
+
+
+def test_an_unknown_slot_is_refused(store):
+    from store.errors import DomainError
+
+    with pytest.raises(DomainError) as err:
+        _event(store, "e1", 4200, 3850, slot="Z9")
+    assert err.value.code == "unknown_slot"
+    assert not ShelfEvent.objects.exists()

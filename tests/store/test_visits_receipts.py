@@ -1,0 +1,135 @@
+"""Visits open once and close once; invariant 4: one receipt per visit, issued once."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.db import connection
+
+from store.errors import DomainError
+from store.models import Receipt, Visit
+from store.services.carts import cart_return, cart_take
+from store.services.receipts import receipt_issue
+from store.services.visits import visit_close, visit_open
+from tests.conftest import needs_postgres
+
+
+def test_opening_twice_returns_the_same_visit(store, shopper):
+    first, created = visit_open(shopper=shopper)
+    second, created_again = visit_open(shopper=shopper)
+    assert created and not created_again
+    assert first.pk == second.pk
+    assert Visit.objects.filter(shopper=shopper, status="open").count() == 1
+
+
+def test_the_database_refuses_a_second_open_visit(store, shopper):
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    visit_open(shopper=shopper)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Visit.objects.create(shopper=shopper, entered_at=timezone.now())
+
+
+def test_a_shopper_can_come_back_after_leaving(store, shopper):
+    first, _ = visit_open(shopper=shopper)
+    visit_close(visit=first)
+    second, created = visit_open(shopper=shopper)
+    assert created and second.pk != first.pk
+
+
+def test_closing_issues_a_receipt_with_totals_and_tax(store, visit):
+    cart_take(visit=visit, product=store.cola, quantity=3, slot=store.a1)
+    cart_return(visit=visit, product=store.cola, quantity=1, slot=store.a1)
+    cart_take(visit=visit, product=store.chips, quantity=1, slot=store.a2)
+    receipt = visit_close(visit=visit)
+    lines = {line.sku: line for line in receipt.lines.all()}
+    assert lines["COLA"].quantity == 2 and lines["COLA"].line_total == Decimal("3.00")
+    assert lines["CHIPS"].quantity == 1
+    assert receipt.total == Decimal("4.10")
+    assert receipt.tax == Decimal("0.50")  # 3.00 incl. 20% tax holds 0.50
+    assert receipt.subtotal == Decimal("3.60")
+
+
+def test_closing_twice_returns_the_same_receipt(store, visit):
+    cart_take(visit=visit, product=store.cola, quantity=1, slot=store.a1)
+    first = visit_close(visit=visit)
+    second = visit_close(visit=visit)
+    assert first.pk == second.pk
+    assert Receipt.objects.filter(visit=visit).count() == 1
+
+
+def test_no_receipt_for_an_open_visit(store, visit):
+    with pytest.raises(DomainError) as err:
+        receipt_issue(visit=visit)
+    assert err.value.code == "visit_open"
+
+
+def test_the_receipt_is_emailed_once(store, visit, django_capture_on_commit_callbacks):
+    cart_take(visit=visit, product=store.cola, quantity=1, slot=store.a1)
+    with django_capture_on_commit_callbacks(execute=True):
+        receipt = visit_close(visit=visit)
+    with django_capture_on_commit_callbacks(execute=True):
+        visit_close(visit=visit)
+    assert len(mail.outbox) == 1
+    assert receipt.number in mail.outbox[0].subject
+    assert "Cola 330ml" in mail.outbox[0].body
+
+
+@needs_postgres()
+@pytest.mark.django_db(transaction=True)
+def test_two_exits_racing_issue_one_receipt(store, shopper):
+    """Two exit frames processed at once by two workers: one receipt, never two."""
+    visit, _ = visit_open(shopper=shopper)
+    cart_take(visit=visit, product=store.cola, quantity=2, slot=store.a1)
+    barrier = threading.Barrier(4)
+    results, errors = [], []
+
+    def exit_gate():
+        try:
+            barrier.wait()
+            results.append(visit_close(visit=Visit.objects.get(pk=visit.pk)).pk)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=exit_gate) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(set(results)) == 1
+    assert Receipt.objects.filter(visit=visit).count() == 1
+    assert Receipt.objects.get(visit=visit).total == Decimal("3.00")
+
+
+@needs_postgres()
+@pytest.mark.django_db(transaction=True)
+def test_two_takes_racing_move_stock_exactly(store, shopper, other_shopper):
+    """Row locks: concurrent takes from one slot never lose a stock update."""
+    visits = [visit_open(shopper=s)[0] for s in (shopper, other_shopper)]
+    barrier = threading.Barrier(6)
+    errors = []
+
+    def take(v):
+        try:
+            barrier.wait()
+            cart_take(visit=v, product=store.cola, quantity=1, slot=store.a1)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take, args=(visits[i % 2],)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    store.a1.refresh_from_db()
+    assert store.a1.stock == 6

@@ -1,0 +1,1 @@
+"""MiniGo vision: plain functions over numpy arrays. Never imports Django."""
