@@ -52,6 +52,9 @@ def count_change(*, slot: Slot, sensor: str, before: float, after: float) -> Cou
             abs(raw - k) <= 0.35,
             {"items_before": round(items(before), 2), "items_after": round(items(after), 2)},
         )
+    if sensor == "camera":
+        # Product counts seen by the shelf camera before and after an interaction.
+        return Count(int(before - after), True, {"seen_before": before, "seen_after": after})
     if sensor == "light":
         # Present (1) → absent (0) is the last item taken; absent → present, one put back.
         return Count(int(before - after), True, {})

@@ -1,0 +1,21 @@
+"""Vision on shelf frames: which in-store shoppers the shelf camera sees (attribution evidence).
+
+Seam for issue #5: `shelf_frame_analyse` runs outside any transaction (slow, no side effects);
+`shelf_frame_apply` runs under the frame's row lock and writes. Until that issue lands, frames of
+this kind are stored, acked and released, and nothing is inferred from them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from store.models import Frame
+
+
+def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, Any]:
+    return {}
+
+
+def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
+    return {}
