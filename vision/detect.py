@@ -150,7 +150,11 @@ def letterbox(rgb: np.ndarray, *, size: tuple[int, int]) -> tuple[np.ndarray, Le
     new_w, new_h = round(w * scale), round(h * scale)
     pad_x, pad_y = (in_w - new_w) // 2, (in_h - new_h) // 2
     canvas = np.full((in_h, in_w, 3), PAD_VALUE, dtype=np.uint8)
-    resized = rgb if (new_w, new_h) == (w, h) else cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    resized = (
+        rgb
+        if (new_w, new_h) == (w, h)
+        else cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    )
     canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
     tensor = canvas.transpose(2, 0, 1)[None].astype(np.float32)
     tensor *= 1 / 255.0
@@ -307,9 +311,7 @@ class Detector:
             raise ModelError("model_unloadable", f"onnxruntime cannot load it: {first}") from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
-            raise ModelError(
-                "model_input_unsupported", "the model must take one NCHW image tensor"
-            )
+            raise ModelError("model_input_unsupported", "the model must take one NCHW image tensor")
         self.input_name = inputs[0].name
         self.input_dtype = np.float16 if inputs[0].type == "tensor(float16)" else np.float32
         self.output_name = outputs[0].name
@@ -414,8 +416,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ModelError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.model}: layout {detector.layout}, input {detector.input_size}, "
-          f"classes {detector.class_names}")
+    print(
+        f"{args.model}: layout {detector.layout}, input {detector.input_size}, "
+        f"classes {detector.class_names}"
+    )
     detector.warm_up()
     save_dir = Path(args.save_dir) if args.save_dir else None
     if save_dir:
@@ -432,7 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for record in found.to_records(detector.class_names):
             print(f"  {record['label']:<16} {record['confidence']:.3f}  {record['box']}")
         if save_dir:
-            cv2.imwrite(str(save_dir / Path(image).name), annotate(bgr, found, detector.class_names))
+            cv2.imwrite(
+                str(save_dir / Path(image).name), annotate(bgr, found, detector.class_names)
+            )
     return status
 
 
