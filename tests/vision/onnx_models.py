@@ -26,9 +26,7 @@ def constant_model(
         ],
         name="constant_yolo",
         inputs=[helper.make_tensor_value_info("images", TensorProto.FLOAT, list(input_shape))],
-        outputs=[
-            helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(output.shape))
-        ],
+        outputs=[helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(output.shape))],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
