@@ -100,7 +100,7 @@ class Detections:
     ) -> Detections:
         """Decode one raw YOLO output, filter, run class-wise NMS, map back to the frame."""
         boxes, scores, class_ids = decode(output, layout=layout, confidence=confidence)
-        keep = nms(boxes, scores, class_ids, iou=iou)[:max_detections]
+        keep = nms(boxes, scores, class_ids, iou=iou, max_detections=max_detections)
         boxes, scores, class_ids = boxes[keep], scores[keep], class_ids[keep]
         if letterbox is not None:
             boxes = letterbox.to_frame(boxes)
@@ -196,23 +196,30 @@ def detect_layout(shape: Sequence[Any], *, num_classes: int | None) -> tuple[str
 def decode(
     output: np.ndarray, *, layout: str, confidence: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Raw output → (xyxy boxes, scores, class ids) above `confidence`, in input pixels."""
+    """Raw output → (xyxy boxes, scores, class ids) above `confidence`, in input pixels.
+    Scores are taken on the output as it lies (no transpose of all N candidates), and only
+    the candidates above the threshold are gathered."""
     out = np.asarray(output)
     if out.ndim == 3:
         out = out[0]
     if layout == V8:
-        rows = out.T  # (N, 4 + C)
-        cls_scores = rows[:, 4:]
+        cls_scores = out[4:]  # (C, N)
+        class_ids = cls_scores.argmax(axis=0)
+        scores = np.take_along_axis(cls_scores, class_ids[None], axis=0)[0]
+        mask = scores >= confidence
+        xywh = out[:4, mask].T
     elif layout == V5:
-        rows = out
+        # Class scores are at most 1, so objectness below the threshold rules a row out.
+        rows = out[out[:, 4] >= confidence]
         cls_scores = rows[:, 5:] * rows[:, 4:5]  # objectness × class score
+        class_ids = cls_scores.argmax(axis=1)
+        scores = cls_scores[np.arange(len(rows)), class_ids]
+        mask = scores >= confidence
+        xywh = rows[mask, :4]
     else:
         raise ValueError(f"unknown layout {layout!r}")
-    class_ids = cls_scores.argmax(axis=1)
-    scores = cls_scores[np.arange(len(rows)), class_ids]
-    mask = scores >= confidence
-    rows, scores, class_ids = rows[mask], scores[mask], class_ids[mask]
-    cx, cy, w, h = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
+    scores, class_ids = scores[mask], class_ids[mask]
+    cx, cy, w, h = xywh[:, 0], xywh[:, 1], xywh[:, 2], xywh[:, 3]
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
     return boxes.astype(np.float32), scores.astype(np.float32), class_ids.astype(np.int64)
 
@@ -235,6 +242,7 @@ def nms(
     *,
     iou: float,
     max_candidates: int = 30000,
+    max_detections: int = 300,
 ) -> np.ndarray:
     """Greedy class-wise non-maximum suppression; indices kept, best score first. Boxes of
     different classes never suppress each other (each class is shifted to its own area)."""
@@ -243,7 +251,7 @@ def nms(
     order = np.argsort(-scores, kind="stable")[:max_candidates]
     shifted = boxes + (class_ids[:, None] * (float(np.abs(boxes).max()) + 1.0))
     keep: list[int] = []
-    while len(order):
+    while len(order) and len(keep) < max_detections:
         best = order[0]
         keep.append(int(best))
         if len(order) == 1:

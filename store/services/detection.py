@@ -259,7 +259,7 @@ def detection_check_weight(*, event: ShelfEvent) -> dict[str, Any] | None:
     count = count_change(slot=slot, sensor=event.sensor, before=event.before, after=event.after)
     if not count.explained:
         return None  # the sensor reading goes to review on its own
-    window = timedelta(seconds=settings.MINIGO.get("DETECTION_WINDOW_S", 10.0))
+    window = timedelta(seconds=settings.MINIGO["DETECTION_WINDOW_S"])
     t = event.occurred_at
     frames = (
         Frame.objects.filter(

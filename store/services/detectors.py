@@ -122,7 +122,7 @@ def detector_load(*, model: DetectorModel) -> Detector:
             input_size=model.input_size,
             confidence=model.confidence,
             iou=model.iou,
-            intra_op_threads=settings.MINIGO.get("DETECTOR_THREADS", 1),
+            intra_op_threads=settings.MINIGO["DETECTOR_THREADS"],
         )
         detector.warm_up()
         _cache[model.pk] = (key, detector)

@@ -18,6 +18,7 @@ from store.models import (
 from store.services import detection, detectors
 from store.services.events import event_store, frame_store
 from store.services.frames import frame_process
+from tests.conftest import needs_postgres
 from tests.vision.onnx_models import constant_model, v8_output
 from vision.detect import Detections
 
@@ -279,3 +280,41 @@ def test_the_loaded_detector_is_cached_until_the_model_changes(camera_shelf):
     model.confidence = 0.5
     model.save()
     assert detectors.detector_load(model=model) is not first
+
+
+@needs_postgres()
+@pytest.mark.django_db(transaction=True)
+def test_neighbouring_frames_applied_at_once_by_two_workers_give_one_event(
+    camera_shelf, monkeypatch
+):
+    import threading
+
+    from django.db import connection
+
+    from store import tasks
+
+    camera_shelf.use_script([THREE, [*THREE, box(HAND, 10, 0)], TWO])
+    with monkeypatch.context() as m:
+        m.setattr(tasks.process_frame, "delay", lambda frame_id: None)  # the workers below
+        frames = [send(camera_shelf, i, process=False) for i in range(3)]
+    frame_process(frame_id=frames[0].pk)
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def work(frame_id):
+        try:
+            barrier.wait(timeout=10)
+            frame_process(frame_id=frame_id)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(f.pk,)) for f in frames[1:]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    # Without the shelf lock each worker could miss the other's frame and count nothing.
+    assert list(ShelfEvent.objects.values_list("before", "after")) == [(3.0, 2.0)]

@@ -199,3 +199,11 @@ def test_the_command_reports_an_unreadable_image(tmp_path, capsys):
     model_path.write_bytes(constant_model(v8_output(v8_rows(), 3), names=NAMES))
     assert detect.main([str(model_path), str(tmp_path / "missing.jpg")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_nms_stops_at_the_detection_cap():
+    # 50 boxes side by side that overlap nothing: the cap bounds the work and the output.
+    boxes = np.array([[i * 20, 0, i * 20 + 10, 10] for i in range(50)], float)
+    scores = np.linspace(0.9, 0.5, 50)
+    keep = detect.nms(boxes, scores, np.zeros(50, int), iou=0.5, max_detections=7)
+    assert keep.tolist() == list(range(7))
