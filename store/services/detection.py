@@ -180,7 +180,9 @@ def _interactions(
 ) -> list[ShelfEvent]:
     # Frames of one shelf are applied by several workers at once: lock the device row so
     # each apply sees every other frame's committed result (else two neighbours could each
-    # wait for the other and the interaction would never be counted).
+    # wait for the other and the interaction would never be counted). frame_process's
+    # select_for_update().select_related("device") locks it too on PostgreSQL today; this
+    # does not rely on that.
     Device.objects.select_for_update().get(pk=frame.device_id)
     same = Frame.objects.filter(device_id=frame.device_id, camera=frame.camera).exclude(pk=frame.pk)
     at, seq = frame.captured_at, frame.seq

@@ -288,6 +288,7 @@ def test_neighbouring_frames_applied_at_once_by_two_workers_give_one_event(
     camera_shelf, monkeypatch
 ):
     import threading
+    import time
 
     from django.db import connection
 
@@ -298,6 +299,15 @@ def test_neighbouring_frames_applied_at_once_by_two_workers_give_one_event(
         m.setattr(tasks.process_frame, "delay", lambda frame_id: None)  # the workers below
         frames = [send(camera_shelf, i, process=False) for i in range(3)]
     frame_process(frame_id=frames[0].pk)
+    # Hold both applies open together, so both are past their frame lock before either
+    # looks at its neighbour.
+    counts = detection._slot_counts
+
+    def slow_counts(*args):
+        time.sleep(0.5)
+        return counts(*args)
+
+    monkeypatch.setattr(detection, "_slot_counts", slow_counts)
     barrier = threading.Barrier(2)
     errors = []
 
