@@ -55,7 +55,11 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
     except (ModelError, OSError, ValueError) as exc:
         log.warning("detector %s cannot be loaded: %s", shelf.detector_id, exc)
         return {"detector": shelf.detector_id, "error": "detector_unavailable"}
-    found = detector.detect(rgb)
+    try:
+        found = detector.detect(rgb)
+    except Exception:  # onnxruntime's untyped errors; a retry would fail the same way
+        log.exception("detector %s failed on frame %s", shelf.detector_id, frame.pk)
+        return {"detector": shelf.detector_id, "error": "detection_failed"}
     return {"detector": shelf.detector_id, "detections": found.to_records(detector.class_names)}
 
 

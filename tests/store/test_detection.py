@@ -328,3 +328,17 @@ def test_neighbouring_frames_applied_at_once_by_two_workers_give_one_event(
     assert errors == []
     # Without the shelf lock each worker could miss the other's frame and count nothing.
     assert list(ShelfEvent.objects.values_list("before", "after")) == [(3.0, 2.0)]
+
+
+@pytest.mark.django_db
+def test_a_model_that_fails_on_a_frame_leaves_it_processed_not_stuck(camera_shelf, monkeypatch):
+    class Failing:
+        class_names = NAMES
+
+        def detect(self, rgb):
+            raise RuntimeError("onnxruntime: bad things")
+
+    monkeypatch.setattr(detectors, "detector_load", lambda *, model: Failing())
+    frame = send(camera_shelf, 0)
+    frame.refresh_from_db()
+    assert (frame.status, frame.result["detection"]["error"]) == ("applied", "detection_failed")
