@@ -150,10 +150,15 @@ def parse_yolo(text: str, *, classes: Sequence[str], width: int, height: int) ->
     return boxes
 
 
-def yolo_data_yaml(*, classes: Sequence[str], train: str, val: str) -> str:
-    """data.yaml as Ultralytics trainers read it (paths relative to the file's folder)."""
+def yolo_data_yaml(*, root: str, classes: Sequence[str], train: str, val: str) -> str:
+    """data.yaml as Ultralytics (and YOLOv5) trainers read it. `path` is absolute: both
+    resolve a relative one against their own datasets folder, not against the file."""
     names = "".join(f"  {i}: {_yaml_str(name)}\n" for i, name in enumerate(classes))
-    return f"path: .\ntrain: {train}\nval: {val}\nnc: {len(classes)}\nnames:\n{names}"
+    return (
+        "# Moved this folder? Change `path` to where it is now.\n"
+        f"path: {_yaml_str(root)}\ntrain: {train}\nval: {val}\n"
+        f"nc: {len(classes)}\nnames:\n{names}"
+    )
 
 
 def _yaml_str(value: str) -> str:

@@ -326,7 +326,7 @@ def dataset_export(
         train = "images/train" if "train" in splits_used else "images/val"
         val = "images/val" if "val" in splits_used else train
         (out / "data.yaml").write_text(
-            datasets.yolo_data_yaml(classes=classes, train=train, val=val)
+            datasets.yolo_data_yaml(root=str(out.resolve()), classes=classes, train=train, val=val)
         )
         (out / "classes.txt").write_text("".join(f"{c}\n" for c in classes))
     return result

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from django.core.management import CommandError, call_command
 
 from store.models import DatasetBox, DatasetImage
@@ -66,10 +67,12 @@ def test_all_481_boxes_survive_import_and_export_in_both_formats(tmp_path):
     call_command("dataset", "export", "--format", "yolo", str(yolo))
     data_yaml = (yolo / "data.yaml").read_text()
     assert "train: images/train" in data_yaml and "val: images/val" in data_yaml
+    assert f'path: "{yolo.resolve()}"' in data_yaml
     classes = (yolo / "classes.txt").read_text().split()
     assert classes == ["cocacola", "hand", "juice", "noodles"]
-    for i, name in enumerate(classes):
-        assert f'{i}: "{name}"' in data_yaml
+    parsed = yaml.safe_load(data_yaml)
+    assert parsed["names"] == dict(enumerate(classes)) and parsed["nc"] == 4
+    assert (Path(parsed["path"]) / parsed["train"]).is_dir()
     got = {}
     for split in ("train", "val"):
         for label_file in (yolo / "labels" / split).glob("*.txt"):
