@@ -211,7 +211,7 @@ async def test_bad_input_gets_its_code_and_the_connection_stays_usable(server, s
         server.url, additional_headers=_headers(store.tokens["shelf-1"]), max_size=None
     ) as ws:
         assert (await _text(ws))["type"] == "config"
-        for n, (name, kind, data, code) in enumerate(BAD_INPUT):
+        for n, (name, _kind, data, code) in enumerate(BAD_INPUT):
             if name == "png_frame":
                 data = _png_frame()
             await ws.send(data)
