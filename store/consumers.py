@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from datetime import datetime
@@ -61,12 +62,18 @@ def _config(device: Device) -> dict[str, Any]:
     return device_config(device=device)
 
 
-@database_sync_to_async
+# Storing runs in the thread pool, not Channels' single database thread: each call is one
+# short transaction of its own, so devices store in parallel instead of queueing behind one
+# thread (one connection's messages are still handled one at a time, in order).
+_parallel_db = functools.partial(database_sync_to_async, thread_sensitive=False)
+
+
+@_parallel_db
 def _store_event(device: Device, msg: dict[str, Any]) -> bool:
     return event_services.event_store(device=device, msg=msg)[1]
 
 
-@database_sync_to_async
+@_parallel_db
 def _store_frame(device: Device, header: dict[str, Any], jpeg: bytes, w: int, h: int) -> bool:
     return event_services.frame_store(device=device, header=header, jpeg=jpeg, width=w, height=h)[1]
 
