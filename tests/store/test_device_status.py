@@ -199,3 +199,12 @@ def test_saving_a_slot_in_the_admin_pushes_the_config(client, manager, store, mo
     assert response.status_code == 302
     assert [(pk, kind) for pk, kind, _ in pushed] == [(store.shelf_device.pk, "config")]
     assert '"sku": "COLA"' in pushed[0][2].split('"A2"')[1]
+
+
+async def test_a_greeting_reaches_the_gate(store):
+    from store.services import live
+
+    gate = await _open(store.tokens["gate-in"])
+    await database_sync_to_async(live.to_device)(store.gate_in.pk, "greet", {"name": "Kit"})
+    assert await gate.receive_json_from(timeout=10) == protocol.greet("Kit")
+    await gate.disconnect()
