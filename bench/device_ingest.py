@@ -139,7 +139,10 @@ async def agent(url, device, token, *, seconds, warmup, window, results, prefix)
 
         task = asyncio.create_task(reader())
         while time.monotonic() < end:
-            await free.acquire()
+            try:  # a lost ack must not hang a bounded run
+                await asyncio.wait_for(free.acquire(), timeout=max(0.01, end - time.monotonic()))
+            except TimeoutError:
+                break
             n += 1
             event_id = f"{prefix}-{device}-{n}"
             msg = protocol.shelf_event(
@@ -197,7 +200,9 @@ def main() -> int:
         print("set DATABASE_URL (PostgreSQL) and REDIS_URL", file=sys.stderr)
         return 2
     db_url = bench_database_url(os.environ["DATABASE_URL"])
+    print("preparing the benchmark database…", file=sys.stderr)
     creds = prepare(db_url, args.agents)
+    print("driving MiniGo, then the echo server…", file=sys.stderr)
     env = {
         **os.environ,
         "DATABASE_URL": db_url,

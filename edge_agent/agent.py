@@ -65,13 +65,16 @@ class SlotWatcher:
         value = self.sensor.read()
         if value is None:
             return None
-        change = self.detector.feed(time.time(), value)
+        ts = getattr(self.sensor, "last_ts", None) or time.time()
+        change = self.detector.feed(ts, value)
         if change is not None:
             self.on_change(self, change)
         return change
 
     def run(self, stop: threading.Event) -> None:
         interval = 1.0 / self.cfg.hz if self.cfg.hz > 0 else 0.0
+        if getattr(self.sensor, "realtime", True) is False:
+            interval = 0.0  # a recording played as fast as it can be read
         while not stop.is_set():
             try:
                 self.step()

@@ -135,8 +135,8 @@ def parse(data: dict[str, Any], *, base: Path | None = None) -> AgentConfig:
         window=_take(s, "window", int, "server", 32),
         ack_timeout_s=_take(s, "ack_timeout_s", float, "server", 30.0),
     )
-    if server.window < 1 or server.backoff_min_s <= 0 or server.backoff_max_s < 1:
-        raise ConfigError("server.window must be ≥ 1 and the backoff times positive")
+    if server.window < 1 or not 0 < server.backoff_min_s <= server.backoff_max_s:
+        raise ConfigError("server.window must be ≥ 1 and 0 < backoff_min_s ≤ backoff_max_s")
 
     o = data.get("outbox", {})
     outbox_path = _take(o, "path", str, "outbox", OutboxConfig.path)

@@ -124,6 +124,11 @@ class ReplaySensor:
         self.realtime, self.loop = realtime, loop
         self._i = 0
         self._start = time.monotonic()
+        self._start_wall = time.time()
+        # The recorded time of the last reading, on the wall clock: without `realtime` the
+        # recording plays as fast as it is read, and its own timestamps still drive the
+        # settle times of the stable-reading detector.
+        self.last_ts: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -134,7 +139,10 @@ class ReplaySensor:
             if not self.loop:
                 return self.rows[-1][1]
             self._i, self._start = 0, time.monotonic()
+            self._start_wall = (self.last_ts or time.time()) + 0.1
         t, value = self.rows[self._i]
+        if t is not None:
+            self.last_ts = self._start_wall + t - (self.rows[0][0] or 0.0)
         if self.realtime and t is not None:
             wait = self._start + (t - (self.rows[0][0] or 0.0)) - time.monotonic()
             if wait > 0:

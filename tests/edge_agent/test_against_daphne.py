@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from edge_agent import protocol
 from edge_agent.client import Link
 from edge_agent.outbox import EVENT, Outbox
-from store.models import Device, ShelfEvent
+from store.models import Device, Frame, ShelfEvent
 from store.services.devices import device_revoke
 from tests.edge_agent.daphne_server import DaphneServer
 
@@ -265,3 +265,63 @@ async def test_device_status_follows_the_connection(server, store, tmp_path):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)
     assert [s["slot"] for s in configs[-1]["slots"]] == ["A1", "A2"]
+
+
+async def test_the_whole_agent_turns_a_noisy_recorded_pick_into_one_stored_event(
+    server, store, tmp_path
+):
+    import cv2
+    import numpy as np
+
+    from edge_agent.agent import Agent
+    from edge_agent.config import parse
+    from tests.conftest import FIXTURES
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(3):
+        img = np.full((96, 128, 3), 30 + 100 * i, np.uint8)
+        cv2.imwrite(str(images / f"{i}.jpg"), img)
+    config = parse(
+        {
+            "server": {
+                "url": server.url,
+                "token": store.tokens["shelf-1"],
+                "device": "shelf-1",
+                "kind": "shelf",
+                "backoff_min_s": 0.1,
+                "backoff_max_s": 0.5,
+            },
+            "outbox": {"path": str(tmp_path / "outbox.sqlite3")},
+            "sensors": [
+                {
+                    "slot": "A1",
+                    "type": "replay",
+                    "sensor": "load_cell",
+                    "file": f"{FIXTURES}/sensors/noisy_pick.csv",
+                    "realtime": False,
+                }
+            ],
+            "cameras": [{"name": "0", "type": "folder", "path": str(images), "fps": 20}],
+        }
+    )
+    agent = Agent(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+
+    async def stored() -> int:
+        return await ShelfEvent.objects.acount()
+
+    deadline = time.monotonic() + 60
+    while await stored() < 1 or len(agent.outbox) or agent.camera_workers[0].sent < 3:
+        assert time.monotonic() < deadline, agent.outbox.stats()
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # nothing more may follow
+    stop.set()
+    await task
+    events = [e async for e in ShelfEvent.objects.all()]
+    assert len(events) == 1
+    assert events[0].slot_code == "A1"
+    assert events[0].before == pytest.approx(4200, abs=5)
+    assert events[0].after == pytest.approx(3850, abs=5)
+    assert await Frame.objects.filter(device__device_id="shelf-1").acount() == 3
