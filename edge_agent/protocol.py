@@ -6,7 +6,15 @@ Text messages are JSON objects with "type" and "v". Frames travel as one binary 
 message: a 4-byte big-endian header length, the JSON header, then the JPEG bytes.
 
 Device → server: hello, heartbeat, shelf_event, frame (binary).
-Server → device: ack, error, config, greet, revoked.
+Server → device: ack, error, config, greet, revoked, heartbeat_ack.
+
+The server answers each message in the order received: ack {event_id, status: stored |
+duplicate} once the event is stored, or error {code, message, event_id?}. Error codes in
+PERMANENT_ERRORS can never succeed on a resend (the agent parks the event); any other code,
+server_error above all, is transient (the agent reconnects and sends it again). config
+carries the device's slots and products (on connect, after hello, and whenever they
+change); greet {name} tells a gate whom it let in. Close codes: 4401 unknown token, 4403
+revoked token, 4409 replaced by a newer connection of the same device.
 """
 
 from __future__ import annotations
