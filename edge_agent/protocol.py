@@ -6,7 +6,15 @@ Text messages are JSON objects with "type" and "v". Frames travel as one binary 
 message: a 4-byte big-endian header length, the JSON header, then the JPEG bytes.
 
 Device → server: hello, heartbeat, shelf_event, frame (binary).
-Server → device: ack, error, config, greet, revoked.
+Server → device: ack, error, config, greet, revoked, heartbeat_ack.
+
+The server answers each message in the order received: ack {event_id, status: stored |
+duplicate} once the event is stored, or error {code, message, event_id?}. Error codes in
+PERMANENT_ERRORS can never succeed on a resend (the agent parks the event); any other code,
+server_error above all, is transient (the agent reconnects and sends it again). config
+carries the device's slots and products (on connect, after hello, and whenever they
+change); greet {name} tells a gate whom it let in. Close codes: 4401 unknown token, 4403
+revoked token, 4409 replaced by a newer connection of the same device.
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ DEVICE_KINDS = ("entry", "exit", "shelf")
 CLOSE_UNKNOWN_TOKEN = 4401
 CLOSE_REVOKED_TOKEN = 4403
 CLOSE_PROTOCOL = 4400
+# Another connection with the same token replaced this one (the agent reconnected before the
+# server saw its old socket die).
+CLOSE_SUPERSEDED = 4409
 
 # Error codes (the "code" of an error message).
 BAD_JSON = "bad_json"
@@ -41,6 +52,30 @@ UNKNOWN_SLOT = "unknown_slot"
 IMPOSSIBLE_READING = "impossible_reading"
 WRONG_DEVICE_KIND = "wrong_device_kind"
 EVENT_CONFLICT = "event_conflict"
+# The server could not store the message this time (database down, lock timeout): the agent
+# keeps it and sends it again after reconnecting.
+SERVER_ERROR = "server_error"
+
+# Errors about one event that sending it again can never fix. The agent parks such an event
+# (keeps it on disk, out of the send queue) instead of blocking its outbox behind it. Every
+# other code, and any code this version does not know, counts as transient: keep and retry.
+PERMANENT_ERRORS = frozenset(
+    {
+        BAD_JSON,
+        BAD_MESSAGE,
+        UNKNOWN_TYPE,
+        UNSUPPORTED_VERSION,
+        MESSAGE_TOO_LARGE,
+        FRAME_TOO_LARGE,
+        FRAME_CORRUPT,
+        FRAME_BAD_TYPE,
+        FRAME_DIMENSIONS,
+        UNKNOWN_SLOT,
+        IMPOSSIBLE_READING,
+        WRONG_DEVICE_KIND,
+        EVENT_CONFLICT,
+    }
+)
 
 
 class ProtocolError(ValueError):
@@ -191,6 +226,32 @@ def decode_frame(data: bytes, *, max_bytes: int) -> tuple[dict[str, Any], bytes]
     return clean, image
 
 
+# --- device → server builders (the agent's side) -----------------------------------------------
+def hello(*, device: str, kind: str, software: str) -> dict[str, Any]:
+    return {"type": "hello", "v": VERSION, "device": device, "kind": kind, "software": software}
+
+
+def heartbeat(*, ts: float) -> dict[str, Any]:
+    return {"type": "heartbeat", "v": VERSION, "ts": ts}
+
+
+def shelf_event(
+    *, event_id: str, slot: str, sensor: str, before: float, after: float, ts: float
+) -> dict[str, Any]:
+    msg = {
+        "type": "shelf_event",
+        "v": VERSION,
+        "event_id": event_id,
+        "slot": slot,
+        "sensor": sensor,
+        "before": before,
+        "after": after,
+        "ts": ts,
+    }
+    validate(msg)  # an agent never queues a message the server would refuse as malformed
+    return msg
+
+
 # --- server → device ------------------------------------------------------------------------
 def ack(event_id: str, status: str = "stored") -> dict[str, Any]:
     """`status` is "stored" for a new event and "duplicate" for one already stored."""
@@ -202,6 +263,30 @@ def error(code: str, message: str, event_id: str | None = None) -> dict[str, Any
     if event_id is not None:
         msg["event_id"] = event_id
     return msg
+
+
+def greet(name: str) -> dict[str, Any]:
+    """Sent to a gate device when it let a shopper in (or out): the agent greets them."""
+    return {"type": "greet", "v": VERSION, "name": name}
+
+
+SERVER_TYPES = ("ack", "error", "config", "greet", "revoked", "heartbeat_ack")
+
+
+def parse_server(text: str | bytes) -> dict[str, Any]:
+    """Decode a server → device message on the agent. Unknown types are returned as they are
+    (a newer server may send more); the agent ignores what it does not understand."""
+    try:
+        msg = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError(BAD_JSON, "the server message is not valid JSON") from None
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+        raise ProtocolError(BAD_MESSAGE, "a server message is a JSON object with a 'type'")
+    return msg
+
+
+def is_permanent(code: str) -> bool:
+    return code in PERMANENT_ERRORS
 
 
 def dumps(msg: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from store import models as m
+from store.services.config import device_config_push, shelves_config_push
 from store.services.devices import device_revoke, device_rotate_token
 
 
@@ -20,6 +21,11 @@ class ProductAdmin(admin.ModelAdmin):
     search_fields = ["sku", "name"]
     list_filter = ["active", "age_restricted"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:  # a new weight or name reaches the shelves holding the product
+            shelves_config_push(product_ids=[obj.pk])
+
 
 class SlotInline(admin.TabularInline):
     model = m.Slot
@@ -31,12 +37,21 @@ class ShelfAdmin(admin.ModelAdmin):
     list_display = ["name", "device", "has_camera", "detector"]
     inlines = [SlotInline]
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Slots changed with the shelf: its device gets the new planogram at once.
+        shelves_config_push(shelf_ids=[form.instance.pk])
+
 
 @admin.register(m.Slot)
 class SlotAdmin(admin.ModelAdmin):
     list_display = ["__str__", "product", "sensor", "stock", "capacity", "low_stock_threshold"]
     list_filter = ["shelf", "sensor"]
     list_editable = ["stock"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        shelves_config_push(shelf_ids=[obj.shelf_id])
 
 
 @admin.register(m.Device)
@@ -62,7 +77,13 @@ class DeviceAdmin(admin.ModelAdmin):
         "created_at",
     ]
     exclude = ["token_hash"]
-    actions = ["revoke_tokens", "rotate_tokens"]
+    actions = ["revoke_tokens", "rotate_tokens", "push_config"]
+
+    @admin.action(description="Send the current config (slots, products) to the devices")
+    def push_config(self, request, queryset):
+        for device in queryset:
+            device_config_push(device=device)
+        self.message_user(request, f"Config sent to {queryset.count()} device(s) if connected.")
 
     @admin.action(description="Revoke the token of the selected devices")
     def revoke_tokens(self, request, queryset):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
+from datetime import datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from edge_agent import protocol
 from store.errors import DomainError
@@ -35,13 +39,20 @@ def _authenticate(token: str) -> Device:
 
 
 @database_sync_to_async
-def _set_online(device: Device, online: bool, software: str = "") -> None:
-    device_services.device_set_online(device=device, online=online, software_version=software)
+def _set_online(device: Device, software: str = "") -> datetime:
+    device_services.device_set_online(device=device, online=True, software_version=software)
+    return device.last_seen
 
 
 @database_sync_to_async
-def _touch(device: Device, events: int) -> None:
+def _set_offline(device: Device, last_activity: datetime) -> None:
+    device_services.device_disconnected(device=device, last_activity=last_activity)
+
+
+@database_sync_to_async
+def _touch(device: Device, events: int) -> datetime:
     device_services.device_touch(device=device, events=events)
+    return device.last_seen
 
 
 @database_sync_to_async
@@ -51,21 +62,36 @@ def _config(device: Device) -> dict[str, Any]:
     return device_config(device=device)
 
 
-@database_sync_to_async
+# Storing runs in the thread pool, not Channels' single database thread: each call is one
+# short transaction of its own, so devices store in parallel instead of queueing behind one
+# thread (one connection's messages are still handled one at a time, in order).
+_parallel_db = functools.partial(database_sync_to_async, thread_sensitive=False)
+
+
+@_parallel_db
 def _store_event(device: Device, msg: dict[str, Any]) -> bool:
     return event_services.event_store(device=device, msg=msg)[1]
 
 
-@database_sync_to_async
+@_parallel_db
 def _store_frame(device: Device, header: dict[str, Any], jpeg: bytes, w: int, h: int) -> bool:
     return event_services.frame_store(device=device, header=header, jpeg=jpeg, width=w, height=h)[1]
 
 
 class DeviceConsumer(AsyncWebsocketConsumer):
     """/ws/device/: one Raspberry Pi agent. Authenticated by its bearer token (devices are not
-    browsers, so no cookie and no Origin header); every event is stored before it is acked."""
+    browsers, so no cookie and no Origin header); every event is stored before it is acked.
+
+    Messages are handled one at a time in arrival order, so acks go out in the order the
+    agent sent (its outbox drains in order). Device status is written in batches (at most
+    every TOUCH_EVERY_S) rather than once per event."""
+
+    TOUCH_EVERY_S = 2.0
 
     device: Device | None = None
+    last_activity: datetime | None = None
+    _unreported = 0
+    _last_touch = 0.0
 
     async def connect(self) -> None:
         try:
@@ -82,17 +108,29 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             await self.send(protocol.dumps(protocol.error(exc.code, exc.message)))
             await self.close(code=code)
             return
-        await self.channel_layer.group_add(live.device_group(self.device.pk), self.channel_name)
+        group = live.device_group(self.device.pk)
+        # An agent that reconnects after a network drop may still have a half-open socket
+        # here; that one is told to close so one device has one live connection.
+        await self.channel_layer.group_send(
+            group, {"type": "device.superseded", "channel": self.channel_name}
+        )
+        await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        await _set_online(self.device, True)
+        self.last_activity = await _set_online(self.device)
+        self._last_touch = time.monotonic()
         await self.send(protocol.dumps(await _config(self.device)))
 
     async def disconnect(self, code: int) -> None:
-        if self.device is not None:
-            await self.channel_layer.group_discard(
-                live.device_group(self.device.pk), self.channel_name
-            )
-            await _set_online(self.device, False)
+        if self.device is None:
+            return
+        await self.channel_layer.group_discard(live.device_group(self.device.pk), self.channel_name)
+        try:
+            if self._unreported:
+                self.last_activity = await _touch(self.device, self._unreported)
+            if self.last_activity is not None:
+                await _set_offline(self.device, self.last_activity)
+        except DatabaseError:
+            log.exception("could not record %s going offline", self.device.device_id)
 
     async def _error(self, code: str, message: str, event_id: str | None = None) -> None:
         await self.send(protocol.dumps(protocol.error(code, message, event_id)))
@@ -111,6 +149,20 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             await self._error(exc.code, exc.message)
         except DomainError as exc:
             await self._error(exc.code, exc.message)
+        except Exception as exc:
+            # The database is down or a lock timed out: nothing was acked, so the agent keeps
+            # the message and sends it again after reconnecting. The socket stays usable.
+            log.exception("device %s: message not stored", self.device.device_id)
+            await self._error(protocol.SERVER_ERROR, type(exc).__name__, _event_id_of(exc))
+
+    async def _counted(self, events: int) -> None:
+        """Count received events; write the device status at most every TOUCH_EVERY_S."""
+        self._unreported += events
+        now = time.monotonic()
+        if now - self._last_touch >= self.TOUCH_EVERY_S:
+            self._last_touch = now
+            count, self._unreported = self._unreported, 0
+            self.last_activity = await _touch(self.device, count)
 
     async def _text(self, text: str) -> None:
         msg = protocol.parse_text(text)
@@ -119,10 +171,11 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             if msg["device"] != self.device.device_id or msg["kind"] != self.device.kind:
                 await self._error(protocol.BAD_MESSAGE, "hello does not match this token's device")
                 return
-            await _set_online(self.device, True, msg["software"])
+            self.last_activity = await _set_online(self.device, msg["software"])
             await self.send(protocol.dumps(await _config(self.device)))
         elif kind == "heartbeat":
-            await _touch(self.device, 0)
+            self._last_touch = 0.0  # a heartbeat always writes: it is what keeps "online"
+            await self._counted(0)
             await self.send(protocol.dumps({"type": "heartbeat_ack", "v": protocol.VERSION}))
         elif kind == "shelf_event":
             try:
@@ -130,10 +183,13 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             except DomainError as exc:
                 await self._error(exc.code, exc.message, msg["event_id"])
                 return
+            except Exception as exc:
+                exc.event_id = msg["event_id"]  # so receive() can name it in the error
+                raise
             await self.send(
                 protocol.dumps(protocol.ack(msg["event_id"], "stored" if created else "duplicate"))
             )
-            await _touch(self.device, 1)
+            await self._counted(1)
 
     async def _frame(self, data: bytes) -> None:
         limits = settings.MINIGO
@@ -148,17 +204,33 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         except ImageError as exc:
             await self._error(exc.code, exc.message, header["event_id"])
             return
-        created = await _store_frame(self.device, header, jpeg, info.width, info.height)
+        try:
+            created = await _store_frame(self.device, header, jpeg, info.width, info.height)
+        except Exception as exc:
+            exc.event_id = header["event_id"]
+            raise
         await self.send(
             protocol.dumps(protocol.ack(header["event_id"], "stored" if created else "duplicate"))
         )
-        await _touch(self.device, 1)
+        await self._counted(1)
 
     async def device_send(self, event: dict[str, Any]) -> None:
         message = event["message"]
         await self.send(protocol.dumps({"v": protocol.VERSION, **message}))
         if message.get("type") == "revoked":
             await self.close(code=protocol.CLOSE_REVOKED_TOKEN)
+
+    async def device_superseded(self, event: dict[str, Any]) -> None:
+        if event["channel"] != self.channel_name:
+            # Not offline: the new connection is the device's. Its own disconnect must not
+            # mark the device offline, so this socket forgets its activity.
+            self.last_activity = None
+            self._unreported = 0
+            await self.close(code=protocol.CLOSE_SUPERSEDED)
+
+
+def _event_id_of(exc: Exception) -> str | None:
+    return getattr(exc, "event_id", None)
 
 
 @database_sync_to_async

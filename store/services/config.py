@@ -28,3 +28,31 @@ def device_config(*, device: Device) -> dict[str, Any]:
             for slot in slots
         ],
     }
+
+
+def device_config_push(*, device: Device) -> None:
+    """Send a device its current config (after the planogram changed); a device that is not
+    connected gets it when it next connects."""
+    from store.services import live
+
+    payload = device_config(device=device)
+    payload.pop("type")
+    payload.pop("v")
+    live.to_device(device.pk, "config", payload)
+
+
+def shelves_config_push(
+    *, shelf_ids: list[int] | None = None, product_ids: list[int] | None = None
+) -> int:
+    """Push the config to the devices of the given shelves and of the shelves holding the
+    given products. Returns how many devices were sent it."""
+    devices = Device.objects.none()
+    if shelf_ids:
+        devices = devices | Device.objects.filter(shelf__id__in=shelf_ids)
+    if product_ids:
+        devices = devices | Device.objects.filter(shelf__slots__product_id__in=product_ids)
+    sent = 0
+    for device in devices.distinct():
+        device_config_push(device=device)
+        sent += 1
+    return sent

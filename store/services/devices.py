@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -80,7 +80,7 @@ def device_status_payload(*, device: Device) -> dict:
 
 
 def device_set_online(*, device: Device, online: bool, software_version: str = "") -> Device:
-    fields = {"online": online, "last_seen": timezone.now()}
+    fields: dict = {"online": online, "last_seen": timezone.now()}
     if software_version:
         fields["software_version"] = software_version[:40]
     Device.objects.filter(pk=device.pk).update(**fields)
@@ -90,19 +90,41 @@ def device_set_online(*, device: Device, online: bool, software_version: str = "
     return device
 
 
-def device_touch(*, device: Device, events: int = 0) -> None:
-    """Record that the device is alive; `events` feeds the per-minute event rate (an
-    exponentially weighted rate, so no per-event rows are counted)."""
+def device_touch(*, device: Device, events: int = 0) -> Device:
+    """Record that the device is alive and pushes the status to the managers; `events` (the
+    events received since the last touch) feeds the per-minute event rate. The rate decays
+    linearly with the time since the last touch and adds the new events, so touching every
+    few seconds with a batch gives the true per-minute rate at a steady pace and an idle
+    device's rate falls to 0 within a minute of heartbeats. The device consumer batches its
+    touches, so this is one small write every few seconds, not one per event."""
     now = timezone.now()
     with transaction.atomic():
         row = Device.objects.select_for_update().get(pk=device.pk)
-        if events:
-            elapsed = (now - row.last_seen).total_seconds() if row.last_seen else 60.0
-            decay = max(0.0, 1.0 - min(elapsed, 60.0) / 60.0)
-            row.event_rate_per_min = row.event_rate_per_min * decay + events
+        elapsed = (now - row.last_seen).total_seconds() if row.last_seen else 60.0
+        decay = max(0.0, 1.0 - min(elapsed, 60.0) / 60.0)
+        row.event_rate_per_min = row.event_rate_per_min * decay + events
         row.last_seen = now
         row.online = True
         row.save(update_fields=["last_seen", "online", "event_rate_per_min"])
+        live.to_managers("device", device_status_payload(device=row))
+    for key in ("last_seen", "online", "event_rate_per_min"):
+        setattr(device, key, getattr(row, key))
+    return device
+
+
+def device_disconnected(*, device: Device, last_activity: datetime) -> bool:
+    """A connection of the device closed. It shows offline only if nothing newer happened on
+    the device since this connection's own last write: after a network drop the agent often
+    reconnects before the server notices the old socket died, and that old socket's late
+    disconnect must not mark the live new connection offline."""
+    now = timezone.now()
+    marked = Device.objects.filter(pk=device.pk, last_seen__lte=last_activity).update(
+        online=False, last_seen=now
+    )
+    if marked:
+        device.online, device.last_seen = False, now
+        live.to_managers("device", device_status_payload(device=device))
+    return bool(marked)
 
 
 def device_mark_stale_offline() -> int:

@@ -24,11 +24,14 @@ def event_store(*, device: Device, msg: dict[str, Any]) -> tuple[ShelfEvent, boo
     overwriting what was stored."""
     if device.kind != DeviceKind.SHELF:
         raise DomainError("wrong_device_kind", "only shelf devices send shelf events")
-    existing = ShelfEvent.objects.filter(device=device, event_id=msg["event_id"]).first()
-    if existing is not None:
-        return _same_or_conflict(existing, msg), False
     if not Slot.objects.filter(shelf__device=device, code=msg["slot"]).exists():
+        # A repeat of an event stored before its slot left the planogram is still a repeat.
+        existing = ShelfEvent.objects.filter(device=device, event_id=msg["event_id"]).first()
+        if existing is not None:
+            return _same_or_conflict(existing, msg), False
         raise DomainError("unknown_slot", f"this shelf has no slot {msg['slot']!r}")
+    # New events are the common case, so insert first and let the unique constraint find a
+    # repeat (one query fewer per event than looking first).
     try:
         with transaction.atomic():
             event = ShelfEvent.objects.create(

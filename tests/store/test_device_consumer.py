@@ -31,9 +31,9 @@ def _jpeg() -> bytes:
 
 async def test_a_device_gets_its_config_and_events_are_acked(store):
     comm = _connect(store.tokens["shelf-1"])
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=10)
     assert connected
-    config = await comm.receive_json_from()
+    config = await comm.receive_json_from(timeout=10)
     assert config["type"] == "config" and [s["slot"] for s in config["slots"]] == ["A1", "A2"]
     event = {
         "type": "shelf_event",
@@ -46,43 +46,43 @@ async def test_a_device_gets_its_config_and_events_are_acked(store):
         "ts": time.time(),
     }
     await comm.send_to(text_data=json.dumps(event))
-    assert await comm.receive_json_from() == {
+    assert await comm.receive_json_from(timeout=10) == {
         "type": "ack",
         "v": 1,
         "event_id": "e1",
         "status": "stored",
     }
     await comm.send_to(text_data=json.dumps(event))
-    assert (await comm.receive_json_from())["status"] == "duplicate"
+    assert (await comm.receive_json_from(timeout=10))["status"] == "duplicate"
     await comm.disconnect()
     assert await ShelfEvent.objects.acount() == 1
 
 
 async def test_unknown_and_revoked_tokens_are_refused(store):
     comm = _connect("mgd_nope")
-    await comm.connect()
-    assert (await comm.receive_json_from())["code"] == "unknown_token"
-    assert (await comm.receive_output())["code"] == protocol.CLOSE_UNKNOWN_TOKEN
+    await comm.connect(timeout=10)
+    assert (await comm.receive_json_from(timeout=10))["code"] == "unknown_token"
+    assert (await comm.receive_output(timeout=10))["code"] == protocol.CLOSE_UNKNOWN_TOKEN
     from channels.db import database_sync_to_async
 
     await database_sync_to_async(device_revoke)(device=store.shelf_device)
     comm = _connect(store.tokens["shelf-1"])
-    await comm.connect()
-    assert (await comm.receive_json_from())["code"] == "revoked_token"
-    assert (await comm.receive_output())["code"] == protocol.CLOSE_REVOKED_TOKEN
+    await comm.connect(timeout=10)
+    assert (await comm.receive_json_from(timeout=10))["code"] == "revoked_token"
+    assert (await comm.receive_output(timeout=10))["code"] == protocol.CLOSE_REVOKED_TOKEN
 
 
 async def test_bad_input_gets_a_code_and_the_connection_stays_up(store):
     comm = _connect(store.tokens["gate-in"])
-    await comm.connect()
-    await comm.receive_json_from()  # config
+    await comm.connect(timeout=10)
+    await comm.receive_json_from(timeout=10)  # config
     await comm.send_to(text_data="{oops")
-    assert (await comm.receive_json_from())["code"] == "bad_json"
+    assert (await comm.receive_json_from(timeout=10))["code"] == "bad_json"
     corrupt = protocol.encode_frame(event_id="f1", ts=time.time(), jpeg=b"\xff\xd8garbage")
     await comm.send_to(bytes_data=corrupt)
-    assert (await comm.receive_json_from())["code"] == "frame_corrupt"
+    assert (await comm.receive_json_from(timeout=10))["code"] == "frame_corrupt"
     good = protocol.encode_frame(event_id="f2", ts=time.time(), jpeg=_jpeg())
     await comm.send_to(bytes_data=good)
-    assert (await comm.receive_json_from())["status"] == "stored"
+    assert (await comm.receive_json_from(timeout=10))["status"] == "stored"
     await comm.disconnect()
     assert [f.event_id async for f in Frame.objects.all()] == ["f2"]

@@ -1,0 +1,227 @@
+"""The websocket link to the server: drains the outbox in order, keeps it until acked.
+
+One connection at a time. After connecting it says hello, then sends queued items oldest
+first, up to `window` ahead of their acks (the server answers in order, so this keeps the
+order and hides the round trip). An ack deletes the item; a permanent error parks it; a
+transient error, a missing ack or a dropped connection means reconnecting (exponential
+backoff with jitter, reset once the server answers) and sending every unacked item again:
+the server ignores what it already stored, so a repeat is harmless.
+
+A refused token (close code 4401/4403) is logged as an error and retried at the longest
+backoff: the sensors keep recording into the outbox meanwhile, so a token fixed in the
+admin (and the config) loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from edge_agent import __version__, protocol
+from edge_agent.outbox import EVENT, Outbox
+
+log = logging.getLogger(__name__)
+
+
+class _Reconnect(Exception):
+    pass
+
+
+class Link:
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: str,
+        device: str,
+        kind: str,
+        outbox: Outbox,
+        on_config: Callable[[dict[str, Any]], None] | None = None,
+        on_greet: Callable[[str], None] | None = None,
+        on_ack: Callable[[str, str], None] | None = None,
+        heartbeat_s: float = 15.0,
+        backoff_min_s: float = 1.0,
+        backoff_max_s: float = 60.0,
+        window: int = 32,
+        ack_timeout_s: float = 30.0,
+        software: str = __version__,
+    ):
+        self.url, self.token, self.outbox = url, token, outbox
+        self.hello = protocol.hello(device=device, kind=kind, software=f"minigo-agent {software}")
+        self.on_config, self.on_greet, self.on_ack = on_config, on_greet, on_ack
+        self.heartbeat_s, self.window, self.ack_timeout_s = heartbeat_s, window, ack_timeout_s
+        self.backoff_min_s, self.backoff_max_s = backoff_min_s, backoff_max_s
+        self.connected = asyncio.Event()
+        self.auth_refused: int | None = None  # the close code, while the token is refused
+        self.connects = 0
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inflight: dict[str, float] = {}
+
+    def wake(self) -> None:
+        """Tell the sender something was queued; safe to call from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        delay = self.backoff_min_s
+        while not stop.is_set():
+            answered = False
+            try:
+                async with connect(
+                    self.url,
+                    additional_headers={"Authorization": f"Bearer {self.token}"},
+                    proxy=None,
+                    open_timeout=10,
+                    ping_interval=20,
+                    ping_timeout=20,
+                    close_timeout=2,
+                    max_size=2**20,
+                ) as ws:
+                    self.connects += 1
+                    answered = await self._session(ws, stop)
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else None
+                if code in (protocol.CLOSE_UNKNOWN_TOKEN, protocol.CLOSE_REVOKED_TOKEN):
+                    self.auth_refused = code
+                    log.error(
+                        "the server refused this device's token (close code %s): fix the "
+                        "token in the config; events stay in the outbox meanwhile",
+                        code,
+                    )
+                    delay = self.backoff_max_s
+                else:
+                    log.warning("connection closed (%s); reconnecting", code)
+            except _Reconnect as exc:
+                log.warning("reconnecting: %s", exc)
+            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+                log.warning("cannot reach %s: %s", self.url, exc)
+            finally:
+                self.connected.clear()
+                self._inflight.clear()
+            if answered and self.auth_refused is None:
+                delay = self.backoff_min_s
+            if stop.is_set():
+                break
+            # Jitter spreads the reconnects of many shelves after a server restart.
+            pause = delay * random.uniform(0.8, 1.2)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=pause)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, self.backoff_max_s)
+
+    async def _session(self, ws: Any, stop: asyncio.Event) -> bool:
+        """Run one connection until it drops; True if the server answered at all."""
+        self._inflight.clear()
+        await ws.send(protocol.dumps(self.hello))
+        state = {"answered": False}
+        tasks = [
+            asyncio.create_task(self._receive(ws, state)),
+            asyncio.create_task(self._send(ws)),
+            asyncio.create_task(self._heartbeat(ws)),
+            asyncio.create_task(stop.wait()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                if state["answered"] and isinstance(task.exception(), ConnectionClosed):
+                    exc = task.exception()
+                    if exc.rcvd and exc.rcvd.code in (
+                        protocol.CLOSE_UNKNOWN_TOKEN,
+                        protocol.CLOSE_REVOKED_TOKEN,
+                    ):
+                        raise exc
+                    log.warning("connection lost: %s", exc)
+                    return True
+                raise task.exception()
+        return state["answered"]
+
+    async def _receive(self, ws: Any, state: dict[str, bool]) -> None:
+        async for raw in ws:
+            try:
+                msg = protocol.parse_server(raw)
+            except protocol.ProtocolError as exc:
+                log.warning("ignoring a server message: %s", exc)
+                continue
+            kind = msg["type"]
+            if kind == "error" and msg.get("code") in ("unknown_token", "revoked_token"):
+                continue  # the close code that follows says it; handled in run()
+            if not state["answered"]:
+                state["answered"] = True
+                self.auth_refused = None
+                self.connected.set()
+                log.info("connected to %s", self.url)
+            if kind == "ack":
+                self._acked(str(msg.get("event_id")), str(msg.get("status", "stored")))
+            elif kind == "error":
+                self._error(msg)
+            elif kind == "config":
+                if self.on_config is not None:
+                    self.on_config(msg)
+            elif kind == "greet":
+                if self.on_greet is not None and isinstance(msg.get("name"), str):
+                    self.on_greet(msg["name"])
+            elif kind == "revoked":
+                log.error("the server revoked this device's token (%s)", msg.get("reason"))
+            # heartbeat_ack and types from newer servers need nothing.
+
+    def _acked(self, event_id: str, status: str) -> None:
+        self.outbox.ack(event_id)
+        self._inflight.pop(event_id, None)
+        self._wake.set()
+        if self.on_ack is not None:
+            self.on_ack(event_id, status)
+
+    def _error(self, msg: dict[str, Any]) -> None:
+        code, text, event_id = msg.get("code", ""), msg.get("message", ""), msg.get("event_id")
+        if event_id is None or event_id not in self._inflight:
+            log.warning("server error %s: %s", code, text)
+            return
+        if protocol.is_permanent(code):
+            # Sending it again can never succeed; parking keeps it for a person to look at
+            # without holding up every event behind it.
+            self.outbox.park(event_id, code=code, message=text)
+            self._inflight.pop(event_id, None)
+            self._wake.set()
+            return
+        raise _Reconnect(f"transient server error {code} for {event_id}: {text}")
+
+    async def _send(self, ws: Any) -> None:
+        last_seq = 0
+        while True:
+            # Cleared before looking, so an ack or a new item that arrives while sending
+            # wakes the next round at once.
+            self._wake.clear()
+            room = self.window - len(self._inflight)
+            items = self.outbox.pending(after_seq=last_seq, limit=room) if room > 0 else []
+            for item in items:
+                self._inflight[item.event_id] = time.monotonic()
+                await ws.send(item.payload.decode() if item.kind == EVENT else item.payload)
+                last_seq = item.seq
+            if self._inflight:
+                oldest = min(self._inflight.values())
+                if time.monotonic() - oldest > self.ack_timeout_s:
+                    raise _Reconnect(f"no ack for {self.ack_timeout_s:.0f} s")
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            except TimeoutError:
+                pass
+
+    async def _heartbeat(self, ws: Any) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            await ws.send(protocol.dumps(protocol.heartbeat(ts=time.time())))
