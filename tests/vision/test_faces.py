@@ -54,7 +54,8 @@ def test_two_people_yields_both(encodings):
         assert m.second is not None and m.second != m.owner and m.second_distance > 0.6
 
 
-def test_partial_faces_and_the_32bit_png_do_not_crash(real_faces):
+@pytest.mark.usefixtures("real_faces")
+def test_partial_faces_and_the_32bit_png_do_not_crash():
     for name in ["obama_partial_face.jpg", "obama_partial_face2.jpg", "32bit.png"]:
         rgb = rgb_of(name)
         assert rgb.shape[2] == 3 and rgb.dtype == np.uint8
@@ -65,7 +66,8 @@ def test_partial_faces_and_the_32bit_png_do_not_crash(real_faces):
         assert vf.encode(rgb, boxes).shape == (len(boxes), 128)
 
 
-def test_enrolment_quality_gates_give_their_codes(real_faces):
+@pytest.mark.usefixtures("real_faces")
+def test_enrolment_quality_gates_give_their_codes():
     obama = rgb_of("obama-480p.jpg")
     blank = np.full((480, 640, 3), 200, np.uint8)
     tiny = blank.copy()
