@@ -30,14 +30,19 @@ class ConsentIn(serializers.Serializer):
 
 
 class ConsentOut(serializers.Serializer):
-    face = serializers.BooleanField(source="face_consent")
+    face = serializers.BooleanField()
     face_consent_at = serializers.DateTimeField(allow_null=True)
     embeddings = serializers.IntegerField()
 
 
 def _consent_out(shopper: Shopper) -> dict:
-    shopper.embeddings = face_count(shopper=shopper)
-    return ConsentOut(shopper).data
+    return ConsentOut(
+        {
+            "face": shopper.face_consent,
+            "face_consent_at": shopper.face_consent_at,
+            "embeddings": face_count(shopper=shopper),
+        }
+    ).data
 
 
 class MyConsent(APIView):
