@@ -94,7 +94,12 @@ def test_the_kiosk_creates_a_shopper_and_enrols_several_photos(manager):
     c = client_for(manager)
     created = c.post(
         "/api/shoppers/",
-        {"username": "zoe", "display_name": "Zoe", "email": "zoe@example.com", "face_consent": True},
+        {
+            "username": "zoe",
+            "display_name": "Zoe",
+            "email": "zoe@example.com",
+            "face_consent": True,
+        },
         format="json",
     )
     assert created.status_code == 201

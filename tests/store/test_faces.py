@@ -114,7 +114,9 @@ def test_a_gallery_of_ten_thousand_embeddings_still_finds_the_right_shopper(kit,
     face_enrol(shopper=kit, images=[photo("obama.jpg")], source="selfie")
     rng = np.random.default_rng(0)
     users = [make_user(f"s{i}", shopper=False) for i in range(3)]
-    shoppers = [Shopper.objects.create(user=u, display_name=u.username, face_consent=True) for u in users]
+    shoppers = [
+        Shopper.objects.create(user=u, display_name=u.username, face_consent=True) for u in users
+    ]
     vectors = rng.normal(0, 0.09, size=(10_000, 128))
     FaceEmbedding.objects.bulk_create(
         FaceEmbedding(shopper=shoppers[i % 3], vector=v.tobytes(), source="import")
