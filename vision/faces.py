@@ -27,6 +27,8 @@ Box = tuple[int, int, int, int]  # top, right, bottom, left
 EMBEDDING_SIZE = 128
 DEFAULT_TOLERANCE = 0.5
 DEFAULT_DETECT_MAX_SIDE = 640
+# dlib's HOG detector scans an 80×80 window over an image pyramid that only shrinks.
+HOG_WINDOW_PX = 80
 # A second person this much further away than the best still makes the match doubtful.
 AMBIGUITY_MARGIN = 0.06
 # Enrolment quality gates (see `enrolment_face`).
@@ -140,9 +142,11 @@ def detect(
     its longer side (HOG finds faces down to about 80 px there; `upsample` halves that at four
     times the cost). Boxes cut by the image edge are clipped, not dropped."""
     small, scale = downscale(_rgb(rgb), max_side)
-    boxes = [
-        scale_box(b, scale, rgb.shape) for b in get_backend().locations(small, upsample=upsample)
-    ]
+    if min(small.shape[:2]) * 2**upsample < HOG_WINDOW_PX:
+        # No face fits the detector's window: skip it (and loading the models) altogether.
+        return []
+    found = get_backend().locations(small, upsample=upsample)
+    boxes = [scale_box(b, scale, rgb.shape) for b in found]
     return [b for b in boxes if b[2] - b[0] >= 4 and b[1] - b[3] >= 4]
 
 

@@ -114,6 +114,11 @@ def test_detection_runs_downscaled_and_boxes_are_mapped_back():
         small = np.zeros((100, 120, 3), np.uint8)
         assert vf.detect(small, max_side=640) == [(10, 60, 60, 10)]
         assert fake.seen[-1] == (100, 120, 3)
+        # Smaller than the detector's window: nothing can be found, the backend is not asked.
+        calls = len(fake.seen)
+        assert vf.detect(np.zeros((48, 64, 3), np.uint8)) == []
+        assert len(fake.seen) == calls
+        assert len(vf.detect(np.zeros((48, 64, 3), np.uint8), upsample=1)) == 1
 
 
 def test_face_recognition_is_not_loaded_at_import():
