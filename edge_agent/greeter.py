@@ -76,6 +76,7 @@ class Greeter:
         if command is None and self._speaker is not None:
             self._speaker = [*self._speaker, "-v", voice]
         self._run = runner or _spawn
+        self._speaking: list[Any] = []
         self.last: str | None = None
 
     @classmethod
@@ -104,8 +105,10 @@ class Greeter:
         except OSError:
             log.exception("could not show the greeting")
         if self._speaker is not None:
+            # Reap finished speech processes so none is left as a zombie.
+            self._speaking = [p for p in self._speaking if getattr(p, "poll", lambda: 0)() is None]
             try:
-                self._run([*self._speaker, text])
+                self._speaking.append(self._run([*self._speaker, text]))
             except OSError:
                 log.exception("could not speak the greeting")
         return text

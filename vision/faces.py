@@ -218,11 +218,13 @@ def enrolment_face(
 @dataclass(frozen=True)
 class Gallery:
     """Enrolled embeddings as one float32 matrix, rows grouped by owner (a shopper id), so a
-    match against thousands of people is one matrix product."""
+    match against thousands of people is one matrix product and one grouped minimum."""
 
-    vectors: np.ndarray  # (n, 128) float32
+    vectors: np.ndarray  # (n, 128) float32, rows sorted by owner
     owners: np.ndarray  # (n,) int64, sorted
     sq_norms: np.ndarray  # (n,) float32
+    starts: np.ndarray  # index of each owner's first row
+    people_ids: np.ndarray  # owners[starts]: each owner once
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[int, np.ndarray]]) -> Gallery:
@@ -238,42 +240,43 @@ class Gallery:
         owners = np.asarray(owners, dtype=np.int64)
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(owners), EMBEDDING_SIZE)
         order = np.argsort(owners, kind="stable")
-        vectors = np.ascontiguousarray(vectors[order])
-        return cls(vectors, owners[order], np.einsum("ij,ij->i", vectors, vectors))
+        return cls._build(np.ascontiguousarray(vectors[order]), owners[order])
+
+    @classmethod
+    def _build(cls, vectors: np.ndarray, owners: np.ndarray) -> Gallery:
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]) if len(owners) else owners
+        return cls(vectors, owners, np.einsum("ij,ij->i", vectors, vectors), starts, owners[starts])
 
     @classmethod
     def empty(cls) -> Gallery:
-        return cls(
-            np.zeros((0, EMBEDDING_SIZE), np.float32),
-            np.zeros(0, np.int64),
-            np.zeros(0, np.float32),
-        )
+        return cls._build(np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros(0, np.int64))
 
     def __len__(self) -> int:
         return len(self.owners)
 
     @property
     def people(self) -> int:
-        return len(np.unique(self.owners))
+        return len(self.people_ids)
 
     def subset(self, owners: Iterable[int]) -> Gallery:
         keep = np.isin(self.owners, np.fromiter(owners, dtype=np.int64))
-        return Gallery(self.vectors[keep], self.owners[keep], self.sq_norms[keep])
+        return Gallery._build(np.ascontiguousarray(self.vectors[keep]), self.owners[keep])
 
     def distances(self, encodings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per owner, the distance from each encoding to that owner's nearest embedding:
         (unique owners (k,), distances (m, k))."""
         queries = np.asarray(encodings, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
         if not len(self):
-            return np.zeros(0, np.int64), np.zeros((len(queries), 0), np.float32)
-        sq = (
-            np.einsum("ij,ij->i", queries, queries)[:, None]
-            - 2.0 * queries @ self.vectors.T
-            + self.sq_norms[None, :]
-        )
-        per_row = np.sqrt(np.maximum(sq, 0.0))
-        starts = np.flatnonzero(np.r_[True, self.owners[1:] != self.owners[:-1]])
-        return self.owners[starts], np.minimum.reduceat(per_row, starts, axis=1)
+            return self.people_ids, np.zeros((len(queries), 0), np.float32)
+        # |q - g|² = |q|² - 2 q·g + |g|², with |g|² precomputed: one matrix product.
+        sq = -2.0 * (queries @ self.vectors.T)
+        sq += np.einsum("ij,ij->i", queries, queries)[:, None]
+        sq += self.sq_norms[None, :]
+        np.maximum(sq, 0.0, out=sq)
+        per_row = np.sqrt(sq, out=sq)
+        if len(self.starts) == len(self.owners):  # one embedding per person
+            return self.people_ids, per_row
+        return self.people_ids, np.minimum.reduceat(per_row, self.starts, axis=1)
 
 
 @dataclass(frozen=True)
@@ -317,7 +320,8 @@ def match(
         if not len(owners):
             results.append(Match(None, float("inf"), 0.0, None))
             continue
-        order = np.argsort(row)[:2]
+        order = np.argpartition(row, 1)[:2] if len(row) > 2 else np.arange(len(row))
+        order = order[np.argsort(row[order])]
         d1 = float(row[order[0]])
         d2 = float(row[order[1]]) if len(order) > 1 else None
         confidence = distance_confidence(d1, tolerance)
