@@ -81,7 +81,7 @@ def main() -> None:
     from tqdm import tqdm
 
     from store.models import Device, FaceEmbedding, Frame, Shopper
-    from store.services.faces import face_consent_set, face_enrol, face_gallery, _stamp
+    from store.services.faces import _stamp, face_consent_set, face_enrol, face_gallery
     from store.services.gates import gate_frame_analyse
     from vision import faces as vf
     from vision.images import decode_rgb
@@ -151,7 +151,7 @@ def main() -> None:
     for max_side in tqdm([None, 800, 640, 480], desc="downscaling", file=sys.stderr):
         total, found = 0.0, 0
         for rgb in rgbs.values():
-            t, boxes = timed(lambda rgb=rgb: vf.detect(rgb, max_side=max_side), args.repeat)
+            t, boxes = timed(lambda rgb=rgb, m=max_side: vf.detect(rgb, max_side=m), args.repeat)
             total += t
             found += len(boxes)
         base = base or total
