@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -215,6 +215,23 @@ def enrolment_face(
 
 
 # --- matching -------------------------------------------------------------------------------
+_blas = None
+
+
+def _one_blas_thread():
+    """A product this small is several times slower when OpenBLAS splits it over threads on
+    a busy machine (measured in bench/faces.py); run it on one. threadpoolctl is optional."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _blas = ThreadpoolController()
+        except ImportError:
+            _blas = False
+    return _blas.limit(limits=1, user_api="blas") if _blas else nullcontext()
+
+
 @dataclass(frozen=True)
 class Gallery:
     """Enrolled embeddings as one float32 matrix, rows grouped by owner (a shopper id), so a
@@ -269,7 +286,8 @@ class Gallery:
         if not len(self):
             return self.people_ids, np.zeros((len(queries), 0), np.float32)
         # |q - g|² = |q|² - 2 q·g + |g|², with |g|² precomputed: one matrix product.
-        sq = -2.0 * (queries @ self.vectors.T)
+        with _one_blas_thread():
+            sq = -2.0 * (queries @ self.vectors.T)
         sq += np.einsum("ij,ij->i", queries, queries)[:, None]
         sq += self.sq_norms[None, :]
         np.maximum(sq, 0.0, out=sq)

@@ -127,10 +127,13 @@ def face_identify(*, rgb: np.ndarray, shopper_ids: list[int] | None = None) -> l
     boxes = vf.detect(rgb, max_side=_detect_max_side())
     if not boxes:
         return []
-    encodings = vf.encode(rgb, boxes)
     gallery = face_gallery()
     if shopper_ids is not None:
         gallery = gallery.subset(shopper_ids)
+    if not len(gallery):
+        # Nobody to match: every face is unknown, and the embeddings need not be computed.
+        return [FaceMatch(None, float("inf"), 0.0, box) for box in boxes]
+    encodings = vf.encode(rgb, boxes)
     matches = vf.match(encodings, gallery, tolerance=_tolerance())
     return [
         FaceMatch(

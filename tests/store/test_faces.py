@@ -125,3 +125,11 @@ def test_a_gallery_of_ten_thousand_embeddings_still_finds_the_right_shopper(kit,
     assert len(face_gallery()) == 10_001
     (match,) = face_identify(rgb=rgb_of("obama2.jpg"))
     assert match.shopper_id == kit.pk
+
+
+def test_with_nobody_enrolled_every_face_is_unknown_and_the_result_is_json_safe(store):
+    import json
+
+    found = face_identify(rgb=rgb_of("two_people.jpg"))
+    assert [m.shopper_id for m in found] == [None, None]
+    assert json.loads(json.dumps([m.as_dict() for m in found]))[0]["distance"] is None
