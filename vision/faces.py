@@ -75,8 +75,15 @@ class DlibBackend:
         if DlibBackend._module is None:
             with DlibBackend._lock:
                 if DlibBackend._module is None:
+                    from PIL import ImageFile
+
+                    # face_recognition switches Pillow to silently accepting truncated images
+                    # for the whole process at import; vision/images.py relies on refusing
+                    # them, so the setting is put back.
+                    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
                     import face_recognition
 
+                    ImageFile.LOAD_TRUNCATED_IMAGES = truncated
                     DlibBackend._module = face_recognition
         return DlibBackend._module
 

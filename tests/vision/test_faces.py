@@ -156,3 +156,10 @@ def test_distance_confidence_is_half_at_the_tolerance_and_monotonic():
     assert values[0] == 1.0 and values[-1] == 0.0
     assert all(a >= b for a, b in zip(values, values[1:]))
     assert vf.distance_confidence(0.5, 0.5) == pytest.approx(0.5)
+
+
+def test_loading_the_models_keeps_truncated_images_refused():
+    from PIL import ImageFile
+
+    vf.DlibBackend()._fr()
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
