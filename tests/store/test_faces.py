@@ -106,8 +106,8 @@ def test_the_gallery_sees_changes_made_by_another_process(kit):
     assert len(face_gallery()) == 0
 
 
-def test_a_gallery_of_ten_thousand_embeddings_still_finds_the_right_shopper(kit, make_user):
-    """10,000 synthetic embeddings (spread over a few shoppers: creating 10,000 users would
+def test_a_gallery_of_thousands_of_embeddings_still_finds_the_right_shopper(kit, make_user):
+    """3,000 synthetic embeddings (spread over a few shoppers: creating thousands of users would
     only time password hashing) plus Kit's real one; bench/faces.py times the matching."""
     from store.models import Shopper
 
@@ -117,12 +117,12 @@ def test_a_gallery_of_ten_thousand_embeddings_still_finds_the_right_shopper(kit,
     shoppers = [
         Shopper.objects.create(user=u, display_name=u.username, face_consent=True) for u in users
     ]
-    vectors = rng.normal(0, 0.09, size=(10_000, 128))
+    vectors = rng.normal(0, 0.09, size=(3_000, 128))
     FaceEmbedding.objects.bulk_create(
         FaceEmbedding(shopper=shoppers[i % 3], vector=v.tobytes(), source="import")
         for i, v in enumerate(vectors)
     )
-    assert len(face_gallery()) == 10_001
+    assert len(face_gallery()) == 3_001
     (match,) = face_identify(rgb=rgb_of("obama2.jpg"))
     assert match.shopper_id == kit.pk
 
