@@ -217,7 +217,7 @@ def main() -> None:
     out(
         f"| gallery load from SQLite ({len(loaded):,} rows, after a change) | {t_load * 1000:.0f} |"
     )
-    out(f"| per-frame freshness check (one aggregate query) | {t_stamp * 1000:.2f} |")
+    out(f"| per-frame freshness check (two small aggregate queries) | {t_stamp * 1000:.2f} |")
     out(f"| face_gallery() when nothing changed (check + cached matrix) | {t_cached * 1000:.2f} |")
     out("")
     text = "\n".join(lines)
