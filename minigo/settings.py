@@ -232,6 +232,8 @@ MINIGO = {
     # Seconds around a shelf event in which faces seen by that shelf's camera count.
     "ATTRIBUTION_WINDOW_S": envfloat("MINIGO_ATTRIBUTION_WINDOW_S", 3.0, minimum=0.0),
     "FACE_TOLERANCE": envfloat("MINIGO_FACE_TOLERANCE", 0.5, minimum=0.0),
+    # Faces are detected on a copy of the frame at most this many pixels on its longer side.
+    "FACE_DETECT_MAX_SIDE": envint("MINIGO_FACE_DETECT_MAX_SIDE", 640, minimum=160),
     "FRAME_MAX_BYTES": envint("MINIGO_FRAME_MAX_BYTES", 4 * 1024 * 1024, minimum=1024),
     "FRAME_MAX_PIXELS": envint("MINIGO_FRAME_MAX_PIXELS", 4096 * 4096, minimum=64 * 64),
     # Frames are kept only when this is on (for retraining data), and then expire.

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from store.api import faces as f
 from store.api import views as v
 
 urlpatterns = [
@@ -22,6 +23,11 @@ urlpatterns = [
     path("receipts/<int:pk>/", v.ReceiptDetail.as_view(), name="api-receipt"),
     path("review/", v.ReviewList.as_view(), name="api-review"),
     path("review/<int:pk>/resolve/", v.ReviewResolve.as_view(), name="api-review-resolve"),
+    path("me/consent/", f.MyConsent.as_view(), name="api-me-consent"),
+    path("me/face/", f.MyFace.as_view(), name="api-me-face"),
+    path("me/qr/", f.MyQr.as_view(), name="api-me-qr"),
+    path("shoppers/", f.ShopperList.as_view(), name="api-shoppers"),
+    path("shoppers/<int:pk>/faces/", f.ShopperFaces.as_view(), name="api-shopper-faces"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

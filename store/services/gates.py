@@ -1,21 +1,139 @@
-"""Vision on gate frames: face identification (and QR codes) at the entry and exit gates.
+"""Vision on gate frames: who walks in and out, by face or by QR code.
 
-Seam for issue #4: `gate_frame_analyse` runs outside any transaction (slow, no side effects);
-`gate_frame_apply` runs under the frame's row lock and writes. Until that issue lands, frames of
-this kind are stored, acked and released, and nothing is inferred from them."""
+`gate_frame_analyse` runs outside any transaction (slow, no side effects): it finds and
+identifies the faces against every enrolled shopper and reads the QR codes. `gate_frame_apply`
+runs under the frame's row lock and writes: at the entry gate each identified shopper gets a
+visit (visit_open is idempotent, so the dozen frames of one person walking in open one visit)
+and the gate is told whom to greet; at the exit gate the visit closes and the receipt is
+issued. Unknown faces open nothing and are reported to the managers live."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
-from store.models import Frame
+from store.models import DeviceKind, Frame, Shopper
+from store.services import live
+from store.services.faces import face_identify
+from store.services.qr import qr_check
+from store.services.visits import visit_close, visit_current, visit_open
+from vision.qr import decode_qr
+
+log = logging.getLogger(__name__)
+
+# Below this a matched face is too doubtful to open or close a visit (two enrolled shoppers
+# nearly equally close); it is reported like an unknown face instead.
+GATE_MIN_CONFIDENCE = 0.5
 
 
 def gate_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, Any]:
-    return {}
+    if rgb is None:
+        return {"faces": [], "qr": []}
+    faces = [m.as_dict() for m in face_identify(rgb=rgb)]
+    codes = []
+    for text in decode_qr(rgb):
+        check = qr_check(token=text)
+        if check.status != "foreign":
+            codes.append(
+                {"status": check.status, "shopper": check.shopper.pk if check.shopper else None}
+            )
+    return {"faces": faces, "qr": codes}
 
 
 def gate_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
-    return {}
+    device = frame.device
+    entry = device.kind == DeviceKind.ENTRY_GATE
+    faces = analysis.get("faces", [])
+    codes = analysis.get("qr", [])
+    ids = {f["shopper_id"] for f in faces if f.get("shopper_id")}
+    ids |= {c["shopper"] for c in codes if c.get("status") == "ok"}
+    shoppers = Shopper.objects.in_bulk(ids)
+    handled: set[int] = set()
+
+    def admit(shopper: Shopper, method: str) -> str:
+        if shopper.pk in handled:
+            return "duplicate"
+        handled.add(shopper.pk)
+        return _enter(frame, shopper, method) if entry else _leave(frame, shopper)
+
+    face_results, unknown = [], []
+    for face in faces:
+        shopper = shoppers.get(face.get("shopper_id"))
+        if shopper is not None and not shopper.face_consent:
+            # Consent was withdrawn between the analysis and now.
+            shopper = None
+        if shopper is None or face["confidence"] < GATE_MIN_CONFIDENCE:
+            outcome = "unknown" if shopper is None else "doubtful"
+            unknown.append(face["box"])
+        else:
+            outcome = admit(shopper, "face")
+        face_results.append(
+            {
+                "shopper": shopper.pk if shopper is not None else None,
+                "distance": face["distance"],
+                "confidence": face["confidence"],
+                "box": face["box"],
+                "outcome": outcome,
+            }
+        )
+    qr_results = []
+    for code in codes:
+        shopper = shoppers.get(code.get("shopper")) if code.get("status") == "ok" else None
+        outcome = admit(shopper, "qr") if shopper is not None else f"qr_{code.get('status')}"
+        qr_results.append({**code, "outcome": outcome})
+        if shopper is None:
+            live.to_managers("qr_refused", _where(frame) | {"reason": code.get("status")})
+    if unknown:
+        live.to_managers("unknown_face", _where(frame) | {"count": len(unknown), "boxes": unknown})
+    return {"faces": face_results, "qr": qr_results, "unknown_faces": len(unknown)}
+
+
+def _where(frame: Frame) -> dict[str, Any]:
+    return {
+        "device": frame.device.device_id,
+        "device_pk": frame.device_id,
+        "gate": frame.device.kind,
+        "frame": frame.pk,
+        "at": frame.captured_at.isoformat(),
+    }
+
+
+def _enter(frame: Frame, shopper: Shopper, method: str) -> str:
+    visit, created = visit_open(shopper=shopper, device=frame.device, method=method)
+    if not created:
+        return "already_in"
+    live.to_device(
+        frame.device_id,
+        "greet",
+        {
+            "name": shopper.display_name,
+            "visit": visit.pk,
+            "kind": "entry",
+            "method": method,
+            "text": f"Welcome, {shopper.display_name}!",
+        },
+    )
+    return "visit_opened"
+
+
+def _leave(frame: Frame, shopper: Shopper) -> str:
+    visit = visit_current(shopper=shopper)
+    if visit is None:
+        return "not_in_store"
+    receipt = visit_close(visit=visit, device=frame.device)
+    live.to_device(
+        frame.device_id,
+        "greet",
+        {
+            "name": shopper.display_name,
+            "visit": visit.pk,
+            "kind": "exit",
+            "receipt": receipt.number,
+            "total": str(receipt.total),
+            "currency": receipt.currency,
+            "text": f"Goodbye, {shopper.display_name}! Total {receipt.total} {receipt.currency}.",
+        },
+    )
+    return "visit_closed"

@@ -1,0 +1,242 @@
+"""Face identity: enrolment with consent, deletion, and identifying the faces in a frame.
+
+Only 128-d embeddings are stored (invariant 6), only while the shopper's consent is recorded;
+photos are decoded in memory and dropped. Identification matches against a gallery matrix
+cached per process and rebuilt when the enrolled embeddings change (in this process or any
+other: a cheap aggregate query tells), so a gate frame against 10,000 shoppers is one matrix
+product, not 10,000 rows read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max, Sum
+from django.utils import timezone
+
+from store.errors import DomainError
+from store.models import FaceEmbedding, Shopper
+from store.services import live
+from vision import faces as vf
+from vision.images import ImageError, decode_rgb
+
+log = logging.getLogger(__name__)
+
+# Older embeddings beyond this many per shopper are dropped as new ones are enrolled.
+MAX_EMBEDDINGS_PER_SHOPPER = 10
+SOURCES = ("selfie", "kiosk", "import")
+
+
+@dataclass(frozen=True)
+class FaceMatch:
+    """One face found in a frame. `shopper_id` is None for a face nobody enrolled matches
+    within the tolerance (or that another face of the same frame matched better).
+    `confidence` (0..1) is 0.5 at the tolerance and near 1 for a clear match, lowered when a
+    second shopper is nearly as close. `box` is (top, right, bottom, left) in frame pixels.
+    `second_*` name the nearest shopper other than the match (for an unmatched face, simply
+    the nearest shopper), for evidence and review."""
+
+    shopper_id: int | None
+    distance: float
+    confidence: float
+    box: tuple[int, int, int, int]
+    second_shopper_id: int | None = None
+    second_distance: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["box"] = list(self.box)
+        if not np.isfinite(self.distance):
+            data["distance"] = None
+        return data
+
+
+@dataclass
+class EnrolResult:
+    added: int = 0
+    total: int = 0
+    # One per refused image: (index in `images`, code, message).
+    errors: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+# --- the gallery ----------------------------------------------------------------------------
+_lock = threading.Lock()
+_cache: dict[str, Any] = {"stamp": None, "gallery": None}
+
+
+def _stamp() -> tuple:
+    # Ids are never reused (AUTOINCREMENT on SQLite, sequences on PostgreSQL), so any insert
+    # raises the max id and any delete lowers the count; consent changed outside the services
+    # (the admin) changes the consenting shoppers' count or id sum. Two single-table
+    # aggregates: a few ms at 10,000 shoppers (a join was ~3x slower; bench/faces.py). Keyed by
+    # database name so test databases and the dev database never share a gallery.
+    emb = FaceEmbedding.objects.aggregate(n=Count("id"), last=Max("id"))
+    who = Shopper.objects.filter(face_consent=True).aggregate(n=Count("id"), ids=Sum("id"))
+    return (settings.DATABASES["default"]["NAME"], emb["n"], emb["last"], who["n"], who["ids"])
+
+
+def gallery_invalidate() -> None:
+    with _lock:
+        _cache["stamp"] = None
+        _cache["gallery"] = None
+
+
+def face_gallery() -> vf.Gallery:
+    """Every consenting shopper's embeddings as one matrix (cached; see the module doc)."""
+    stamp = _stamp()
+    with _lock:
+        if _cache["stamp"] == stamp and _cache["gallery"] is not None:
+            return _cache["gallery"]
+    rows = FaceEmbedding.objects.filter(shopper__face_consent=True).values_list(
+        "shopper_id", "vector"
+    )
+    owners: list[int] = []
+    blobs: list[bytes] = []
+    for shopper_id, vector in rows.iterator(chunk_size=2000):
+        owners.append(shopper_id)
+        blobs.append(bytes(vector))
+    vectors = (
+        np.frombuffer(b"".join(blobs), dtype="<f8").reshape(-1, vf.EMBEDDING_SIZE)
+        if blobs
+        else np.zeros((0, vf.EMBEDDING_SIZE))
+    )
+    gallery = vf.Gallery.from_arrays(np.asarray(owners, dtype=np.int64), vectors)
+    with _lock:
+        _cache["stamp"], _cache["gallery"] = stamp, gallery
+    return gallery
+
+
+def _tolerance() -> float:
+    return float(settings.MINIGO.get("FACE_TOLERANCE", vf.DEFAULT_TOLERANCE))
+
+
+def _detect_max_side() -> int:
+    return int(settings.MINIGO.get("FACE_DETECT_MAX_SIDE", vf.DEFAULT_DETECT_MAX_SIDE))
+
+
+def face_identify(*, rgb: np.ndarray, shopper_ids: list[int] | None = None) -> list[FaceMatch]:
+    """Every face in `rgb` (an RGB uint8 frame), matched against the enrolled shoppers, or
+    only against `shopper_ids` (e.g. those in the store, for shelf cameras). None means
+    everyone enrolled. One shopper matches at most one face of a frame. Slow (detection and
+    embedding on the CPU): call it outside transactions."""
+    boxes = vf.detect(rgb, max_side=_detect_max_side())
+    if not boxes:
+        return []
+    gallery = face_gallery()
+    if shopper_ids is not None:
+        gallery = gallery.subset(shopper_ids)
+    if not len(gallery):
+        # Nobody to match: every face is unknown, and the embeddings need not be computed.
+        return [FaceMatch(None, float("inf"), 0.0, box) for box in boxes]
+    encodings = vf.encode(rgb, boxes)
+    matches = vf.match(encodings, gallery, tolerance=_tolerance())
+    return [
+        FaceMatch(
+            shopper_id=m.owner,
+            distance=m.distance,
+            confidence=m.confidence,
+            box=box,
+            second_shopper_id=m.second if m.best == m.owner else m.best,
+            second_distance=m.second_distance if m.best == m.owner else m.distance,
+        )
+        for m, box in zip(matches, boxes)
+    ]
+
+
+# --- enrolment, consent, deletion -----------------------------------------------------------
+def face_count(*, shopper: Shopper) -> int:
+    return FaceEmbedding.objects.filter(shopper=shopper).count()
+
+
+def face_enrol(*, shopper: Shopper, images: list[bytes], source: str = "selfie") -> EnrolResult:
+    """Enrol the face in each photo of `images` (JPEG or PNG bytes, one face each). A photo
+    that fails a quality gate is reported in `errors` with its code (no_face, many_faces,
+    face_too_small, face_blurry, face_matches_other, or the image's own frame_* code) and the
+    others are still enrolled. Only the embeddings are stored.
+
+    Raises consent_required when the shopper has not recorded consent."""
+    if source not in SOURCES:
+        raise DomainError("bad_source", f"source must be one of {SOURCES}")
+    if not Shopper.objects.filter(pk=shopper.pk, face_consent=True).exists():
+        raise DomainError("consent_required", "record consent to face identification first")
+    result = EnrolResult()
+    vectors: list[np.ndarray] = []
+    for index, data in enumerate(images):
+        try:
+            rgb = decode_rgb(
+                data,
+                max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+                max_pixels=settings.MINIGO["FRAME_MAX_PIXELS"],
+            )
+            _box, vector = vf.enrolment_face(rgb)
+            _refuse_other_person(shopper=shopper, vector=vector)
+        except (ImageError, vf.FaceQualityError, DomainError) as exc:
+            result.errors.append((index, exc.code, exc.message))
+            continue
+        vectors.append(vector)
+    with transaction.atomic():
+        # Consent could have been withdrawn while the photos were being processed.
+        locked = Shopper.objects.select_for_update().get(pk=shopper.pk)
+        if not locked.face_consent:
+            raise DomainError("consent_required", "consent was withdrawn")
+        FaceEmbedding.objects.bulk_create(
+            FaceEmbedding(
+                shopper=locked, vector=np.asarray(v, dtype="<f8").tobytes(), source=source
+            )
+            for v in vectors
+        )
+        keep = FaceEmbedding.objects.filter(shopper=locked).order_by("-created_at", "-id")
+        stale = list(keep.values_list("id", flat=True)[MAX_EMBEDDINGS_PER_SHOPPER:])
+        if stale:
+            FaceEmbedding.objects.filter(id__in=stale).delete()
+        result.added = len(vectors)
+        result.total = FaceEmbedding.objects.filter(shopper=locked).count()
+        transaction.on_commit(gallery_invalidate)
+    if vectors:
+        live.to_shopper(shopper.pk, "face_enrolled", {"embeddings": result.total})
+    return result
+
+
+def _refuse_other_person(*, shopper: Shopper, vector: np.ndarray) -> None:
+    """A photo whose face is already enrolled as someone else would let one person enter (and
+    pay) as the other: refuse it."""
+    gallery = face_gallery()
+    others = gallery.subset(set(np.unique(gallery.owners).tolist()) - {shopper.pk})
+    if not len(others):
+        return
+    found = vf.match(vector[None, :], others, tolerance=_tolerance())[0]
+    if found.owner is not None:
+        raise DomainError("face_matches_other", "this face is already enrolled for someone else")
+
+
+def face_delete(*, shopper: Shopper) -> int:
+    """Delete every embedding of `shopper` at once. Returns how many were deleted."""
+    with transaction.atomic():
+        deleted, _ = FaceEmbedding.objects.filter(shopper=shopper).delete()
+        transaction.on_commit(gallery_invalidate)
+    if deleted:
+        live.to_shopper(shopper.pk, "face_deleted", {"embeddings": 0})
+    return deleted
+
+
+def face_consent_set(*, shopper: Shopper, consent: bool) -> Shopper:
+    """Record or withdraw consent to face identification. Withdrawing deletes the shopper's
+    embeddings in the same transaction."""
+    with transaction.atomic():
+        locked = Shopper.objects.select_for_update().get(pk=shopper.pk)
+        if consent and not locked.face_consent:
+            locked.face_consent, locked.face_consent_at = True, timezone.now()
+            locked.save(update_fields=["face_consent", "face_consent_at"])
+        elif not consent:
+            locked.face_consent, locked.face_consent_at = False, None
+            locked.save(update_fields=["face_consent", "face_consent_at"])
+            FaceEmbedding.objects.filter(shopper=locked).delete()
+            transaction.on_commit(gallery_invalidate)
+    shopper.face_consent, shopper.face_consent_at = locked.face_consent, locked.face_consent_at
+    return shopper
