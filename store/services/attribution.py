@@ -1,0 +1,166 @@
+"""Who took it: ranking the shoppers in the store for one shelf event.
+
+Evidence, strongest first:
+1. faces seen by that shelf's camera within MINIGO["ATTRIBUTION_WINDOW_S"] of the event, on
+   both sides of it (the frame is often processed after the weight change). Each shopper scores
+   their best sighting, weighted by how close in time it was; their confidence is the face
+   match's confidence times their share of all scores (unknown faces take a share too), so two
+   shoppers seen together split it and go to review, while one seen at the moment of the pick
+   and another seconds later do not.
+2. the only shopper in the store (for a return: the only one holding that product).
+3. where a shopper was last seen (Visit.last_seen_device): weak, never enough on its own, but
+   it ranks the candidates a manager sees in the review queue.
+For a return only shoppers holding the product are candidates: a return comes off the
+returning shopper's cart and never takes it below zero."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q, Sum
+
+from store.models import CartEntry, Device, Product, Sighting, Visit
+
+ONLY_SHOPPER = 0.9
+LAST_SEEN = 0.6
+LAST_SEEN_HORIZON_S = 60.0
+UNKNOWN_FACE_WEIGHT = 0.5
+# Visits are stamped by the server when the gate frame is processed, a little after the
+# device's clock says the shopper walked in; a pick that soon after counts as inside.
+ENTRY_SLACK_S = 5.0
+
+
+@dataclass
+class Candidate:
+    visit: Visit
+    confidence: float = 0.0
+    evidence: str = "in_store"
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "visit": self.visit.pk,
+            "shopper": self.visit.shopper_id,
+            "name": self.visit.shopper.display_name,
+            "confidence": round(self.confidence, 4),
+            "evidence": self.evidence,
+            **self.detail,
+        }
+
+
+def visits_at(*, when: datetime) -> list[Visit]:
+    """Visits in the store at `when`: entered by then and not yet left (a visit closed after
+    `when` still counts; applying to it then fails with visit_closed and goes to review)."""
+    return list(
+        Visit.objects.filter(entered_at__lte=when + timedelta(seconds=ENTRY_SLACK_S))
+        .filter(Q(exited_at__isnull=True) | Q(exited_at__gte=when))
+        .select_related("shopper")
+        .order_by("pk")
+    )
+
+
+def holdings(*, visits: list[Visit]) -> dict[int, dict[int, int]]:
+    """{visit id: {product id: quantity in the cart}} for the given visits."""
+    rows = (
+        CartEntry.objects.filter(visit__in=visits)
+        .values("visit_id", "product_id")
+        .annotate(q=Sum("quantity"))
+        .filter(q__gt=0)
+    )
+    out: dict[int, dict[int, int]] = {}
+    for row in rows:
+        out.setdefault(row["visit_id"], {})[row["product_id"]] = row["q"]
+    return out
+
+
+def _closeness(dt_s: float, window_s: float) -> float:
+    sigma = max(window_s / 4.0, 0.05)
+    return math.exp(-0.5 * (dt_s / sigma) ** 2)
+
+
+def sightings_near(*, device: Device, when: datetime) -> list[Sighting]:
+    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+    return list(
+        Sighting.objects.filter(
+            device=device, seen_at__gte=when - window, seen_at__lte=when + window
+        )
+    )
+
+
+def rank(
+    *,
+    device: Device,
+    when: datetime,
+    visits: list[Visit],
+    pool: list[Visit],
+    sightings: list[Sighting],
+) -> list[Candidate]:
+    """Candidates from `pool` (the visits that could have done it), best first. `visits` are
+    all the visits in the store at `when`."""
+    window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
+    pool_ids = {v.pk for v in pool}
+    by_shopper = {v.shopper_id: v for v in pool}
+    score: dict[int, float] = {}
+    face: dict[int, float] = {}
+    nearest: dict[int, float] = {}
+    unknown = 0.0
+    for s in sightings:
+        dt = (s.seen_at - when).total_seconds()
+        weight = s.confidence * _closeness(dt, window_s)
+        if s.shopper_id is None:
+            unknown = max(unknown, weight * UNKNOWN_FACE_WEIGHT)
+            continue
+        visit = by_shopper.get(s.shopper_id)
+        if visit is None:
+            continue
+        if weight > score.get(visit.pk, 0.0):
+            score[visit.pk] = weight
+        face[visit.pk] = max(face.get(visit.pk, 0.0), s.confidence)
+        nearest[visit.pk] = min(nearest.get(visit.pk, 1e9), abs(dt))
+    candidates = [Candidate(visit=v) for v in pool]
+    total = sum(score.values()) + unknown
+    if score:
+        for c in candidates:
+            if c.visit.pk in score:
+                share = score[c.visit.pk] / total
+                c.confidence = face[c.visit.pk] * share
+                c.evidence = "camera"
+                c.detail = {"share": round(share, 3), "dt_s": round(nearest[c.visit.pk], 2)}
+    only = len(pool) == 1 and (len(visits) == 1 or len(pool) < len(visits))
+    if only:
+        # Nobody else was in the store (or, for a return, nobody else holds the product).
+        c = candidates[0]
+        if c.confidence < ONLY_SHOPPER:
+            c.confidence = ONLY_SHOPPER if not unknown else ONLY_SHOPPER * 0.8
+            c.evidence = "only_shopper" if len(visits) == 1 else "only_holder"
+    if not score and not only:
+        _rank_by_last_seen(candidates, device=device, when=when)
+    candidates.sort(key=lambda c: (-c.confidence, c.visit.pk))
+    assert all(c.visit.pk in pool_ids for c in candidates)
+    return candidates
+
+
+def _rank_by_last_seen(candidates: list[Candidate], *, device: Device, when: datetime) -> None:
+    weights = {}
+    for c in candidates:
+        seen_at = c.visit.last_seen_at
+        if c.visit.last_seen_device_id != device.pk or seen_at is None:
+            continue
+        age = (when - seen_at).total_seconds()
+        if -settings.MINIGO["ATTRIBUTION_WINDOW_S"] <= age <= LAST_SEEN_HORIZON_S:
+            weights[c.visit.pk] = math.exp(-max(age, 0.0) / 30.0)
+    total = sum(weights.values())
+    for c in candidates:
+        if c.visit.pk in weights:
+            c.confidence = LAST_SEEN * weights[c.visit.pk] * weights[c.visit.pk] / total
+            c.evidence = "last_seen"
+
+
+def product_holders(
+    *, visits: list[Visit], held: dict[int, dict[int, int]], product: Product, quantity: int
+) -> list[Visit]:
+    return [v for v in visits if held.get(v.pk, {}).get(product.pk, 0) >= quantity]
