@@ -98,9 +98,12 @@ def rank(
     visits: list[Visit],
     pool: list[Visit],
     sightings: list[Sighting],
+    settled: bool = True,
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
-    all the visits in the store at `when`."""
+    all the visits in the store at `when`. While the window is still open (`settled` False)
+    a sighting also has to be close in time to count fully: someone else may yet show up in
+    a frame that has not arrived, so an early decision needs the picker caught in the act."""
     window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
     pool_ids = {v.pk for v in pool}
     by_shopper = {v.shopper_id: v for v in pool}
@@ -128,6 +131,8 @@ def rank(
             if c.visit.pk in score:
                 share = score[c.visit.pk] / total
                 c.confidence = face[c.visit.pk] * share
+                if not settled:
+                    c.confidence *= _closeness(nearest[c.visit.pk], window_s * 2.0)
                 c.evidence = "camera"
                 c.detail = {"share": round(share, 3), "dt_s": round(nearest[c.visit.pk], 2)}
     only = len(pool) == 1 and (len(visits) == 1 or len(pool) < len(visits))

@@ -195,6 +195,7 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
                 event, reason=reason, slot=slot, product=slot.product, evidence=count.detail
             )
         sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
+        settled = final or not slot.shelf.has_camera or _window_closed(event)
         best: tuple[Option, list[attribution.Candidate]] | None = None
         for option in options:
             if option.delta > 0:
@@ -211,6 +212,7 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
                 visits=visits,
                 pool=pool,
                 sightings=sightings,
+                settled=settled,
             )
             if best is None or ranked[0].confidence > best[1][0].confidence:
                 best = (option, ranked)
@@ -229,7 +231,7 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
         top = ranked[0]
         threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
         if top.confidence < threshold:
-            if not final and slot.shelf.has_camera and not _window_closed(event):
+            if not settled:
                 return _wait(event, detail=detail, candidates=ranked)
             return _review(
                 event,

@@ -43,17 +43,14 @@ def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str,
         face_identify = _face_identify_fallback
     out = []
     for match in face_identify(rgb=rgb, shopper_ids=shopper_ids):
-        distance = getattr(match, "distance", None)
-        confidence = (
-            identity_confidence(float(distance))
-            if distance is not None and match.shopper_id is not None
-            else float(getattr(match, "confidence", 0.0))
-        )
+        # FaceMatch.confidence is 0.5 at the tolerance and near 1 for a clear match (issue
+        # #4's scale, which identity_confidence follows), lowered when two shoppers are close.
+        distance = match.distance
         out.append(
             {
                 "shopper": match.shopper_id,
-                "confidence": confidence,
-                "distance": None if distance is None else round(float(distance), 4),
+                "confidence": round(float(match.confidence), 4) if match.shopper_id else 1.0,
+                "distance": round(float(distance), 4) if np.isfinite(distance or 0) else None,
             }
         )
     return out
@@ -61,7 +58,8 @@ def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str,
 
 class _Match:
     def __init__(self, shopper_id: int | None, distance: float | None):
-        self.shopper_id, self.distance, self.confidence = shopper_id, distance, 0.0
+        self.shopper_id, self.distance = shopper_id, distance
+        self.confidence = identity_confidence(distance) if distance is not None else 0.0
 
 
 def _face_identify_fallback(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[_Match]:
@@ -81,8 +79,8 @@ def _face_identify_fallback(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[
     return matches
 
 
-def _dtype(vector: bytes) -> type:
-    return np.float64 if len(bytes(vector)) == 128 * 8 else np.float32
+def _dtype(vector: bytes) -> np.dtype:
+    return np.dtype("<f8") if len(bytes(vector)) == 128 * 8 else np.dtype("<f4")
 
 
 def _in_store_shopper_ids() -> list[int]:
