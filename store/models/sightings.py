@@ -22,6 +22,9 @@ class Sighting(models.Model):
     seen_at = models.DateTimeField()
     confidence = models.FloatField()
     distance = models.FloatField(null=True, blank=True)
+    # Where across the camera's view the face was (0 left … 1 right), when known: it tells
+    # apart two shoppers at one shelf in front of different slots.
+    x = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=8, default="face", help_text="face or sees (replay)")
 
     class Meta:

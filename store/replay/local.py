@@ -60,6 +60,20 @@ class Outcome:
     by_shopper: dict[str, list[dict[str, int]]]
     errors: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    reasons: Counter = field(default_factory=Counter)
+
+    def mismatches(self, expects: list[dict]) -> Iterator[str]:
+        """One line per receipt that differs from its expectation."""
+        seen: Counter = Counter()
+        for line in expects:
+            who = str(line["shopper"])
+            n = seen[who]
+            seen[who] += 1
+            got_list = self.by_shopper.get(who, [])
+            got = got_list[n] if n < len(got_list) else None
+            want = {k: int(v) for k, v in (line.get("items") or {}).items() if int(v)}
+            if got != want:
+                yield f"{who} visit {n + 1}: expected {want}, got {got}"
 
 
 def replay_scenario(
@@ -97,7 +111,12 @@ def replay_scenario(
             review=ReviewItem.objects.filter(shelf_event__isnull=False).count(),
             events=ShelfEvent.objects.count(),
         )
-    return Outcome(metrics, receipts, by_shopper, errors, time.perf_counter() - started)
+    reasons = Counter(
+        ReviewItem.objects.filter(shelf_event__isnull=False).values_list("reason", flat=True)
+    )
+    return Outcome(
+        metrics, receipts, by_shopper, errors, time.perf_counter() - started, reasons=reasons
+    )
 
 
 async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:

@@ -99,6 +99,7 @@ def rank(
     pool: list[Visit],
     sightings: list[Sighting],
     settled: bool = True,
+    slot_x: tuple[float, float] | None = None,
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. While the window is still open (`settled` False)
@@ -114,6 +115,9 @@ def rank(
     for s in sightings:
         dt = (s.seen_at - when).total_seconds()
         weight = s.confidence * _closeness(dt, window_s)
+        if slot_x is not None and s.x is not None:
+            # Faces in front of another slot count for little (two shoppers at one shelf).
+            weight *= math.exp(-0.5 * ((s.x - slot_x[0]) / slot_x[1]) ** 2)
         if s.shopper_id is None:
             unknown = max(unknown, weight * UNKNOWN_FACE_WEIGHT)
             continue
@@ -147,6 +151,16 @@ def rank(
     candidates.sort(key=lambda c: (-c.confidence, c.visit.pk))
     assert all(c.visit.pk in pool_ids for c in candidates)
     return candidates
+
+
+def slot_position(*, slot_codes: list[str], code: str) -> tuple[float, float]:
+    """Where a slot sits across its shelf camera's view, and how far either side a face in
+    front of it may be. The camera faces the shelf and slots run left to right in code order
+    (A1, A2, …), so no calibration is needed; a slot's width is 1/n of the view."""
+    codes = sorted(slot_codes)
+    n = max(1, len(codes))
+    i = codes.index(code) if code in codes else 0
+    return (i + 0.5) / n, 0.4 / n
 
 
 def _rank_by_last_seen(candidates: list[Candidate], *, device: Device, when: datetime) -> None:

@@ -13,10 +13,18 @@ from store.models import DeviceKind, Frame, Shopper
 from store.services.visits import visit_close, visit_current, visit_open
 
 
+def sees_name(item: Any) -> str:
+    """A `sees` shopper entry is an id ("kit") or {"id": "kit", "x": 0.4} (x: where across
+    the camera's view the face was, 0 left … 1 right; an extension for shelf cameras)."""
+    if isinstance(item, dict):
+        item = item.get("id")
+    return str(item) if isinstance(item, str | int) else ""
+
+
 def sees_shoppers(*, names: list[Any]) -> tuple[dict[str, Shopper], int]:
     """The shoppers named in a `sees` list, and how many names matched nobody (unknown
     faces)."""
-    wanted = [str(n) for n in names if isinstance(n, str | int)]
+    wanted = [n for n in (sees_name(n) for n in names) if n]
     found = {
         s.user.username: s
         for s in Shopper.objects.select_related("user").filter(user__username__in=wanted)

@@ -196,6 +196,9 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
             )
         sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
         settled = final or not slot.shelf.has_camera or _window_closed(event)
+        slot_x = attribution.slot_position(
+            slot_codes=list(slot.shelf.slots.values_list("code", flat=True)), code=slot.code
+        )
         best: tuple[Option, list[attribution.Candidate]] | None = None
         for option in options:
             if option.delta > 0:
@@ -213,6 +216,7 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
                 pool=pool,
                 sightings=sightings,
                 settled=settled,
+                slot_x=slot_x,
             )
             if best is None or ranked[0].confidence > best[1][0].confidence:
                 best = (option, ranked)

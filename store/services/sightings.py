@@ -42,7 +42,9 @@ def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str,
     except ImportError:  # before issue #4 is merged: the same call on face_recognition
         face_identify = _face_identify_fallback
     out = []
+    width = rgb.shape[1]
     for match in face_identify(rgb=rgb, shopper_ids=shopper_ids):
+        box = getattr(match, "box", None)  # (top, right, bottom, left) in pixels
         # FaceMatch.confidence is 0.5 at the tolerance and near 1 for a clear match (issue
         # #4's scale, which identity_confidence follows), lowered when two shoppers are close.
         distance = match.distance
@@ -51,14 +53,15 @@ def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str,
                 "shopper": match.shopper_id,
                 "confidence": round(float(match.confidence), 4) if match.shopper_id else 1.0,
                 "distance": round(float(distance), 4) if np.isfinite(distance or 0) else None,
+                "x": round((box[1] + box[3]) / 2 / width, 4) if box else None,
             }
         )
     return out
 
 
 class _Match:
-    def __init__(self, shopper_id: int | None, distance: float | None):
-        self.shopper_id, self.distance = shopper_id, distance
+    def __init__(self, shopper_id: int | None, distance: float | None, box: tuple):
+        self.shopper_id, self.distance, self.box = shopper_id, distance, box
         self.confidence = identity_confidence(distance) if distance is not None else 0.0
 
 
@@ -68,14 +71,15 @@ def _face_identify_fallback(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[
     rows = list(FaceEmbedding.objects.filter(shopper_id__in=shopper_ids))
     gallery = [np.frombuffer(bytes(r.vector), dtype=_dtype(r.vector)) for r in rows]
     matches = []
-    for enc in face_recognition.face_encodings(rgb):
+    boxes = face_recognition.face_locations(rgb)
+    for box, enc in zip(boxes, face_recognition.face_encodings(rgb, boxes)):
         if not gallery:
-            matches.append(_Match(None, None))
+            matches.append(_Match(None, None, box))
             continue
         dist = face_recognition.face_distance(np.array(gallery), enc)
         best = int(np.argmin(dist))
         ok = dist[best] <= settings.MINIGO["FACE_TOLERANCE"]
-        matches.append(_Match(rows[best].shopper_id if ok else None, float(dist[best])))
+        matches.append(_Match(rows[best].shopper_id if ok else None, float(dist[best]), box))
     return matches
 
 
@@ -106,12 +110,24 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
     return {"source": "face", "faces": faces_identify(rgb=rgb, shopper_ids=shopper_ids)}
 
 
-def _faces_from_sees(names: list[Any]) -> list[dict[str, Any]]:
-    from store.services.sees import sees_shoppers
+def _faces_from_sees(seen: list[Any]) -> list[dict[str, Any]]:
+    """`seen`: shopper ids, or {"id": ..., "x": 0..1} where the face was across the view."""
+    from store.services.sees import sees_name, sees_shoppers
 
-    found, unknown = sees_shoppers(names=names)
-    faces = [{"shopper": s.pk, "confidence": 1.0, "distance": None} for s in found.values()]
-    return faces + [{"shopper": None, "confidence": 1.0, "distance": None}] * unknown
+    found, _ = sees_shoppers(names=[sees_name(item) for item in seen])
+    faces = []
+    for item in seen:
+        shopper = found.get(sees_name(item))
+        x = item.get("x") if isinstance(item, dict) else None
+        faces.append(
+            {
+                "shopper": shopper.pk if shopper else None,
+                "confidence": 1.0,
+                "distance": None,
+                "x": float(x) if isinstance(x, int | float) and 0 <= x <= 1 else None,
+            }
+        )
+    return faces
 
 
 def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
@@ -142,6 +158,7 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
                 seen_at=seen_at,
                 confidence=face["confidence"],
                 distance=face["distance"],
+                x=face.get("x"),
                 source=analysis["source"],
             )
         )

@@ -35,7 +35,13 @@ def use_temporary_database(folder: Path) -> None:
     db = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(folder / "replay.sqlite3"),
-        "OPTIONS": {"timeout": 60, "transaction_mode": "IMMEDIATE"},
+        "CONN_MAX_AGE": None,
+        # A throwaway database: no fsync on every commit.
+        "OPTIONS": {
+            "timeout": 60,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA synchronous=OFF; PRAGMA journal_mode=MEMORY;",
+        },
     }
     settings.DATABASES = {"default": db}
     connections.__dict__.pop("settings", None)
@@ -129,8 +135,10 @@ class Command(BaseCommand):
         if m is not None:
             if not quiet:
                 share = m.review / m.events if m.events else 0.0
+                for text in outcome.mismatches(sc.expects):
+                    self.stdout.write(f"MISMATCH {text}")
                 self.stdout.write(
                     f"cAcc {m.cacc:.4f}; {m.review} of {m.events} shelf events "
-                    f"({share:.1%}) sent to review"
+                    f"({share:.1%}) sent to review: {dict(outcome.reasons)}"
                 )
             self.stdout.write(m.line())
