@@ -3,7 +3,7 @@
 `shoppers` shoppers are in the store at once: each of them walks in (a gate frame that
 "sees" them), stops at a few shelves, takes items, sometimes puts one back in its slot or in
 the wrong slot, and walks out; then someone else (now and then the same person again) comes
-in, until `picks` items have been taken. Shelf cameras send a frame every half second while
+in, until `picks` items have been taken. Shelf cameras send a frame every second while
 anybody stands in front of them, naming whom they see and where across the view (a face is
 missed now and then; passers-by show up as unknown faces). Load cells read with noise,
 occasionally jitter (a change below any item) and are sometimes bumped (a change nothing

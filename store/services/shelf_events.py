@@ -113,10 +113,6 @@ def _options(*, slot: Slot, event: ShelfEvent, count: Count, held: dict) -> list
     options = []
     if count.explained and count.delta != 0:
         options.append(Option(slot.product, count.delta))
-        held_own = any(cart.get(slot.product_id, 0) >= -count.delta for cart in held.values())
-        if count.delta > 0 or event.sensor != "load_cell" or held_own:
-            return options
-        # Nobody holds this many of the slot's product: maybe another product was put back.
     if event.sensor != "load_cell":
         return options
     removed_g = event.before - event.after
@@ -132,7 +128,14 @@ def _options(*, slot: Slot, event: ShelfEvent, count: Count, held: dict) -> list
             k = weight_fit(grams=-removed_g, product=product)
             if k is not None:
                 options.append(Option(product, -k, misplaced=True))
-    return options
+    # When several readings fit (8 crisps or the one misplaced cola), the closest fit first.
+    return sorted(options, key=lambda o: _misfit(abs(removed_g), o))
+
+
+def _misfit(grams: float, option: Option) -> float:
+    k = abs(option.delta)
+    unit, tol = option.product.unit_weight_g, max(option.product.weight_tolerance_g, 0.1)
+    return abs(grams - k * unit) / (tol * k**0.5)
 
 
 def _window_closed(event: ShelfEvent) -> bool:
