@@ -3,7 +3,7 @@
 `shoppers` shoppers are in the store at once: each of them walks in (a gate frame that
 "sees" them), stops at a few shelves, takes items, sometimes puts one back in its slot or in
 the wrong slot, and walks out; then someone else (now and then the same person again) comes
-in, until `picks` items have been taken. Shelf cameras send a frame every second while
+in, until `picks` items have been taken. Shelf cameras send a frame every half second while
 anybody stands in front of them, naming whom they see and where across the view (a face is
 missed now and then; passers-by show up as unknown faces). Load cells read with noise,
 occasionally jitter (a change below any item) and are sometimes bumped (a change nothing
@@ -39,7 +39,7 @@ CATALOG = [
     ("SOUP", "Cup soup", "1.30", 70, 3),
 ]
 SLOTS_PER_SHELF = 4
-FRAME_EVERY_S = 1.0
+FRAME_EVERY_S = 0.5
 
 
 @dataclass
@@ -57,6 +57,7 @@ class Params:
     bump: float = 0.01
     reenter: float = 0.1
     noise_sd: float = 0.25  # of the product's tolerance, per reading
+    truth: bool = False  # write who did each weight change ("by"; replay ignores it)
 
 
 @dataclass
@@ -68,7 +69,10 @@ class SlotState:
     tol: float
     stock: int
     extra_g: float = 0.0  # misplaced items lying on it
-    busy_until: float = -1.0
+    busy: list[tuple[float, float]] = field(default_factory=list)
+
+    def free(self, start: float, end: float) -> bool:
+        return all(end < b0 or start > b1 for b0, b1 in self.busy)
 
     @property
     def grams(self) -> float:
@@ -166,28 +170,27 @@ def _visit(w: World, who: str, t: float) -> float:
     for _ in range(rng.randint(2, 4)):
         if w.picks >= p.picks:
             break
-        slot = _free_slot(w, t)
+        dwell = rng.uniform(3.0, 5.0)
+        slot = _free_slot(w, t, t + dwell)
         if slot is None:
             t += 2.0
             continue
-        dwell = rng.uniform(3.0, 5.0)
         x = _slot_x(slot) + rng.gauss(0, 0.03)
         w.stops.append(Stop(slot.shelf, t, t + dwell, who, x))
-        for s in w.slots:
-            if s.shelf == slot.shelf and s is slot:
-                s.busy_until = t + dwell + 0.5
+        # People do not stand in one another's place: nobody else at this slot meanwhile.
+        slot.busy.append((t - 0.5, t + dwell + 0.5))
         at = t + rng.uniform(0.8, 1.6)
         k = 2 if rng.random() < p.multi and slot.stock >= 2 else 1
-        _weigh(w, slot, at, -k * slot.unit)
+        _weigh(w, slot, at, -k * slot.unit, who)
         slot.stock -= k
         cart[slot.sku] = cart.get(slot.sku, 0) + k
         held += [slot] * k
         w.picks += 1
-        at2 = at + rng.uniform(1.0, dwell - 1.4)
+        at2 = rng.uniform(at + 0.8, max(at + 0.9, t + dwell - 0.4))  # while still there
         roll = rng.random()
         if roll < p.putback:
             # Changed their mind: the item goes back where it came from.
-            _weigh(w, slot, at2, slot.unit)
+            _weigh(w, slot, at2, slot.unit, who)
             slot.stock += 1
             cart[slot.sku] -= 1
             held.remove(slot)
@@ -196,7 +199,7 @@ def _visit(w: World, who: str, t: float) -> float:
             if others:
                 item = rng.choice(others)
                 # Put back here, on the wrong slot: it now lies on this slot's scale.
-                _weigh(w, slot, at2, item.unit)
+                _weigh(w, slot, at2, item.unit, who)
                 slot.extra_g += item.unit
                 cart[item.sku] -= 1
                 held.remove(item)
@@ -220,18 +223,16 @@ def _slot_x(slot: SlotState) -> float:
     return (int(slot.code[1:]) - 0.5) / SLOTS_PER_SHELF
 
 
-def _free_slot(w: World, t: float) -> SlotState | None:
-    free = [s for s in w.slots if s.busy_until < t and s.stock >= 3]
+def _free_slot(w: World, start: float, end: float) -> SlotState | None:
+    free = [s for s in w.slots if s.free(start, end) and s.stock >= 3]
     return w.rng.choice(free) if free else None
 
 
-def _weigh(w: World, slot: SlotState, t: float, change_g: float) -> None:
+def _weigh(w: World, slot: SlotState, t: float, change_g: float, who: str = "") -> None:
     """A load-cell event: the slot's settled weight before and after, each read with noise."""
     sd = slot.tol * w.p.noise_sd
     before = slot.grams + w.rng.gauss(0, sd)
     after = slot.grams + change_g + w.rng.gauss(0, sd)
-    if change_g != round(change_g / slot.unit) * slot.unit:
-        slot.extra_g += 0.0
     w.lines.append(
         {
             "t": t,
@@ -240,6 +241,7 @@ def _weigh(w: World, slot: SlotState, t: float, change_g: float) -> None:
             "slot": slot.code,
             "before_g": round(max(before, 0.0), 1),
             "after_g": round(max(after, 0.0), 1),
+            **({"by": who} if w.p.truth and who else {}),
         }
     )
 

@@ -29,6 +29,7 @@ ONLY_SHOPPER = 0.9
 LAST_SEEN = 0.6
 LAST_SEEN_HORIZON_S = 60.0
 UNKNOWN_FACE_WEIGHT = 0.5
+UNSEEN = 0.01
 # Visits are stamped by the server when the gate frame is processed, a little after the
 # device's clock says the shopper walked in; a pick that soon after counts as inside.
 ENTRY_SLACK_S = 5.0
@@ -78,7 +79,9 @@ def holdings(*, visits: list[Visit]) -> dict[int, dict[int, int]]:
 
 
 def _closeness(dt_s: float, window_s: float) -> float:
-    sigma = max(window_s / 4.0, 0.05)
+    # Sharp: the frame nearest the event (cameras send about one a second) shows who was
+    # there at that moment; the next shopper at that slot a second later hardly counts.
+    sigma = max(window_s / 6.0, 0.05)
     return math.exp(-0.5 * (dt_s / sigma) ** 2)
 
 
@@ -111,25 +114,39 @@ def rank(
     score: dict[int, float] = {}
     face: dict[int, float] = {}
     nearest: dict[int, float] = {}
+    before: dict[int, float] = {}
+    after: dict[int, float] = {}
     unknown = 0.0
+    bystander = 0.0  # the strongest sighting of a shopper outside the pool
     for s in sightings:
         dt = (s.seen_at - when).total_seconds()
-        weight = s.confidence * _closeness(dt, window_s)
-        if slot_x is not None and s.x is not None:
-            # Faces in front of another slot count for little (two shoppers at one shelf).
-            weight *= math.exp(-0.5 * ((s.x - slot_x[0]) / slot_x[1]) ** 2)
+        # Faces in front of another slot count for little (two shoppers at one shelf).
+        space = _in_front(s.x, slot_x)
+        weight = s.confidence * _closeness(dt, window_s) * space
         if s.shopper_id is None:
             unknown = max(unknown, weight * UNKNOWN_FACE_WEIGHT)
             continue
         visit = by_shopper.get(s.shopper_id)
         if visit is None:
+            bystander = max(bystander, weight)
             continue
         if weight > score.get(visit.pk, 0.0):
             score[visit.pk] = weight
         face[visit.pk] = max(face.get(visit.pk, 0.0), s.confidence)
         nearest[visit.pk] = min(nearest.get(visit.pk, 1e9), abs(dt))
+        if space >= 0.5:
+            side = before if dt < 0 else after
+            side[visit.pk] = min(side.get(visit.pk, 1e9), abs(dt))
+    for pk in set(before) & set(after):
+        # Seen in front of the slot just before and just after the event (a frame or two
+        # in between missed the face): they were there all along.
+        if before[pk] + after[pk] <= window_s * 0.8:
+            score[pk] = max(score[pk], face[pk])
+            nearest[pk] = 0.0
     candidates = [Candidate(visit=v) for v in pool]
-    total = sum(score.values()) + unknown
+    # UNSEEN: the picker may be a face the camera missed; a lone weak sighting (someone
+    # in front of another slot, or long before) must not take the whole share.
+    total = sum(score.values()) + unknown + UNSEEN
     if score:
         for c in candidates:
             if c.visit.pk in score:
@@ -146,6 +163,14 @@ def rank(
         if c.confidence < ONLY_SHOPPER:
             c.confidence = ONLY_SHOPPER if not unknown else ONLY_SHOPPER * 0.8
             c.evidence = "only_shopper" if len(visits) == 1 else "only_holder"
+            if len(visits) > 1 and not settled:
+                # Others are in the store: wait for the camera's whole window first (the
+                # returner may be someone whose item was given to another by mistake).
+                c.confidence = min(c.confidence, LAST_SEEN)
+            elif bystander > 0.3 and score.get(c.visit.pk, 0.0) < 0.3:
+                # The camera shows someone else putting it back and not the only holder:
+                # the holder's item may have been someone else's all along. A person decides.
+                c.confidence = LAST_SEEN
     if not score and not only:
         _rank_by_last_seen(candidates, device=device, when=when)
     candidates.sort(key=lambda c: (-c.confidence, c.visit.pk))
@@ -154,13 +179,22 @@ def rank(
 
 
 def slot_position(*, slot_codes: list[str], code: str) -> tuple[float, float]:
-    """Where a slot sits across its shelf camera's view, and how far either side a face in
-    front of it may be. The camera faces the shelf and slots run left to right in code order
-    (A1, A2, …), so no calibration is needed; a slot's width is 1/n of the view."""
+    """Where a slot sits across its shelf camera's view, and its width. The camera faces the
+    shelf and slots run left to right in code order (A1, A2, …), so no calibration is needed;
+    each slot takes 1/n of the view."""
     codes = sorted(slot_codes)
     n = max(1, len(codes))
     i = codes.index(code) if code in codes else 0
-    return (i + 0.5) / n, 0.4 / n
+    return (i + 0.5) / n, 1.0 / n
+
+
+def _in_front(x: float | None, slot_x: tuple[float, float] | None) -> float:
+    """≈1 for a face in front of the slot (its share of the view), ≈0 in front of the next
+    slot; 1 when the position is unknown."""
+    if x is None or slot_x is None:
+        return 1.0
+    centre, width = slot_x
+    return 1.0 / (1.0 + math.exp((abs(x - centre) - 0.5 * width) / (0.06 * width)))
 
 
 def _rank_by_last_seen(candidates: list[Candidate], *, device: Device, when: datetime) -> None:

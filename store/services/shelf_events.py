@@ -46,12 +46,13 @@ class Count:
     detail: dict[str, Any]
 
 
-def weight_fit(*, grams: float, product: Product) -> int | None:
-    """How many of `product` weigh `grams` (each within its tolerance), or None."""
+def weight_fit(*, grams: float, product: Product, scale_tol: float = 0.0) -> int | None:
+    """How many of `product` weigh `grams` (each within its tolerance), or None. On another
+    product's scale the reading is no finer than that slot's own tolerance (`scale_tol`)."""
     k = round(grams / product.unit_weight_g)
     if k < 1 or k > MAX_ITEMS_PER_EVENT:
         return None
-    if abs(grams - k * product.unit_weight_g) <= product.weight_tolerance_g * k:
+    if abs(grams - k * product.unit_weight_g) <= max(product.weight_tolerance_g, scale_tol) * k:
         return k
     return None
 
@@ -116,25 +117,27 @@ def _options(*, slot: Slot, event: ShelfEvent, count: Count, held: dict) -> list
     if event.sensor != "load_cell":
         return options
     removed_g = event.before - event.after
+    scale_tol = slot.product.weight_tolerance_g
     if removed_g > 0:
         misplaced = misplaced_on(slot=slot)
         for product in Product.objects.filter(pk__in=list(misplaced)):
-            k = weight_fit(grams=removed_g, product=product)
+            k = weight_fit(grams=removed_g, product=product, scale_tol=scale_tol)
             if k is not None and k <= misplaced[product.pk]:
                 options.append(Option(product, k, misplaced=True))
     else:
         held_ids = {pid for cart in held.values() for pid in cart}
         for product in Product.objects.filter(pk__in=held_ids).exclude(pk=slot.product_id):
-            k = weight_fit(grams=-removed_g, product=product)
+            k = weight_fit(grams=-removed_g, product=product, scale_tol=scale_tol)
             if k is not None:
                 options.append(Option(product, -k, misplaced=True))
     # When several readings fit (8 crisps or the one misplaced cola), the closest fit first.
-    return sorted(options, key=lambda o: _misfit(abs(removed_g), o))
+    return sorted(options, key=lambda o: _misfit(abs(removed_g), o, scale_tol))
 
 
-def _misfit(grams: float, option: Option) -> float:
+def _misfit(grams: float, option: Option, scale_tol: float) -> float:
     k = abs(option.delta)
-    unit, tol = option.product.unit_weight_g, max(option.product.weight_tolerance_g, 0.1)
+    unit = option.product.unit_weight_g
+    tol = max(option.product.weight_tolerance_g, scale_tol if option.misplaced else 0.0, 0.1)
     return abs(grams - k * unit) / (tol * k**0.5)
 
 
@@ -184,7 +187,10 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
         if slot is None or slot.product is None:
             return _review(event, reason="slot_not_in_planogram", slot=slot)
         count = count_change(slot=slot, sensor=event.sensor, before=event.before, after=event.after)
-        if count.explained and count.delta == 0:
+        if count.delta == 0 and abs(event.before - event.after) <= max(
+            slot.product.weight_tolerance_g, slot.product.unit_weight_g / 4
+        ):
+            # Jitter: far less than one item moved. Nothing was taken or put back.
             mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
             return event
         visits = attribution.visits_at(when=event.occurred_at)
@@ -350,6 +356,19 @@ def shelf_events_settle(*, now=None) -> int:
     )
     ids = list(
         ShelfEvent.objects.filter(status=EventStatus.PENDING, occurred_at__lte=cutoff)
+        .order_by("occurred_at")
+        .values_list("pk", flat=True)
+    )
+    for pk in ids:
+        shelf_event_process(event_id=pk, final=True)
+    return len(ids)
+
+
+def shelf_events_settle_for(*, visit) -> int:
+    """Decide now the events still waiting whose best candidate is `visit`: called as the
+    shopper walks out, so a pick seen a moment ago lands on this receipt, not in review."""
+    ids = list(
+        ShelfEvent.objects.filter(status=EventStatus.PENDING, result__best__visit=visit.pk)
         .order_by("occurred_at")
         .values_list("pk", flat=True)
     )
