@@ -112,7 +112,11 @@ def generate(p: Params) -> list[dict[str, Any]]:
     next_person = 0
     left: list[tuple[str, float]] = []
     free_at = [rng.uniform(0, 5) for _ in range(p.shoppers)]
-    while world.picks < p.picks:
+    started = 0
+    # Everyone of the first crowd comes in (so `shoppers` really are inside at once), then
+    # newcomers keep arriving until the picks are done.
+    while world.picks < p.picks or started < p.shoppers:
+        started += 1
         lane = min(range(p.shoppers), key=lambda i: free_at[i])
         start = free_at[lane]
         gone = [i for i, (_, out_t) in enumerate(left) if out_t < start - 5.0]
@@ -167,7 +171,8 @@ def _visit(w: World, who: str, t: float) -> float:
     cart: dict[str, int] = {}
     held: list[SlotState] = []  # where each held item came from, one entry per item
     t += rng.uniform(2.0, 6.0)
-    for _ in range(rng.randint(2, 4)):
+    few = p.picks < 3 * p.shoppers
+    for _ in range(rng.randint(1, 2) if few else rng.randint(2, 4)):
         if w.picks >= p.picks:
             break
         dwell = rng.uniform(3.0, 5.0)
