@@ -56,7 +56,7 @@ class Params:
     jitter: float = 0.03
     bump: float = 0.01
     reenter: float = 0.1
-    noise_sd: float = 0.25  # of the product's tolerance, per reading
+    noise_sd: float = 0.2  # of the product's tolerance, per reading (within spec)
     truth: bool = False  # write who did each weight change ("by"; replay ignores it)
 
 
