@@ -223,6 +223,12 @@ def decode_frame(data: bytes, *, max_bytes: int) -> tuple[dict[str, Any], bytes]
         "camera": str(header.get("camera", "0"))[:32],
         "seq": seq,
     }
+    if "sees" in header:
+        # What a synthetic camera "sees" (scenario replay). Passed on as sent; the server
+        # refuses it unless replay is configured (MINIGO_ACCEPT_SEES).
+        if not isinstance(header["sees"], dict):
+            raise ProtocolError(BAD_MESSAGE, "'sees' must be an object", event_id)
+        clean["sees"] = header["sees"]
     return clean, image
 
 

@@ -143,6 +143,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILI
 CELERY_BEAT_SCHEDULE = {
     "expire-frames": {"task": "store.tasks.expire_frames", "schedule": 3600.0},
     "mark-devices-offline": {"task": "store.tasks.mark_stale_devices_offline", "schedule": 30.0},
+    # Shelf events waiting for late camera frames are decided once their window has passed.
+    "settle-shelf-events": {"task": "store.tasks.settle_shelf_events", "schedule": 2.0},
 }
 
 if REDIS_URL:
@@ -231,6 +233,12 @@ MINIGO = {
     "ATTRIBUTION_THRESHOLD": envfloat("MINIGO_ATTRIBUTION_THRESHOLD", 0.8, minimum=0.0),
     # Seconds around a shelf event in which faces seen by that shelf's camera count.
     "ATTRIBUTION_WINDOW_S": envfloat("MINIGO_ATTRIBUTION_WINDOW_S", 3.0, minimum=0.0),
+    # How long past its window a doubtful shelf event waits for late camera frames (frames
+    # and weight events race) before it is decided, and goes to review if still in doubt.
+    "ATTRIBUTION_GRACE_S": envfloat("MINIGO_ATTRIBUTION_GRACE_S", 1.0, minimum=0.0),
+    # Replay only: accept frames whose header says what the camera "sees" (synthetic
+    # scenarios). Off in production: a device must never be able to claim identities.
+    "ACCEPT_SEES": envbool("MINIGO_ACCEPT_SEES", False),
     "FACE_TOLERANCE": envfloat("MINIGO_FACE_TOLERANCE", 0.5, minimum=0.0),
     # Faces are detected on a copy of the frame at most this many pixels on its longer side.
     "FACE_DETECT_MAX_SIDE": envint("MINIGO_FACE_DETECT_MAX_SIDE", 640, minimum=160),

@@ -9,15 +9,20 @@ from django.db import OperationalError
 from store.services.devices import device_mark_stale_offline
 from store.services.events import frames_expire
 from store.services.frames import frame_process
-from store.services.shelf_events import shelf_event_process
+from store.services.shelf_events import shelf_event_process, shelf_events_settle
 
 # Lock contention and dropped connections are retried, not failed.
 RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 8}
 
 
 @shared_task(**RETRY)
-def process_shelf_event(event_id: int) -> None:
-    shelf_event_process(event_id=event_id)
+def process_shelf_event(event_id: int, final: bool = False) -> None:
+    shelf_event_process(event_id=event_id, final=final)
+
+
+@shared_task
+def settle_shelf_events() -> int:
+    return shelf_events_settle()
 
 
 @shared_task(**RETRY)

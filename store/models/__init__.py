@@ -5,6 +5,7 @@ from .detection import ClassMapping, DatasetBox, DatasetImage, DetectorModel
 from .devices import Device, DeviceKind, EventStatus, Frame, ShelfEvent
 from .review import Dispute, ReviewItem, ReviewStatus
 from .shoppers import FaceEmbedding, Shopper
+from .sightings import Sighting
 from .visits import CartEntry, EntryKind, Receipt, ReceiptLine, Visit, VisitStatus
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Shelf",
     "ShelfEvent",
     "Shopper",
+    "Sighting",
     "Slot",
     "Visit",
     "VisitStatus",

@@ -68,6 +68,11 @@ def frame_store(
 ) -> tuple[Frame, bool]:
     """Store a validated frame and queue it for vision. The pixels stay only until processed,
     unless frames are kept for training data, and then until they expire."""
+    sees = header.get("sees")
+    if sees is not None and not settings.MINIGO["ACCEPT_SEES"]:
+        # A device must never be able to tell the server whom it saw: identities come only
+        # from the server's own vision, except in a replay's temporary store.
+        raise DomainError("sees_not_accepted", "frames with 'sees' are accepted only in replay")
     existing = Frame.objects.filter(device=device, event_id=header["event_id"]).first()
     if existing is not None:
         return existing, False
@@ -85,6 +90,7 @@ def frame_store(
                 height=height,
                 jpeg=jpeg,
                 expires_at=expires if keep else None,
+                result={"sees": sees} if sees is not None else {},
             )
             from store.tasks import process_frame
 

@@ -38,7 +38,13 @@ def frame_process(*, frame_id: int) -> Frame:
                     mark_processed(locked, status=EventStatus.FAILED, result={"error": exc.code})
                     frame_release(frame=locked)
                 return locked
-    if frame.device.kind in (DeviceKind.ENTRY_GATE, DeviceKind.EXIT_GATE):
+    sees = frame.result.get("sees") if settings.MINIGO["ACCEPT_SEES"] else None
+    if sees is not None and frame.device.kind in (DeviceKind.ENTRY_GATE, DeviceKind.EXIT_GATE):
+        # A replay's synthetic gate frame: it names who stands at the gate.
+        from store.services.sees import sees_gate_apply
+
+        analysis, apply = {"sees": sees}, sees_gate_apply
+    elif frame.device.kind in (DeviceKind.ENTRY_GATE, DeviceKind.EXIT_GATE):
         from store.services import gates
 
         analysis = gates.gate_frame_analyse(frame=frame, rgb=rgb)

@@ -1,21 +1,39 @@
-"""Turning a stored shelf event into cart entries: what, how many, and who."""
+"""Turning a stored shelf event into cart entries: what, how many, and who.
+
+What: a load-cell change of k × the slot product's unit weight (each item within its
+tolerance) is k of that product; a weight gain that fits no whole number of the slot's product
+but fits k of a product a shopper in the store holds is that product put back in the wrong
+slot; a loss that fits a product misplaced on this slot earlier is that item taken again.
+Stock follows the item physically: a misplaced return raises the stock of the slot it was put
+on (the slot's stock counts what lies on it), and managers get a "misplaced" push to put it
+back. Ultrasonic, light and camera slots map their readings to counts (count_change).
+
+Who: store.services.attribution. Below MINIGO["ATTRIBUTION_THRESHOLD"] an event waits while
+its camera window may still bring sightings (frames race weight events) and is then decided:
+to the best candidate if the evidence arrived, otherwise to the review queue with the ranked
+candidates. Anything nothing explains goes to review (invariant 5)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
 
 from store.errors import DomainError
-from store.models import EventStatus, ShelfEvent, Slot, Visit, VisitStatus
+from store.models import CartEntry, EventStatus, Frame, Product, ShelfEvent, Slot
+from store.services import attribution, live
 from store.services.carts import cart_return, cart_take
 from store.services.events import mark_processed
 from store.services.review import review_open
 
 log = logging.getLogger(__name__)
+MAX_ITEMS_PER_EVENT = 24
 
 
 @dataclass(frozen=True)
@@ -26,6 +44,17 @@ class Count:
     delta: int
     explained: bool
     detail: dict[str, Any]
+
+
+def weight_fit(*, grams: float, product: Product, scale_tol: float = 0.0) -> int | None:
+    """How many of `product` weigh `grams` (each within its tolerance), or None. On another
+    product's scale the reading is no finer than that slot's own tolerance (`scale_tol`)."""
+    k = round(grams / product.unit_weight_g)
+    if k < 1 or k > MAX_ITEMS_PER_EVENT:
+        return None
+    if abs(grams - k * product.unit_weight_g) <= max(product.weight_tolerance_g, scale_tol) * k:
+        return k
+    return None
 
 
 def count_change(*, slot: Slot, sensor: str, before: float, after: float) -> Count:
@@ -61,9 +90,91 @@ def count_change(*, slot: Slot, sensor: str, before: float, after: float) -> Cou
     return Count(0, False, {"error": "unknown_sensor"})
 
 
-def shelf_event_process(*, event_id: int) -> ShelfEvent:
+@dataclass(frozen=True)
+class Option:
+    """One reading of what moved: `delta` of `product` (positive taken, negative returned)."""
+
+    product: Product
+    delta: int
+    misplaced: bool = False
+
+
+def misplaced_on(*, slot: Slot) -> dict[int, int]:
+    """{product id: count} of other products put back on this slot and not taken again."""
+    rows = (
+        CartEntry.objects.filter(slot=slot)
+        .exclude(product_id=slot.product_id)
+        .values("product_id")
+        .annotate(q=Sum("quantity"))
+    )
+    return {r["product_id"]: -r["q"] for r in rows if r["q"] < 0}
+
+
+def _options(*, slot: Slot, event: ShelfEvent, count: Count, held: dict) -> list[Option]:
+    options = []
+    if count.explained and count.delta != 0:
+        options.append(Option(slot.product, count.delta))
+    if event.sensor != "load_cell":
+        return options
+    removed_g = event.before - event.after
+    scale_tol = slot.product.weight_tolerance_g
+    if removed_g > 0:
+        misplaced = misplaced_on(slot=slot)
+        for product in Product.objects.filter(pk__in=list(misplaced)):
+            k = weight_fit(grams=removed_g, product=product, scale_tol=scale_tol)
+            if k is not None and k <= misplaced[product.pk]:
+                options.append(Option(product, k, misplaced=True))
+    else:
+        held_ids = {pid for cart in held.values() for pid in cart}
+        for product in Product.objects.filter(pk__in=held_ids).exclude(pk=slot.product_id):
+            k = weight_fit(grams=-removed_g, product=product, scale_tol=scale_tol)
+            if k is not None:
+                options.append(Option(product, -k, misplaced=True))
+    # When several readings fit (8 crisps or the one misplaced cola), the closest fit first.
+    return sorted(options, key=lambda o: _misfit(abs(removed_g), o, scale_tol))
+
+
+def _misfit(grams: float, option: Option, scale_tol: float) -> float:
+    k = abs(option.delta)
+    unit = option.product.unit_weight_g
+    tol = max(option.product.weight_tolerance_g, scale_tol if option.misplaced else 0.0, 0.1)
+    return abs(grams - k * unit) / (tol * k**0.5)
+
+
+def _window_closed(event: ShelfEvent) -> bool:
+    """True once no frame can still bring evidence for this event: its window plus a grace
+    period has passed, or the camera already sent a frame from beyond the window."""
+    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+    grace = timedelta(seconds=settings.MINIGO["ATTRIBUTION_GRACE_S"])
+    if timezone.now() >= event.occurred_at + window + grace:
+        return True
+    return Frame.objects.filter(
+        device=event.device,
+        captured_at__gte=event.occurred_at + window,
+        status=EventStatus.APPLIED,
+    ).exists()
+
+
+def _review(event, *, reason, slot, product=None, quantity=0, candidates=(), evidence=None):
+    review_open(
+        reason=reason,
+        shelf_event=event,
+        slot=slot,
+        product=product,
+        quantity=quantity,
+        candidates=[c.as_dict() for c in candidates][:8],
+        evidence=evidence or {},
+    )
+    mark_processed(event, status=EventStatus.REVIEW, result={"reason": reason, **(evidence or {})})
+    return event
+
+
+def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
     """Apply a stored shelf event once. Safe to run twice: the event row is locked and only a
-    pending event is processed, inside one transaction with its cart entry and stock move."""
+    pending event is processed, inside one transaction with its cart entry and stock move.
+    A doubtful event whose camera window is still open stays pending (it is re-run when a
+    sighting arrives at this shelf, and decided when the window closes); `final` decides it
+    now whatever the evidence."""
     with transaction.atomic():
         event = ShelfEvent.objects.select_for_update().select_related("device").get(pk=event_id)
         if event.status != EventStatus.PENDING:
@@ -74,76 +185,193 @@ def shelf_event_process(*, event_id: int) -> ShelfEvent:
             .first()
         )
         if slot is None or slot.product is None:
-            review_open(reason="slot_not_in_planogram", shelf_event=event, slot=slot)
-            mark_processed(event, status=EventStatus.REVIEW, result={"reason": "no_product"})
-            return event
+            return _review(event, reason="slot_not_in_planogram", slot=slot)
         count = count_change(slot=slot, sensor=event.sensor, before=event.before, after=event.after)
-        if not count.explained:
-            review_open(
-                reason="weight_unexplained",
-                shelf_event=event,
-                slot=slot,
-                product=slot.product,
-                evidence=count.detail,
-            )
-            mark_processed(event, status=EventStatus.REVIEW, result=count.detail)
-            return event
-        if count.delta == 0:
+        if count.delta == 0 and abs(event.before - event.after) <= max(
+            slot.product.weight_tolerance_g, slot.product.unit_weight_g / 4
+        ):
+            # Jitter: far less than one item moved. Nothing was taken or put back.
             mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
             return event
-        visits = list(Visit.objects.filter(status=VisitStatus.OPEN).select_related("shopper"))
-        candidates = [
-            {
-                "visit": v.pk,
-                "shopper": v.shopper_id,
-                "name": v.shopper.display_name,
-                "confidence": 0.9 if len(visits) == 1 else round(1 / max(1, len(visits)), 3),
-                "evidence": "only_shopper" if len(visits) == 1 else "in_store",
-            }
-            for v in visits
-        ]
-        best = max(candidates, key=lambda c: c["confidence"], default=None)
+        visits = attribution.visits_at(when=event.occurred_at)
+        held = attribution.holdings(visits=visits)
+        options = _options(slot=slot, event=event, count=count, held=held)
+        if not options:
+            reason = "return_unexplained" if event.after > event.before else "weight_unexplained"
+            if not count.explained:
+                reason = "weight_unexplained"
+            return _review(
+                event, reason=reason, slot=slot, product=slot.product, evidence=count.detail
+            )
+        sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
+        settled = final or not slot.shelf.has_camera or _window_closed(event)
+        slot_x = attribution.slot_position(
+            slot_codes=list(slot.shelf.slots.values_list("code", flat=True)), code=slot.code
+        )
+        best: tuple[Option, list[attribution.Candidate]] | None = None
+        for option in options:
+            if option.delta > 0:
+                pool = visits
+            else:
+                pool = attribution.product_holders(
+                    visits=visits, held=held, product=option.product, quantity=-option.delta
+                )
+            if not pool:
+                continue
+            ranked = attribution.rank(
+                device=event.device,
+                when=event.occurred_at,
+                visits=visits,
+                pool=pool,
+                sightings=sightings,
+                settled=settled,
+                slot_x=slot_x,
+            )
+            if best is None or ranked[0].confidence > best[1][0].confidence:
+                best = (option, ranked)
+        detail = {**count.detail, "sensor": event.sensor}
+        if best is None:
+            reason = "nobody_in_store" if not visits else "return_unexplained"
+            return _review(
+                event,
+                reason=reason,
+                slot=slot,
+                product=options[0].product,
+                quantity=options[0].delta,
+                evidence=detail,
+            )
+        option, ranked = best
+        top = ranked[0]
         threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
-        if best is None or best["confidence"] < threshold:
-            review_open(
+        if top.confidence < threshold:
+            if not settled:
+                return _wait(event, detail=detail, candidates=ranked)
+            return _review(
+                event,
                 reason="who_unknown",
-                shelf_event=event,
                 slot=slot,
-                product=slot.product,
-                quantity=count.delta,
-                candidates=candidates,
-                evidence=count.detail,
+                product=option.product,
+                quantity=option.delta,
+                candidates=ranked,
+                evidence=detail,
             )
-            mark_processed(event, status=EventStatus.REVIEW, result=count.detail)
-            return event
-        visit = next(v for v in visits if v.pk == best["visit"])
-        common = {
-            "visit": visit,
-            "product": slot.product,
-            "quantity": abs(count.delta),
-            "slot": slot,
-            "shelf_event": event,
-            "confidence": best["confidence"],
-            "evidence": {**count.detail, "who": best["evidence"]},
-        }
-        try:
-            with transaction.atomic():
-                entry = cart_take(**common) if count.delta > 0 else cart_return(**common)
-        except DomainError as exc:
-            review_open(
-                reason=exc.code,
-                shelf_event=event,
-                slot=slot,
-                product=slot.product,
-                quantity=count.delta,
-                candidates=candidates,
-                evidence=count.detail,
+        return _apply(event, slot=slot, option=option, ranked=ranked, detail=detail)
+
+
+def _wait(event: ShelfEvent, *, detail: dict, candidates: list) -> ShelfEvent:
+    event.result = {
+        **detail,
+        "waiting": "sightings",
+        "best": candidates[0].as_dict() if candidates else None,
+    }
+    event.save(update_fields=["result"])
+    from minigo.celery import app
+
+    if not app.conf.task_always_eager:
+        # With real workers, come back when the window has closed. Eager (embedded) mode has
+        # no delay: the next sighting at this shelf or the periodic settle decides it.
+        from store.tasks import process_shelf_event
+
+        delay = (
+            event.occurred_at
+            + timedelta(
+                seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"]
+                + settings.MINIGO["ATTRIBUTION_GRACE_S"]
             )
-            mark_processed(event, status=EventStatus.REVIEW, result={"error": exc.code})
-            return event
-        mark_processed(
-            event,
-            status=EventStatus.APPLIED,
-            result={**count.detail, "entry": entry.pk, "visit": visit.pk},
+            - timezone.now()
+        ).total_seconds()
+        transaction.on_commit(
+            lambda: process_shelf_event.apply_async(
+                (event.pk,), {"final": True}, countdown=max(0.1, delay)
+            )
         )
     return event
+
+
+def _apply(event, *, slot, option: Option, ranked: list, detail: dict) -> ShelfEvent:
+    top = ranked[0]
+    evidence = {
+        **detail,
+        "who": top.evidence,
+        **top.detail,
+        "runner_up": ranked[1].as_dict() if len(ranked) > 1 else None,
+    }
+    if option.misplaced:
+        evidence["misplaced"] = True
+    common = {
+        "visit": top.visit,
+        "product": option.product,
+        "quantity": abs(option.delta),
+        "slot": slot,
+        "shelf_event": event,
+        "confidence": round(top.confidence, 4),
+        "evidence": evidence,
+    }
+    try:
+        with transaction.atomic():
+            entry = cart_take(**common) if option.delta > 0 else cart_return(**common)
+    except DomainError as exc:
+        reason = "shopper_left" if exc.code == "visit_closed" else exc.code
+        return _review(
+            event,
+            reason=reason,
+            slot=slot,
+            product=option.product,
+            quantity=option.delta,
+            candidates=ranked,
+            evidence=detail,
+        )
+    if option.misplaced:
+        live.to_managers(
+            "misplaced",
+            {
+                "slot": slot.pk,
+                "code": slot.code,
+                "shelf": slot.shelf_id,
+                "product": option.product.pk,
+                "name": option.product.name,
+                "quantity": -option.delta,
+            },
+        )
+    mark_processed(
+        event,
+        status=EventStatus.APPLIED,
+        result={
+            **detail,
+            "entry": entry.pk,
+            "visit": top.visit.pk,
+            "confidence": common["confidence"],
+            "who": top.evidence,
+        },
+    )
+    return event
+
+
+def shelf_events_settle(*, now=None) -> int:
+    """Decide every shelf event still pending after its window and grace period (the
+    periodic task; the replay calls it with the scenario clock). Returns how many."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(
+        seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"] + settings.MINIGO["ATTRIBUTION_GRACE_S"]
+    )
+    ids = list(
+        ShelfEvent.objects.filter(status=EventStatus.PENDING, occurred_at__lte=cutoff)
+        .order_by("occurred_at")
+        .values_list("pk", flat=True)
+    )
+    for pk in ids:
+        shelf_event_process(event_id=pk, final=True)
+    return len(ids)
+
+
+def shelf_events_settle_for(*, visit) -> int:
+    """Decide now the events still waiting whose best candidate is `visit`: called as the
+    shopper walks out, so a pick seen a moment ago lands on this receipt, not in review."""
+    ids = list(
+        ShelfEvent.objects.filter(status=EventStatus.PENDING, result__best__visit=visit.pk)
+        .order_by("occurred_at")
+        .values_list("pk", flat=True)
+    )
+    for pk in ids:
+        shelf_event_process(event_id=pk, final=True)
+    return len(ids)

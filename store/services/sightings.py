@@ -1,21 +1,197 @@
 """Vision on shelf frames: which in-store shoppers the shelf camera sees (attribution evidence).
 
-Seam for issue #5: `shelf_frame_analyse` runs outside any transaction (slow, no side effects);
-`shelf_frame_apply` runs under the frame's row lock and writes. Until that issue lands, frames of
-this kind are stored, acked and released, and nothing is inferred from them."""
+`shelf_frame_analyse` runs outside any transaction (slow, no side effects); `shelf_frame_apply`
+runs under the frame's row lock and writes one Sighting per face, moves each seen shopper's
+"last seen" mark, and wakes the shelf events at that shelf that are waiting for exactly this
+evidence (frames and weight events race: the frame that shows the face is often processed after
+the weight change it explains)."""
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from django.conf import settings
+from django.db import transaction
 
-from store.models import Frame
+from store.models import (
+    EventStatus,
+    FaceEmbedding,
+    Frame,
+    ShelfEvent,
+    Sighting,
+    Visit,
+    VisitStatus,
+)
+
+
+def identity_confidence(distance: float) -> float:
+    """How sure a face match at `distance` is: ~0.97 well inside the tolerance, 0.5 at it.
+    One scale for every source, so the attribution threshold means the same everywhere."""
+    tol = settings.MINIGO["FACE_TOLERANCE"]
+    return round(1.0 / (1.0 + math.exp((distance - tol) / 0.03)), 4)
+
+
+def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str, Any]]:
+    """Faces in `rgb` matched against the given shoppers only. The one seam to face
+    identification (issue #4's `store.services.faces.face_identify`); tests patch it."""
+    try:
+        from store.services.faces import face_identify
+    except ImportError:  # before issue #4 is merged: the same call on face_recognition
+        face_identify = _face_identify_fallback
+    out = []
+    width = rgb.shape[1]
+    for match in face_identify(rgb=rgb, shopper_ids=shopper_ids):
+        box = getattr(match, "box", None)  # (top, right, bottom, left) in pixels
+        # FaceMatch.confidence is 0.5 at the tolerance and near 1 for a clear match (issue
+        # #4's scale, which identity_confidence follows), lowered when two shoppers are close.
+        distance = match.distance
+        out.append(
+            {
+                "shopper": match.shopper_id,
+                "confidence": round(float(match.confidence), 4) if match.shopper_id else 1.0,
+                "distance": round(float(distance), 4) if np.isfinite(distance or 0) else None,
+                "x": round((box[1] + box[3]) / 2 / width, 4) if box else None,
+            }
+        )
+    return out
+
+
+class _Match:
+    def __init__(self, shopper_id: int | None, distance: float | None, box: tuple):
+        self.shopper_id, self.distance, self.box = shopper_id, distance, box
+        self.confidence = identity_confidence(distance) if distance is not None else 0.0
+
+
+def _face_identify_fallback(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[_Match]:
+    import face_recognition
+
+    rows = list(FaceEmbedding.objects.filter(shopper_id__in=shopper_ids))
+    gallery = [np.frombuffer(bytes(r.vector), dtype=_dtype(r.vector)) for r in rows]
+    matches = []
+    boxes = face_recognition.face_locations(rgb)
+    for box, enc in zip(boxes, face_recognition.face_encodings(rgb, boxes)):
+        if not gallery:
+            matches.append(_Match(None, None, box))
+            continue
+        dist = face_recognition.face_distance(np.array(gallery), enc)
+        best = int(np.argmin(dist))
+        ok = dist[best] <= settings.MINIGO["FACE_TOLERANCE"]
+        matches.append(_Match(rows[best].shopper_id if ok else None, float(dist[best]), box))
+    return matches
+
+
+def _dtype(vector: bytes) -> np.dtype:
+    return np.dtype("<f8") if len(bytes(vector)) == 128 * 8 else np.dtype("<f4")
+
+
+def _in_store_shopper_ids() -> list[int]:
+    return list(
+        Visit.objects.filter(status=VisitStatus.OPEN, shopper__face_consent=True).values_list(
+            "shopper_id", flat=True
+        )
+    )
 
 
 def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, Any]:
-    return {}
+    sees = frame.result.get("sees") if settings.MINIGO["ACCEPT_SEES"] else None
+    if sees is not None:
+        names = sees.get("shoppers") or []
+        return {"source": "sees", "names": names if isinstance(names, list) else []}
+    if rgb is None:
+        return {}
+    shopper_ids = _in_store_shopper_ids()
+    if not shopper_ids:
+        # Faces are matched only against shoppers in the store; with none inside, nobody at a
+        # shelf can be anyone's evidence, so the (slow) face pass is skipped.
+        return {"source": "face", "faces": []}
+    return {"source": "face", "faces": faces_identify(rgb=rgb, shopper_ids=shopper_ids)}
+
+
+def _faces_from_sees(seen: list[Any]) -> list[dict[str, Any]]:
+    """`seen`: shopper ids, or {"id": ..., "x": 0..1} where the face was across the view."""
+    from store.services.sees import sees_name, sees_shoppers
+
+    found, _ = sees_shoppers(names=[sees_name(item) for item in seen])
+    faces = []
+    for item in seen:
+        shopper = found.get(sees_name(item))
+        x = item.get("x") if isinstance(item, dict) else None
+        faces.append(
+            {
+                "shopper": shopper.pk if shopper else None,
+                "confidence": 1.0,
+                "distance": None,
+                "x": float(x) if isinstance(x, int | float) and 0 <= x <= 1 else None,
+            }
+        )
+    return faces
 
 
 def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
-    return {}
+    if not analysis:
+        return {}
+    if analysis["source"] == "sees":
+        faces = _faces_from_sees(analysis["names"])
+    else:
+        faces = analysis["faces"]
+    seen_at = frame.captured_at
+    open_visits = {
+        v.shopper_id: v
+        for v in Visit.objects.filter(
+            status=VisitStatus.OPEN, shopper_id__in=[f["shopper"] for f in faces if f["shopper"]]
+        )
+    }
+    rows, seen = [], []
+    for face in faces:
+        visit = open_visits.get(face["shopper"]) if face["shopper"] else None
+        if face["shopper"] and visit is None:
+            continue  # matched someone who is not in the store (any more): no evidence
+        rows.append(
+            Sighting(
+                device=frame.device,
+                frame=frame,
+                shopper_id=visit.shopper_id if visit else None,
+                visit=visit,
+                seen_at=seen_at,
+                confidence=face["confidence"],
+                distance=face["distance"],
+                x=face.get("x"),
+                source=analysis["source"],
+            )
+        )
+        if visit is not None:
+            seen.append({"shopper": visit.shopper_id, "confidence": face["confidence"]})
+            if visit.last_seen_at is None or visit.last_seen_at <= seen_at:
+                Visit.objects.filter(pk=visit.pk).update(
+                    last_seen_device=frame.device, last_seen_at=seen_at
+                )
+    Sighting.objects.bulk_create(rows)
+    woken = _wake_waiting_events(frame=frame) if rows else 0
+    return {
+        "sightings": seen,
+        "unknown_faces": sum(1 for r in rows if r.shopper_id is None),
+        "woke_events": woken,
+    }
+
+
+def _wake_waiting_events(*, frame: Frame) -> int:
+    """Re-run the shelf events at this shelf, inside this frame's window, that are still
+    pending (waiting for sightings, or not processed yet): the new evidence may decide them."""
+    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+    ids = list(
+        ShelfEvent.objects.filter(
+            device=frame.device,
+            status=EventStatus.PENDING,
+            occurred_at__gte=frame.captured_at - window,
+            occurred_at__lte=frame.captured_at + window,
+        ).values_list("pk", flat=True)
+    )
+    if ids:
+        from store.tasks import process_shelf_event
+
+        for pk in ids:
+            transaction.on_commit(lambda pk=pk: process_shelf_event.delay(pk))
+    return len(ids)

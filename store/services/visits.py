@@ -50,7 +50,11 @@ def visit_close(*, visit: Visit, device: Device | None = None) -> Receipt:
     """Close the visit and issue its receipt. Idempotent: closing a closed visit returns the
     receipt it already has."""
     from store.services.receipts import receipt_issue
+    from store.services.shelf_events import shelf_events_settle_for
 
+    # Picks of this shopper still waiting for camera evidence are decided before the cart
+    # closes; otherwise they would find the visit closed and go to review.
+    shelf_events_settle_for(visit=visit)
     with transaction.atomic():
         locked = Visit.objects.select_for_update().get(pk=visit.pk)
         if locked.status == VisitStatus.OPEN:

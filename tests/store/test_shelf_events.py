@@ -82,6 +82,9 @@ def test_two_shoppers_and_no_other_evidence_go_to_review(store, visit, other_sho
     event, _ = _event(store, "e1", 4200, 3850)
     shelf_event_process(event_id=event.pk)
     event.refresh_from_db()
+    assert event.status == "pending"  # the camera's window is still open: it waits
+    shelf_event_process(event_id=event.pk, final=True)
+    event.refresh_from_db()
     assert event.status == "review"
     item = ReviewItem.objects.get(shelf_event=event)
     assert item.reason == "who_unknown" and len(item.candidates) == 2

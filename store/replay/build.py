@@ -1,0 +1,210 @@
+"""Building a scenario's store (products, shelves, slots, gates, shoppers with their faces) in
+the current database, and the device messages its timeline turns into."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from PIL import Image
+
+from edge_agent import protocol
+from store.models import Device, Product, Shelf, Shopper, Slot
+from store.replay.scenario import Scenario, ScenarioError
+from store.services.devices import device_create, device_rotate_token
+
+
+def _tiny_jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (128, 128, 128)).save(buf, "JPEG", quality=50)
+    return buf.getvalue()
+
+
+# The pixels of a `sees` frame: a real (tiny) JPEG, so the frame passes every check a
+# camera frame does; what the camera "sees" rides in the header.
+TINY_JPEG = _tiny_jpeg()
+
+
+@transaction.atomic
+def build_store(scenario: Scenario, *, reuse: bool = False) -> dict[str, str]:
+    """Create the scenario's store. Returns {device id: token}. With `reuse` (a demo server
+    for `replay --server --setup`), objects that exist are kept and existing devices get a
+    new token."""
+    products = {}
+    for p in scenario.store.get("products", []):
+        defaults = {
+            "name": p.get("name", p["sku"]),
+            "price": Decimal(str(p.get("price", "1.00"))),
+            "unit_weight_g": float(p.get("unit_weight_g", 100)),
+            "weight_tolerance_g": float(p.get("weight_tolerance_g", 5)),
+            "tax_rate": Decimal(str(p.get("tax_rate", "0"))),
+        }
+        products[p["sku"]], _ = Product.objects.get_or_create(sku=p["sku"], defaults=defaults)
+    tokens = {}
+    for dev in scenario.devices:
+        existing = Device.objects.filter(device_id=dev["device"]).first()
+        if existing is not None and reuse:
+            tokens[dev["device"]] = device_rotate_token(device=existing)
+        else:
+            _, tokens[dev["device"]] = device_create(device_id=dev["device"], kind=dev["kind"])
+    for s in scenario.store.get("shelves", []):
+        device = Device.objects.get(device_id=s["device"])
+        shelf, _ = Shelf.objects.get_or_create(
+            device=device,
+            defaults={"name": s.get("name", s["device"]), "has_camera": bool(s.get("camera"))},
+        )
+        for slot in s.get("slots", []):
+            if slot["sku"] not in products:
+                raise ScenarioError(f"slot {slot['slot']} holds unknown sku {slot['sku']}")
+            Slot.objects.get_or_create(
+                shelf=shelf,
+                code=slot["slot"],
+                defaults={
+                    "product": products[slot["sku"]],
+                    "stock": int(slot.get("stock", 10)),
+                    "capacity": max(int(slot.get("capacity", 24)), int(slot.get("stock", 10))),
+                    "sensor": slot.get("sensor", "load_cell"),
+                    "lane_depth_mm": slot.get("lane_depth_mm"),
+                    "item_depth_mm": slot.get("item_depth_mm"),
+                },
+            )
+    return tokens
+
+
+def build_shoppers(scenario: Scenario, *, faces: bool = True) -> dict[str, Shopper]:
+    """Create the scenario's shoppers (username = scenario id) and enrol their photos."""
+    User = get_user_model()
+    out = {}
+    for line in scenario.shoppers:
+        user, _ = User.objects.get_or_create(
+            username=str(line["id"]), defaults={"email": f"{line['id']}@replay.invalid"}
+        )
+        shopper, _ = Shopper.objects.get_or_create(
+            user=user,
+            defaults={
+                "display_name": line.get("name", str(line["id"])),
+                "face_consent": bool(line.get("photos")),
+                "email_receipts": False,
+            },
+        )
+        out[str(line["id"])] = shopper
+        if faces and line.get("photos"):
+            images = [_read(scenario.base_dir, p) for p in line["photos"]]
+            enrol_photos(shopper=shopper, images=images)
+    return out
+
+
+def enrol_photos(*, shopper: Shopper, images: list[bytes]) -> int:
+    """Enrol through issue #4's face_enrol; before it is merged, the same embeddings stored the
+    same way (little-endian float64)."""
+    try:
+        from store.services.faces import face_enrol
+    except ImportError:
+        import face_recognition
+        import numpy as np
+
+        from store.models import FaceEmbedding
+
+        added = 0
+        for data in images:
+            rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+            for enc in face_recognition.face_encodings(rgb)[:1]:
+                FaceEmbedding.objects.create(
+                    shopper=shopper, vector=np.asarray(enc, dtype="<f8").tobytes(), source="kiosk"
+                )
+                added += 1
+        return added
+    return face_enrol(shopper=shopper, images=images, source="kiosk").added
+
+
+def qr_token(*, shopper: Shopper) -> str:
+    """The shopper's signed entry code, as the shopper app shows it (issue #4's format)."""
+    try:
+        from store.services.qr import qr_issue
+    except ImportError:
+        from django.core import signing
+
+        signer = signing.TimestampSigner(salt=f"minigo.qr.{shopper.qr_secret}")
+        return "MG1:" + signer.sign(str(shopper.pk))
+    return qr_issue(shopper=shopper).token
+
+
+def qr_jpeg(text: str) -> bytes:
+    """A photo-like JPEG of a QR code held up to the gate camera."""
+    import segno
+
+    png = io.BytesIO()
+    segno.make(text, error="m").save(png, kind="png", scale=8, border=4)
+    img = Image.open(io.BytesIO(png.getvalue())).convert("RGB")
+    canvas = Image.new("RGB", (max(640, img.width + 80), max(480, img.height + 80)), "white")
+    canvas.paste(img, ((canvas.width - img.width) // 2, (canvas.height - img.height) // 2))
+    out = io.BytesIO()
+    canvas.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def _read(base: Path, rel: str) -> bytes:
+    path = (base / rel).resolve()
+    if not path.is_file():
+        raise ScenarioError(f"image {rel} not found next to the scenario")
+    return path.read_bytes()
+
+
+def _as_jpeg(data: bytes) -> bytes:
+    if data[:3] == b"\xff\xd8\xff":
+        return data
+    img = Image.open(io.BytesIO(data))
+    if img.mode in ("RGBA", "LA", "P"):
+        img = img.convert("RGBA")
+        bg = Image.new("RGB", img.size, "white")
+        bg.paste(img, mask=img.split()[-1])
+        img = bg
+    out = io.BytesIO()
+    img.convert("RGB").save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+def device_message(
+    line: dict[str, Any], *, scenario: Scenario, ts: float, event_id: str, qr: str | None = None
+) -> tuple[str, str | bytes]:
+    """The websocket message a device sends for one timeline line: ("text", json) or
+    ("bytes", frame)."""
+    kind = line["type"]
+    if kind == "weight":
+        msg = {
+            "type": "shelf_event",
+            "v": protocol.VERSION,
+            "event_id": event_id,
+            "slot": line["slot"],
+            "sensor": "load_cell",
+            "before": line["before_g"],
+            "after": line["after_g"],
+            "ts": ts,
+        }
+        return "text", protocol.dumps(msg)
+    if kind == "sensor":
+        msg = {
+            "type": "shelf_event",
+            "v": protocol.VERSION,
+            "event_id": event_id,
+            "slot": line["slot"],
+            "sensor": line["sensor"],
+            "before": line["before"],
+            "after": line["after"],
+            "ts": ts,
+        }
+        return "text", protocol.dumps(msg)
+    if kind == "qr":
+        return "bytes", protocol.encode_frame(event_id=event_id, ts=ts, jpeg=qr_jpeg(qr or ""))
+    if "image" in line:
+        jpeg = _as_jpeg(_read(scenario.base_dir, line["image"]))
+        return "bytes", protocol.encode_frame(event_id=event_id, ts=ts, jpeg=jpeg)
+    if "sees" in line:
+        sees = json.loads(json.dumps(line["sees"]))
+        return "bytes", protocol.encode_frame(event_id=event_id, ts=ts, jpeg=TINY_JPEG, sees=sees)
+    raise ScenarioError(f"a frame needs image or sees: {line}")

@@ -1,0 +1,185 @@
+"""Replaying a scenario in-process through the real path: device websocket messages → the
+DeviceConsumer (Channels' WebsocketCommunicator runs the real consumer) → tasks (eager) →
+services, on a simulated clock, in whatever database is current (the `replay` command makes a
+fresh temporary one first)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.utils import timezone
+
+from store.models import Receipt, ReviewItem, ShelfEvent
+from store.replay import build
+from store.replay.metrics import Metrics, score
+from store.replay.scenario import Scenario
+from store.services.receipts import receipt_text
+from store.services.shelf_events import shelf_events_settle
+
+ACK_TIMEOUT_S = 120.0
+
+
+class SimClock:
+    """The scenario's time: installed as django.utils.timezone.now for the run, so visits,
+    entries and the attribution window all follow the scenario's `t`, however fast or slow
+    the replay runs."""
+
+    def __init__(self, base: datetime):
+        self.base = base
+        self.t = 0.0
+
+    def now(self) -> datetime:
+        return self.base + timedelta(seconds=self.t)
+
+    def epoch(self) -> float:
+        return self.now().timestamp()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[SimClock]:
+        original = timezone.now
+        timezone.now = self.now
+        try:
+            yield self
+        finally:
+            timezone.now = original
+
+
+@dataclass
+class Outcome:
+    metrics: Metrics | None
+    receipts: list[Receipt]
+    by_shopper: dict[str, list[dict[str, int]]]
+    errors: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    reasons: Counter = field(default_factory=Counter)
+
+    def mismatches(self, expects: list[dict]) -> Iterator[str]:
+        """One line per receipt that differs from its expectation."""
+        seen: Counter = Counter()
+        for line in expects:
+            who = str(line["shopper"])
+            n = seen[who]
+            seen[who] += 1
+            got_list = self.by_shopper.get(who, [])
+            got = got_list[n] if n < len(got_list) else None
+            want = {k: int(v) for k, v in (line.get("items") or {}).items() if int(v)}
+            if got != want:
+                yield f"{who} visit {n + 1}: expected {want}, got {got}"
+
+
+def replay_scenario(
+    scenario: Scenario,
+    *,
+    progress: Callable[[int], None] | None = None,
+    faces: bool = True,
+) -> Outcome:
+    """Run `scenario` against the current database (which it fills with the scenario's store)
+    and score the receipts. Needs MINIGO["ACCEPT_SEES"] for `sees` frames."""
+    started = time.perf_counter()
+    clock = SimClock(timezone.now().replace(microsecond=0))
+    with clock.installed():
+        tokens = build.build_store(scenario)
+        shoppers = build.build_shoppers(scenario, faces=faces)
+        errors = asyncio.run(_drive(scenario, tokens, shoppers, clock, progress))
+        window = settings.MINIGO["ATTRIBUTION_WINDOW_S"] + settings.MINIGO["ATTRIBUTION_GRACE_S"]
+        clock.t = scenario.duration + window + 1.0
+        shelf_events_settle()
+    names = {s.pk: key for key, s in shoppers.items()}
+    receipts = list(
+        Receipt.objects.select_related("visit", "shopper")
+        .prefetch_related("lines")
+        .order_by("visit__entered_at", "visit_id")
+    )
+    by_shopper: dict[str, list[dict[str, int]]] = {}
+    for r in receipts:
+        items = {line.sku: line.quantity for line in r.lines.all()}
+        by_shopper.setdefault(names.get(r.shopper_id, str(r.shopper_id)), []).append(items)
+    metrics = None
+    if scenario.expects:
+        metrics = score(
+            expects=scenario.expects,
+            receipts=by_shopper,
+            review=ReviewItem.objects.filter(shelf_event__isnull=False).count(),
+            events=ShelfEvent.objects.count(),
+        )
+    reasons = Counter(
+        ReviewItem.objects.filter(shelf_event__isnull=False).values_list("reason", flat=True)
+    )
+    return Outcome(
+        metrics, receipts, by_shopper, errors, time.perf_counter() - started, reasons=reasons
+    )
+
+
+async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
+    from minigo.asgi import application
+
+    errors: Counter = Counter()
+    comms: dict[str, WebsocketCommunicator] = {}
+    try:
+        for dev in scenario.devices:
+            comm = WebsocketCommunicator(
+                application,
+                "/ws/device/",
+                headers=[(b"authorization", f"Bearer {tokens[dev['device']]}".encode())],
+            )
+            connected, _ = await comm.connect()
+            if not connected:
+                raise RuntimeError(f"device {dev['device']} could not connect")
+            await comm.receive_json_from(timeout=10)  # its config
+            comms[dev["device"]] = comm
+        settle = database_sync_to_async(shelf_events_settle)
+        message = database_sync_to_async(_message)
+        for index, (t, number, line) in enumerate(scenario.timeline):
+            clock.t = t
+            # The periodic settle task, run on the scenario's clock.
+            await settle()
+            event_id = f"l{number}"
+            kind, payload = await message(line, scenario, shoppers, clock, event_id)
+            comm = comms.get(line["device"])
+            if comm is None:
+                errors["unknown_device"] += 1
+                continue
+            if kind == "text":
+                await comm.send_to(text_data=payload)
+            else:
+                await comm.send_to(bytes_data=payload)
+            reply = await _reply(comm, event_id)
+            if reply.get("type") == "error":
+                errors[reply.get("code", "error")] += 1
+            if progress:
+                progress(index + 1)
+    finally:
+        for comm in comms.values():
+            await comm.disconnect()
+    return errors
+
+
+def _message(line, scenario, shoppers, clock, event_id):
+    qr = None
+    if line["type"] == "qr":
+        shopper = shoppers.get(str(line.get("shopper")))
+        qr = build.qr_token(shopper=shopper) if shopper else "MG1:0:unknown"
+    return build.device_message(line, scenario=scenario, ts=clock.epoch(), event_id=event_id, qr=qr)
+
+
+async def _reply(comm: WebsocketCommunicator, event_id: str) -> dict:
+    """The ack (or error) for `event_id`; other messages (a gate's greeting) are skipped."""
+    while True:
+        msg = await comm.receive_json_from(timeout=ACK_TIMEOUT_S)
+        if msg.get("type") in ("ack", "error") and msg.get("event_id") in (event_id, None):
+            return msg
+
+
+def receipt_lines(outcome: Outcome, names: dict[int, str] | None = None) -> Iterator[str]:
+    for r in outcome.receipts:
+        yield f"--- {r.shopper.display_name} (visit {r.visit_id})"
+        yield receipt_text(receipt=r)

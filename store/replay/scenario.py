@@ -1,0 +1,67 @@
+"""Reading a scenario file (JSON lines; the format is fixed in DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TIMED = ("frame", "qr", "weight", "sensor")
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+@dataclass
+class Scenario:
+    base_dir: Path
+    store: dict[str, Any]
+    shoppers: list[dict[str, Any]] = field(default_factory=list)
+    # (t, line number, line), sorted by time, file order kept for equal times.
+    timeline: list[tuple[float, int, dict[str, Any]]] = field(default_factory=list)
+    expects: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def devices(self) -> list[dict[str, Any]]:
+        shelves = [{"device": s["device"], "kind": "shelf"} for s in self.store["shelves"]]
+        return shelves + list(self.store.get("gates", []))
+
+    @property
+    def duration(self) -> float:
+        return self.timeline[-1][0] if self.timeline else 0.0
+
+
+def load(path: str | Path) -> Scenario:
+    path = Path(path)
+    store: dict[str, Any] | None = None
+    shoppers, timeline, expects = [], [], []
+    with path.open(encoding="utf-8") as fh:
+        for number, raw in enumerate(fh, 1):
+            raw = raw.strip()
+            if not raw or raw.startswith("#"):
+                continue
+            try:
+                line = json.loads(raw)
+            except ValueError as exc:
+                raise ScenarioError(f"line {number}: not JSON ({exc})") from None
+            kind = line.get("type") if isinstance(line, dict) else None
+            if kind == "store":
+                store = line
+            elif kind == "shopper":
+                if "id" not in line:
+                    raise ScenarioError(f"line {number}: a shopper needs an id")
+                shoppers.append(line)
+            elif kind == "expect":
+                expects.append(line)
+            elif kind in TIMED:
+                if not isinstance(line.get("t"), int | float) or "device" not in line:
+                    raise ScenarioError(f"line {number}: a {kind} line needs t and device")
+                timeline.append((float(line["t"]), number, line))
+            else:
+                raise ScenarioError(f"line {number}: unknown line type {kind!r}")
+    if store is None:
+        raise ScenarioError("the scenario has no store line")
+    timeline.sort(key=lambda item: (item[0], item[1]))
+    return Scenario(path.parent, store, shoppers, timeline, expects)

@@ -1,0 +1,48 @@
+"""Synthetic camera output for scenario replay ("sees" frames).
+
+A replay drives large stores without pictures: a frame's header says what its camera's vision
+would have found. This is accepted only when MINIGO["ACCEPT_SEES"] is on (the replay's own
+temporary store, or a demo server started for `replay --server`); a production device can never
+claim an identity. Scenario shopper ids are the shoppers' usernames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store.models import DeviceKind, Frame, Shopper
+from store.services.visits import visit_close, visit_current, visit_open
+
+
+def sees_name(item: Any) -> str:
+    """A `sees` shopper entry is an id ("kit") or {"id": "kit", "x": 0.4} (x: where across
+    the camera's view the face was, 0 left … 1 right; an extension for shelf cameras)."""
+    if isinstance(item, dict):
+        item = item.get("id")
+    return str(item) if isinstance(item, str | int) else ""
+
+
+def sees_shoppers(*, names: list[Any]) -> tuple[dict[str, Shopper], int]:
+    """The shoppers named in a `sees` list, and how many names matched nobody (unknown
+    faces)."""
+    wanted = [n for n in (sees_name(n) for n in names) if n]
+    found = {
+        s.user.username: s
+        for s in Shopper.objects.select_related("user").filter(user__username__in=wanted)
+    }
+    return found, sum(1 for n in wanted if n not in found)
+
+
+def sees_gate_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
+    names = analysis["sees"].get("shoppers") or []
+    shoppers, unknown = sees_shoppers(names=names if isinstance(names, list) else [])
+    opened, closed = [], []
+    for shopper in shoppers.values():
+        if frame.device.kind == DeviceKind.ENTRY_GATE:
+            visit, created = visit_open(shopper=shopper, device=frame.device, method="face")
+            if created:
+                opened.append(visit.pk)
+        else:
+            visit = visit_current(shopper=shopper)
+            if visit is not None:
+                closed.append(visit_close(visit=visit, device=frame.device).pk)
+    return {"sees": names, "opened": opened, "receipts": closed, "unknown_faces": unknown}
