@@ -39,6 +39,8 @@ export function connectLive({ onEvent, resync, statusEl }) {
   let ping = null;
   let stopped = false;
   let timer = null;
+  let syncing = false;
+  let queued = [];
 
   function setStatus(text, ok) {
     if (!statusEl) return;
@@ -51,14 +53,22 @@ export function connectLive({ onEvent, resync, statusEl }) {
     socket = new WebSocket(`${scheme}://${location.host}/ws/live/`);
     socket.addEventListener('open', async () => {
       delay = 1000;
-      setStatus('Live', true);
+      setStatus('Catching up…', false);
+      // "Live" only once the page has refetched what it may have missed. Events arriving
+      // meanwhile are held and applied after the refetch, so stale state never wins.
+      syncing = true;
       try { await resync(); } catch (e) { /* the next event or reconnect retries */ }
+      syncing = false;
+      for (const [name, data] of queued.splice(0)) onEvent(name, data);
+      setStatus('Live', true);
       ping = setInterval(() => socket.readyState === 1 && socket.send('ping'), 25000);
     });
     socket.addEventListener('message', (msg) => {
       let parsed;
       try { parsed = JSON.parse(msg.data); } catch (e) { return; }
-      if (parsed.event && parsed.event !== 'pong') onEvent(parsed.event, parsed.data || {});
+      if (!parsed.event || parsed.event === 'pong') return;
+      if (syncing) queued.push([parsed.event, parsed.data || {}]);
+      else onEvent(parsed.event, parsed.data || {});
     });
     socket.addEventListener('close', (ev) => {
       clearInterval(ping);

@@ -7,10 +7,13 @@ const statusEl = document.getElementById('store-status');
 const receiptBox = document.getElementById('receipt-box');
 let currentVisit = null;
 let shownReceipt = null;
+let enteredAt = null;
 
-function renderCart(cart, enteredAt) {
+function renderCart(cart, since) {
+  if (since) enteredAt = since;
   if (!cart) {
     currentVisit = null;
+    enteredAt = null;
     statusEl.textContent = 'You are not in the store. Walk in and your cart appears here.';
     cartEl.replaceChildren();
     return;

@@ -29,7 +29,27 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # A synthetic camera for the enrolment pages, without a permission prompt.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
+
+# Records notifications instead of showing them (headless Chromium has no notification UI).
+NOTIFICATION_SPY = """
+window.__notes = [];
+class SpyNotification {
+  constructor(title) { window.__notes.push(title); }
+  static get permission() { return 'granted'; }
+  static requestPermission() { return Promise.resolve('granted'); }
+}
+window.Notification = SpyNotification;
+if (window.ServiceWorkerRegistration) {
+  ServiceWorkerRegistration.prototype.showNotification = function (title) {
+    window.__notes.push(title);
+    return Promise.resolve();
+  };
+}
+"""
 
 
 def _skip_reason() -> str | None:
@@ -167,7 +187,8 @@ def login(browser, server):
             has_touch=phone,
             device_scale_factor=1,
         )
-        context.grant_permissions(["notifications"], origin=server.url)
+        context.grant_permissions(["notifications", "camera"], origin=server.url)
+        context.add_init_script(NOTIFICATION_SPY)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
