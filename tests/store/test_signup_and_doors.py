@@ -60,3 +60,14 @@ def test_shoppers_cannot_open_or_close_visits(store, shopper, other_shopper):
     assert api.post(f"/api/visits/{visit.pk}/close/").status_code == 403
     visit.refresh_from_db()
     assert visit.status == "open"
+
+
+def test_the_sign_up_page_has_labelled_fields_and_skips_signed_in_users(shopper):
+    page = Client().get("/signup/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for field in ("username", "display_name", "email", "password"):
+        assert f'<label for="id_{field}">' in html and f'id="id_{field}"' in html
+    c = Client()
+    c.force_login(shopper.user)
+    assert c.get("/signup/")["Location"] == "/"
