@@ -105,11 +105,9 @@ def dispute_resolve(
     """Decide a dispute: refund `quantity` items of its line (a negative correction entry on
     the visit, so the refund is on the ledger with who gave it), or reject it with a note."""
     with transaction.atomic():
-        locked = (
-            Dispute.objects.select_for_update()
-            .select_related("receipt", "line__receipt", "shopper")
-            .get(pk=dispute.pk)
-        )
+        # Only the dispute row is locked: PostgreSQL refuses FOR UPDATE across the outer
+        # join to a nullable line, and the dispute row is what serialises two decisions.
+        locked = Dispute.objects.select_for_update().get(pk=dispute.pk)
         if locked.status != ReviewStatus.OPEN:
             raise Conflict("dispute_already_resolved", "this dispute was already decided")
         if refund:
