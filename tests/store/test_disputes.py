@@ -3,9 +3,11 @@ correction entry on the ledger, or rejects it."""
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from store.errors import DomainError
@@ -13,6 +15,7 @@ from store.models import CartEntry, EntryKind
 from store.services.carts import cart_take
 from store.services.disputes import dispute_open, dispute_refunded, dispute_resolve
 from store.services.visits import visit_close, visit_open
+from tests.conftest import needs_postgres
 
 
 @pytest.fixture
@@ -116,3 +119,36 @@ def test_a_shopper_cannot_report_on_another_shoppers_receipt_page(store, other_s
     response = c.post(f"/app/receipts/{receipt.pk}/report/", {"message": "hi"})
     assert response.status_code == 404
     assert not receipt.disputes.exists()
+
+
+@needs_postgres()
+@pytest.mark.django_db(transaction=True)
+def test_two_managers_refunding_at_once_refund_once(store, shopper, manager, make_user):
+    """Two managers click Refund on the same dispute at the same moment: one refund."""
+    visit, _ = visit_open(shopper=shopper)
+    cart_take(visit=visit, product=store.cola, quantity=2, slot=store.a1)
+    receipt = visit_close(visit=visit)
+    dispute = dispute_open(
+        shopper=shopper, receipt=receipt, line=receipt.lines.get(), quantity=2, message="x"
+    )
+    deputy = make_user("deputy", staff=True, shopper=False)
+    barrier = threading.Barrier(2)
+    codes: list[str] = []
+
+    def refund(by):
+        try:
+            barrier.wait()
+            dispute_resolve(dispute=dispute, by=by, refund=True)
+            codes.append("ok")
+        except DomainError as exc:
+            codes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refund, args=(who,)) for who in (manager, deputy)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == ["dispute_already_resolved", "ok"]
+    assert CartEntry.objects.filter(dispute=dispute).count() == 1
