@@ -23,7 +23,7 @@ function renderVisits() {
       el('div', { class: 'row total' }, `${cart.items} item(s)`,
         el('strong', { class: 'num cart-total' }, money(cart.total))),
       el('button', { type: 'button', class: 'secondary small', 'data-close': v.visit,
-        'aria-label': `Close the visit of ${v.name} (walked out unseen)` }, 'Walked out')));
+        'aria-label': `Walked out: close the visit of ${v.name} and issue the receipt` }, 'Walked out')));
   }
   document.getElementById('instore-count').textContent = visits.size;
   document.getElementById('visits-empty').hidden = visits.size > 0;
