@@ -113,6 +113,12 @@ def test_screenshots_of_the_main_pages(server, login, store, manager, shopper):
     row.get_by_role("button", name="Restock").click()
     expect(row.locator(".stock-value")).to_have_text("12")
     expect(boss.locator("#inv-msg")).to_contain_text("restocked")
+    product_row = boss.locator(f'tr[data-product="{store.chips.pk}"]')
+    product_row.get_by_label("Price of CHIPS").fill("1.25")
+    product_row.get_by_role("button", name="Save").click()
+    expect(boss.locator("#inv-msg")).to_have_text("CHIPS saved.")
+    store.chips.refresh_from_db()
+    assert str(store.chips.price) == "1.25"
     for path, name in [
         ("/manager/inventory/", "manager-inventory"),
         ("/manager/receipts/?q=Kit", "manager-receipts"),
