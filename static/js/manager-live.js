@@ -174,6 +174,8 @@ async function refreshDevices() {
   } catch (e) { /* the socket's resync covers it */ } finally { refreshing = false; }
 }
 setInterval(() => { if (!document.hidden) refreshDevices(); }, 5000);
+// "in since … (12 min)" keeps counting.
+setInterval(() => { if (!document.hidden && visits.size) renderVisits(); }, 30000);
 
 visitsEl.addEventListener('click', async (ev) => {
   const id = ev.target.dataset && ev.target.dataset.close;
