@@ -35,10 +35,17 @@ def frame_boxes(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Boxes [x1, y1, x2, y2] in frame pixels from a frame's stored vision result, whatever
     the producer (product detections, faces as face_recognition's (top, right, bottom, left))."""
     boxes: list[dict[str, Any]] = []
-    for kind in ("detections", "products", "faces", "boxes"):
-        items = result.get(kind) if isinstance(result, dict) else None
-        if not isinstance(items, list):
-            continue
+    if not isinstance(result, dict):
+        return boxes
+    # Producers nest their output under their own key ({"detection": {"detections": ...}}).
+    sources = [result, *(v for v in result.values() if isinstance(v, dict))]
+    found = [
+        (kind, source[kind])
+        for source in sources
+        for kind in ("detections", "products", "faces", "boxes")
+        if isinstance(source.get(kind), list)
+    ]
+    for kind, items in found:
         for item in items:
             if not isinstance(item, dict):
                 continue

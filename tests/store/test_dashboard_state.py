@@ -74,6 +74,20 @@ def test_a_devices_latest_frame_shows_boxes_even_after_its_pixels_are_dropped(st
     assert devices["gate-in"]["frame"] is None
 
 
+def test_frame_boxes_read_the_shelf_detectors_nested_result():
+    result = {
+        "detection": {
+            "detections": [
+                {"label": "cola", "class_id": 0, "confidence": 0.87, "box": [1.5, 2, 30, 40]}
+            ],
+            "counts": {"A1": 1},
+        }
+    }
+    assert frame_boxes(result) == [
+        {"kind": "product", "xyxy": [1.5, 2.0, 30.0, 40.0], "label": "cola", "confidence": 0.87}
+    ]
+
+
 def test_frame_boxes_read_faces_in_face_recognition_order_and_skip_junk():
     boxes = frame_boxes(
         {
