@@ -7,6 +7,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections
 
 from store.consumers import LiveConsumer
 from store.routing import websocket_application
@@ -14,6 +15,14 @@ from store.services.carts import cart_take
 from store.services.visits import visit_close, visit_open
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def _close_worker_connections():
+    # Consumers reach the database from asgiref's worker thread; its connection must close
+    # too, or PostgreSQL refuses to drop the test database at the end of the run.
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 async def live_socket(user):
