@@ -144,7 +144,12 @@ const handlers = {
     const c = document.getElementById('review-count');
     c.textContent = Math.max(0, Number(c.textContent) - 1);
   },
-  unknown_face(d) { addFeed('unknown', `Unknown face at ${d.device || 'a gate'}`); },
+  unknown_face(d) {
+    const n = d.count > 1 ? `${d.count} unknown faces` : 'Unknown face';
+    addFeed('unknown', `${n} at ${d.device || 'a gate'}`);
+    refreshDevices();
+  },
+  qr_refused(d) { addFeed('unknown', `QR code refused at ${d.device || 'a gate'}: ${d.reason || ''}`); },
   device(d) {
     const prev = devices.get(d.device) || {};
     const merged = { ...prev, ...d };

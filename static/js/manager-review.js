@@ -51,8 +51,13 @@ list.addEventListener('click', async (ev) => {
     await api(`/api/review/${b.dataset.review}/resolve/`, { method: 'POST', body });
     msg.textContent = b.dataset.dismiss ? 'Dismissed.' : `Given to ${b.textContent}.`;
     msg.className = 'ok';
-    b.closest('article').remove();
+    const card = b.closest('article');
+    // Keyboard users continue with the next item rather than losing focus with the card.
+    const next = card.nextElementSibling || card.previousElementSibling;
+    card.remove();
     document.getElementById('review-empty').hidden = list.children.length > 0;
+    const target = next && next.querySelector('button');
+    if (target) target.focus();
   } catch (e) {
     msg.textContent = `Not resolved: ${e.message}`;
     msg.className = 'error';

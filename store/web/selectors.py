@@ -49,10 +49,13 @@ def frame_boxes(result: dict[str, Any]) -> list[dict[str, Any]]:
         for item in items:
             if not isinstance(item, dict):
                 continue
-            xyxy = item.get("xyxy") or item.get("box") or item.get("bbox")
-            if xyxy is None and isinstance(item.get("location"), list | tuple):
-                top, right, bottom, left = item["location"][:4]
+            xyxy = item.get("xyxy") or item.get("bbox")
+            # Faces follow face_recognition's (top, right, bottom, left) order.
+            trbl = item.get("location") or (item.get("box") if kind == "faces" else None)
+            if xyxy is None and isinstance(trbl, list | tuple) and len(trbl) == 4:
+                top, right, bottom, left = trbl
                 xyxy = [left, top, right, bottom]
+            xyxy = xyxy if xyxy is not None else item.get("box")
             if not isinstance(xyxy, list | tuple) or len(xyxy) != 4:
                 continue
             try:
@@ -65,6 +68,7 @@ def frame_boxes(result: dict[str, Any]) -> list[dict[str, Any]]:
                 or item.get("sku")
                 or item.get("name")
                 or item.get("shopper_name")
+                or item.get("outcome")
                 or ("face" if kind == "faces" else "")
             )
             confidence = item.get("confidence")

@@ -88,6 +88,13 @@ def test_frame_boxes_read_the_shelf_detectors_nested_result():
     ]
 
 
+def test_frame_boxes_read_a_gates_faces_as_top_right_bottom_left():
+    result = {"faces": [{"shopper": 3, "box": [10, 50, 60, 5], "outcome": "entered"}], "qr": []}
+    assert frame_boxes(result) == [
+        {"kind": "face", "xyxy": [5.0, 10.0, 50.0, 60.0], "label": "entered", "confidence": None}
+    ]
+
+
 def test_frame_boxes_read_faces_in_face_recognition_order_and_skip_junk():
     boxes = frame_boxes(
         {
