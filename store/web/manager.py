@@ -122,7 +122,7 @@ def kiosk(request: HttpRequest) -> HttpResponse:
 @staff_required
 def receipts(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
-    qs = Receipt.objects.select_related("shopper").prefetch_related("lines")
+    qs = Receipt.objects.select_related("shopper").prefetch_related("lines", "disputes__line")
     if q:
         qs = qs.filter(
             Q(number__icontains=q)

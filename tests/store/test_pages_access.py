@@ -142,3 +142,22 @@ def test_the_app_is_installable(client):
 def test_the_chart_library_is_vendored_with_its_licence(client):
     assert client.get("/static/vendor/chartjs/chart.umd.min.js").status_code == 200
     assert client.get("/static/vendor/chartjs/LICENSE.md").status_code == 200
+
+
+def test_receipts_are_searched_by_number_shopper_or_product(store, manager, shopper, other_shopper):
+    mine, _ = visit_open(shopper=shopper)
+    cart_take(visit=mine, product=store.cola, quantity=1, slot=store.a1)
+    kit_receipt = visit_close(visit=mine)
+    theirs, _ = visit_open(shopper=other_shopper)
+    cart_take(visit=theirs, product=store.chips, quantity=1, slot=store.a2)
+    ana_receipt = visit_close(visit=theirs)
+    c = client_for(manager)
+
+    def found(q: str) -> set[str]:
+        html = c.get("/manager/receipts/", {"q": q}).content.decode()
+        return {r.number for r in (kit_receipt, ana_receipt) if r.number in html}
+
+    assert found("Ana") == {ana_receipt.number}
+    assert found("crisps") == {ana_receipt.number}
+    assert found(kit_receipt.number) == {kit_receipt.number}
+    assert found("") == {kit_receipt.number, ana_receipt.number}
