@@ -94,13 +94,16 @@ if DATABASE_URL:
     if _db["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL")
     _db["CONN_HEALTH_CHECKS"] = True
+    # A server started by an end-to-end test serves the test database (MINIGO_DB_NAME).
+    _db["NAME"] = envstr("MINIGO_DB_NAME") or _db["NAME"]
     _test_name = envstr("MINIGO_TEST_DB_NAME")
     if _test_name:
         _db["TEST"] = {"NAME": _test_name}
 else:
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(VAR_DIR / "minigo.sqlite3"),
+        # MINIGO_DB_NAME: a server started by an end-to-end test serves the test database.
+        "NAME": envstr("MINIGO_DB_NAME", str(VAR_DIR / "minigo.sqlite3")),
         "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         # A file, not memory, so that a daphne server started by a test in another process
         # sees the same test database.
@@ -193,6 +196,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("MINIGO_UPLOAD_MAX_BYTES", 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Used by the file-based backend (end-to-end tests read the receipt emails from here).
+EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "MiniGo <receipts@minigo.local>")
 
 REST_FRAMEWORK = {

@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("store.api.urls")),
+    path("", include("store.web.urls")),
     # Uploaded product images and models: small shops run without a separate file server.
     # Staff only; nothing a shopper needs lives under media/.
     re_path(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from store.health import health_report
@@ -14,4 +14,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    """Staff go to the live dashboard, shoppers to their app; others see the landing page."""
+    user = request.user
+    if user.is_authenticated and user.is_staff:
+        return redirect("manager-live")
+    if user.is_authenticated and getattr(user, "shopper", None) is not None:
+        return redirect("shopper-app")
     return render(request, "store/home.html")

@@ -4,6 +4,8 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from store.api import faces as f
+
+from store.api import manage_views as mv
 from store.api import views as v
 
 urlpatterns = [
@@ -16,7 +18,9 @@ urlpatterns = [
     path("slots/<int:pk>/restock/", v.SlotRestock.as_view(), name="api-slot-restock"),
     path("stock/", v.StockList.as_view(), name="api-stock"),
     path("visits/", v.VisitList.as_view(), name="api-visits"),
+    path("visits/admit/", mv.VisitAdmit.as_view(), name="api-visit-admit"),
     path("visits/<int:pk>/", v.VisitDetail.as_view(), name="api-visit"),
+    path("visits/<int:pk>/close/", mv.VisitClose.as_view(), name="api-visit-close"),
     path("visits/<int:pk>/cart/", v.VisitCart.as_view(), name="api-visit-cart"),
     path("cart/", v.MyCart.as_view(), name="api-my-cart"),
     path("receipts/", v.ReceiptList.as_view(), name="api-receipts"),

@@ -1,0 +1,58 @@
+// Kiosk enrolment: create the shopper, then send several photos to the kiosk API.
+import { api } from './live.js';
+import { FACE_ERRORS, snapshot, startCamera } from './camera.js';
+
+const video = document.getElementById('k-video');
+const snap = document.getElementById('k-snap');
+const thumbs = document.getElementById('k-thumbs');
+const count = document.getElementById('k-count');
+const msg = document.getElementById('kiosk-msg');
+let photos = [];
+
+function say(text, bad) { msg.textContent = text; msg.className = bad ? 'error' : 'ok'; }
+function showCount() {
+  count.textContent = photos.length ? `${photos.length} photo(s) ready.` : 'No photos yet.';
+}
+function addPhoto(blob) {
+  photos.push(blob);
+  const img = document.createElement('img');
+  img.src = URL.createObjectURL(blob);
+  img.alt = `Photo ${photos.length}`;
+  thumbs.append(img);
+  showCount();
+}
+
+document.getElementById('k-start').addEventListener('click', async () => {
+  try { await startCamera(video); snap.disabled = false; snap.focus(); } catch (e) { say(e.message, true); }
+});
+snap.addEventListener('click', async () => addPhoto(await snapshot(video)));
+document.getElementById('k-clear').addEventListener('click', () => {
+  photos = []; thumbs.replaceChildren(); showCount();
+});
+document.getElementById('k-files').addEventListener('change', (ev) => {
+  for (const file of ev.target.files) addPhoto(file);
+});
+
+document.getElementById('kiosk-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const form = ev.target;
+  if (!form.reportValidity()) return;
+  const consent = form.face_consent.checked;
+  if (consent && photos.length === 0) { say('Take at least one photo first.', true); return; }
+  try {
+    const shopper = await api('/api/shoppers/', { method: 'POST', body: {
+      username: form.username.value, display_name: form.display_name.value,
+      email: form.email.value, face_consent: consent,
+    } });
+    if (!consent) { say(`${shopper.display_name || 'Shopper'} enrolled (QR code entry only).`); return; }
+    const data = new FormData();
+    photos.forEach((p, i) => data.append('images', p, `kiosk-${i + 1}.jpg`));
+    const result = await api(`/api/shoppers/${shopper.id}/faces/`, { method: 'POST', form: data });
+    const problems = (result.errors || []).map((e) => FACE_ERRORS[e.code] || e.code || e).join(' ');
+    say(`Enrolled with ${result.added} face template(s).${problems ? ' Some photos were refused: ' + problems : ''}`,
+      result.added === 0);
+    if (result.added > 0) { form.reset(); photos = []; thumbs.replaceChildren(); showCount(); }
+  } catch (e) {
+    say(e.status === 404 ? 'Enrolment is not available on this server.' : `Not enrolled: ${e.message}`, true);
+  }
+});
