@@ -4,7 +4,6 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from store.api import faces as f
-
 from store.api import manage_views as mv
 from store.api import views as v
 
