@@ -9,6 +9,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -17,936 +18,389 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="DatasetImage",
+            name='DatasetImage',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "file",
-                    models.ImageField(
-                        height_field="height", upload_to="dataset/", width_field="width"
-                    ),
-                ),
-                ("width", models.PositiveIntegerField(default=0)),
-                ("height", models.PositiveIntegerField(default=0)),
-                ("source", models.CharField(default="frame", max_length=16)),
-                ("original_name", models.CharField(blank=True, max_length=255)),
-                ("reviewed", models.BooleanField(default=False)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('file', models.ImageField(height_field='height', upload_to='dataset/', width_field='width')),
+                ('width', models.PositiveIntegerField(default=0)),
+                ('height', models.PositiveIntegerField(default=0)),
+                ('source', models.CharField(default='frame', max_length=16)),
+                ('original_name', models.CharField(blank=True, max_length=255)),
+                ('reviewed', models.BooleanField(default=False)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                "ordering": ["id"],
+                'ordering': ['id'],
             },
         ),
         migrations.CreateModel(
-            name="DetectorModel",
+            name='DetectorModel',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=100)),
-                ("file", models.FileField(upload_to="detectors/")),
-                ("class_names", models.JSONField(blank=True, default=list)),
-                ("input_size", models.PositiveIntegerField(default=640)),
-                (
-                    "layout",
-                    models.CharField(
-                        blank=True, help_text="v5 or v8, found on upload", max_length=8
-                    ),
-                ),
-                ("confidence", models.FloatField(default=0.25)),
-                ("iou", models.FloatField(default=0.45)),
-                ("uploaded_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100)),
+                ('file', models.FileField(upload_to='detectors/')),
+                ('class_names', models.JSONField(blank=True, default=list)),
+                ('input_size', models.PositiveIntegerField(default=640)),
+                ('layout', models.CharField(blank=True, help_text='v5 or v8, found on upload', max_length=8)),
+                ('confidence', models.FloatField(default=0.25)),
+                ('iou', models.FloatField(default=0.45)),
+                ('uploaded_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                "ordering": ["-uploaded_at"],
+                'ordering': ['-uploaded_at'],
             },
         ),
         migrations.CreateModel(
-            name="Device",
+            name='Device',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "device_id",
-                    models.SlugField(help_text="e.g. shelf-1, gate-in", max_length=64, unique=True),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("entry", "Entry gate"),
-                            ("exit", "Exit gate"),
-                            ("shelf", "Shelf"),
-                        ],
-                        max_length=8,
-                    ),
-                ),
-                ("name", models.CharField(blank=True, max_length=100)),
-                ("token_hash", models.CharField(blank=True, max_length=64, null=True, unique=True)),
-                ("token_prefix", models.CharField(blank=True, max_length=8)),
-                ("revoked_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("last_seen", models.DateTimeField(blank=True, null=True)),
-                ("online", models.BooleanField(default=False)),
-                ("software_version", models.CharField(blank=True, max_length=40)),
-                ("event_rate_per_min", models.FloatField(default=0.0)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('device_id', models.SlugField(help_text='e.g. shelf-1, gate-in', max_length=64, unique=True)),
+                ('kind', models.CharField(choices=[('entry', 'Entry gate'), ('exit', 'Exit gate'), ('shelf', 'Shelf')], max_length=8)),
+                ('name', models.CharField(blank=True, max_length=100)),
+                ('token_hash', models.CharField(blank=True, max_length=64, null=True, unique=True)),
+                ('token_prefix', models.CharField(blank=True, max_length=8)),
+                ('revoked_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('last_seen', models.DateTimeField(blank=True, null=True)),
+                ('online', models.BooleanField(default=False)),
+                ('software_version', models.CharField(blank=True, max_length=40)),
+                ('event_rate_per_min', models.FloatField(default=0.0)),
             ],
             options={
-                "ordering": ["device_id"],
+                'ordering': ['device_id'],
             },
         ),
         migrations.CreateModel(
-            name="Receipt",
+            name='Receipt',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("number", models.CharField(max_length=32, unique=True)),
-                ("issued_at", models.DateTimeField()),
-                ("subtotal", models.DecimalField(decimal_places=2, max_digits=12)),
-                ("tax", models.DecimalField(decimal_places=2, max_digits=12)),
-                ("total", models.DecimalField(decimal_places=2, max_digits=12)),
-                ("currency", models.CharField(default="EUR", max_length=3)),
-                ("emailed_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('number', models.CharField(max_length=32, unique=True)),
+                ('issued_at', models.DateTimeField()),
+                ('subtotal', models.DecimalField(decimal_places=2, max_digits=12)),
+                ('tax', models.DecimalField(decimal_places=2, max_digits=12)),
+                ('total', models.DecimalField(decimal_places=2, max_digits=12)),
+                ('currency', models.CharField(default='EUR', max_length=3)),
+                ('emailed_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "ordering": ["-issued_at"],
+                'ordering': ['-issued_at'],
             },
         ),
         migrations.CreateModel(
-            name="DatasetBox",
+            name='DatasetBox',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("label", models.CharField(max_length=100)),
-                ("x_min", models.FloatField()),
-                ("y_min", models.FloatField()),
-                ("x_max", models.FloatField()),
-                ("y_max", models.FloatField()),
-                ("confidence", models.FloatField(blank=True, null=True)),
-                (
-                    "image",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="boxes",
-                        to="store.datasetimage",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('label', models.CharField(max_length=100)),
+                ('x_min', models.FloatField()),
+                ('y_min', models.FloatField()),
+                ('x_max', models.FloatField()),
+                ('y_max', models.FloatField()),
+                ('confidence', models.FloatField(blank=True, null=True)),
+                ('image', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='boxes', to='store.datasetimage')),
             ],
             options={
-                "ordering": ["image_id", "id"],
+                'ordering': ['image_id', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="Frame",
+            name='Frame',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("event_id", models.CharField(max_length=64)),
-                ("camera", models.CharField(default="0", max_length=32)),
-                ("seq", models.PositiveBigIntegerField(default=0)),
-                ("captured_at", models.DateTimeField()),
-                ("received_at", models.DateTimeField(auto_now_add=True)),
-                ("width", models.PositiveIntegerField()),
-                ("height", models.PositiveIntegerField()),
-                ("jpeg", models.BinaryField(blank=True, null=True)),
-                ("expires_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("applied", "Applied"),
-                            ("review", "Sent to review"),
-                            ("ignored", "Ignored (no change)"),
-                            ("failed", "Failed"),
-                        ],
-                        default="pending",
-                        max_length=8,
-                    ),
-                ),
-                ("processed_at", models.DateTimeField(blank=True, null=True)),
-                ("result", models.JSONField(blank=True, default=dict)),
-                (
-                    "device",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="frames",
-                        to="store.device",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('event_id', models.CharField(max_length=64)),
+                ('camera', models.CharField(default='0', max_length=32)),
+                ('seq', models.PositiveBigIntegerField(default=0)),
+                ('captured_at', models.DateTimeField()),
+                ('received_at', models.DateTimeField(auto_now_add=True)),
+                ('width', models.PositiveIntegerField()),
+                ('height', models.PositiveIntegerField()),
+                ('jpeg', models.BinaryField(blank=True, null=True)),
+                ('expires_at', models.DateTimeField(blank=True, null=True)),
+                ('status', models.CharField(choices=[('pending', 'Pending'), ('applied', 'Applied'), ('review', 'Sent to review'), ('ignored', 'Ignored (no change)'), ('failed', 'Failed')], default='pending', max_length=8)),
+                ('processed_at', models.DateTimeField(blank=True, null=True)),
+                ('result', models.JSONField(blank=True, default=dict)),
+                ('device', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='frames', to='store.device')),
             ],
             options={
-                "ordering": ["-captured_at"],
+                'ordering': ['-captured_at'],
             },
         ),
         migrations.AddField(
-            model_name="datasetimage",
-            name="frame",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="store.frame",
-            ),
+            model_name='datasetimage',
+            name='frame',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='store.frame'),
         ),
         migrations.CreateModel(
-            name="Product",
+            name='Product',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("sku", models.CharField(max_length=64, unique=True)),
-                ("name", models.CharField(max_length=200)),
-                (
-                    "price",
-                    models.DecimalField(
-                        decimal_places=2,
-                        max_digits=10,
-                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
-                    ),
-                ),
-                (
-                    "tax_rate",
-                    models.DecimalField(
-                        decimal_places=4,
-                        default=Decimal("0"),
-                        help_text="Fraction, e.g. 0.2000 for 20%",
-                        max_digits=5,
-                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
-                    ),
-                ),
-                (
-                    "unit_weight_g",
-                    models.FloatField(validators=[django.core.validators.MinValueValidator(0.1)]),
-                ),
-                (
-                    "weight_tolerance_g",
-                    models.FloatField(
-                        default=5.0, validators=[django.core.validators.MinValueValidator(0.0)]
-                    ),
-                ),
-                ("image", models.ImageField(blank=True, upload_to="products/")),
-                ("age_restricted", models.BooleanField(default=False)),
-                ("active", models.BooleanField(default=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('sku', models.CharField(max_length=64, unique=True)),
+                ('name', models.CharField(max_length=200)),
+                ('price', models.DecimalField(decimal_places=2, max_digits=10, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
+                ('tax_rate', models.DecimalField(decimal_places=4, default=Decimal('0'), help_text='Fraction, e.g. 0.2000 for 20%', max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
+                ('unit_weight_g', models.FloatField(validators=[django.core.validators.MinValueValidator(0.1)])),
+                ('weight_tolerance_g', models.FloatField(default=5.0, validators=[django.core.validators.MinValueValidator(0.0)])),
+                ('image', models.ImageField(blank=True, upload_to='products/')),
+                ('age_restricted', models.BooleanField(default=False)),
+                ('active', models.BooleanField(default=True)),
             ],
             options={
-                "ordering": ["name"],
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(("price__gte", 0)), name="product_price_gte_0"
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(("unit_weight_g__gt", 0)),
-                        name="product_unit_weight_gt_0",
-                    ),
-                ],
+                'ordering': ['name'],
+                'constraints': [models.CheckConstraint(condition=models.Q(('price__gte', 0)), name='product_price_gte_0'), models.CheckConstraint(condition=models.Q(('unit_weight_g__gt', 0)), name='product_unit_weight_gt_0')],
             },
         ),
         migrations.CreateModel(
-            name="ClassMapping",
+            name='ClassMapping',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("class_name", models.CharField(max_length=100)),
-                (
-                    "detector",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="mappings",
-                        to="store.detectormodel",
-                    ),
-                ),
-                (
-                    "product",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="store.product",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('class_name', models.CharField(max_length=100)),
+                ('detector', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mappings', to='store.detectormodel')),
+                ('product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='store.product')),
             ],
             options={
-                "ordering": ["detector_id", "class_name"],
+                'ordering': ['detector_id', 'class_name'],
             },
         ),
         migrations.CreateModel(
-            name="ReceiptLine",
+            name='ReceiptLine',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("sku", models.CharField(max_length=64)),
-                ("name", models.CharField(max_length=200)),
-                ("quantity", models.PositiveIntegerField()),
-                ("unit_price", models.DecimalField(decimal_places=2, max_digits=10)),
-                ("tax_rate", models.DecimalField(decimal_places=4, max_digits=5)),
-                ("line_total", models.DecimalField(decimal_places=2, max_digits=12)),
-                (
-                    "product",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="store.product",
-                    ),
-                ),
-                (
-                    "receipt",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="lines",
-                        to="store.receipt",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('sku', models.CharField(max_length=64)),
+                ('name', models.CharField(max_length=200)),
+                ('quantity', models.PositiveIntegerField()),
+                ('unit_price', models.DecimalField(decimal_places=2, max_digits=10)),
+                ('tax_rate', models.DecimalField(decimal_places=4, max_digits=5)),
+                ('line_total', models.DecimalField(decimal_places=2, max_digits=12)),
+                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='store.product')),
+                ('receipt', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='store.receipt')),
             ],
             options={
-                "ordering": ["id"],
+                'ordering': ['id'],
             },
         ),
         migrations.CreateModel(
-            name="Shelf",
+            name='Shelf',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=100)),
-                ("has_camera", models.BooleanField(default=False)),
-                (
-                    "detector",
-                    models.ForeignKey(
-                        blank=True,
-                        help_text="Product detector run on this shelf's camera frames",
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="shelves",
-                        to="store.detectormodel",
-                    ),
-                ),
-                (
-                    "device",
-                    models.OneToOneField(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="shelf",
-                        to="store.device",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100)),
+                ('has_camera', models.BooleanField(default=False)),
+                ('detector', models.ForeignKey(blank=True, help_text="Product detector run on this shelf's camera frames", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='shelves', to='store.detectormodel')),
+                ('device', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='shelf', to='store.device')),
             ],
             options={
-                "verbose_name_plural": "shelves",
-                "ordering": ["name"],
+                'verbose_name_plural': 'shelves',
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="ShelfEvent",
+            name='ShelfEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("event_id", models.CharField(max_length=64)),
-                ("slot_code", models.CharField(max_length=32)),
-                ("sensor", models.CharField(max_length=16)),
-                ("before", models.FloatField()),
-                ("after", models.FloatField()),
-                ("occurred_at", models.DateTimeField()),
-                ("received_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("applied", "Applied"),
-                            ("review", "Sent to review"),
-                            ("ignored", "Ignored (no change)"),
-                            ("failed", "Failed"),
-                        ],
-                        default="pending",
-                        max_length=8,
-                    ),
-                ),
-                ("processed_at", models.DateTimeField(blank=True, null=True)),
-                ("result", models.JSONField(blank=True, default=dict)),
-                (
-                    "device",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="events",
-                        to="store.device",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('event_id', models.CharField(max_length=64)),
+                ('slot_code', models.CharField(max_length=32)),
+                ('sensor', models.CharField(max_length=16)),
+                ('before', models.FloatField()),
+                ('after', models.FloatField()),
+                ('occurred_at', models.DateTimeField()),
+                ('received_at', models.DateTimeField(auto_now_add=True)),
+                ('status', models.CharField(choices=[('pending', 'Pending'), ('applied', 'Applied'), ('review', 'Sent to review'), ('ignored', 'Ignored (no change)'), ('failed', 'Failed')], default='pending', max_length=8)),
+                ('processed_at', models.DateTimeField(blank=True, null=True)),
+                ('result', models.JSONField(blank=True, default=dict)),
+                ('device', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='store.device')),
             ],
             options={
-                "ordering": ["-occurred_at"],
+                'ordering': ['-occurred_at'],
             },
         ),
         migrations.CreateModel(
-            name="Shopper",
+            name='Shopper',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("display_name", models.CharField(max_length=100)),
-                ("face_consent", models.BooleanField(default=False)),
-                ("face_consent_at", models.DateTimeField(blank=True, null=True)),
-                ("email_receipts", models.BooleanField(default=True)),
-                (
-                    "qr_secret",
-                    models.CharField(default=store.models.shoppers._qr_secret, max_length=64),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="shopper",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('display_name', models.CharField(max_length=100)),
+                ('face_consent', models.BooleanField(default=False)),
+                ('face_consent_at', models.DateTimeField(blank=True, null=True)),
+                ('email_receipts', models.BooleanField(default=True)),
+                ('qr_secret', models.CharField(default=store.models.shoppers._qr_secret, max_length=64)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='shopper', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["display_name"],
+                'ordering': ['display_name'],
             },
         ),
         migrations.AddField(
-            model_name="receipt",
-            name="shopper",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="receipts",
-                to="store.shopper",
-            ),
+            model_name='receipt',
+            name='shopper',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='receipts', to='store.shopper'),
         ),
         migrations.CreateModel(
-            name="FaceEmbedding",
+            name='FaceEmbedding',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("vector", models.BinaryField()),
-                ("source", models.CharField(default="selfie", max_length=16)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "shopper",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="embeddings",
-                        to="store.shopper",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('vector', models.BinaryField()),
+                ('source', models.CharField(default='selfie', max_length=16)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('shopper', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='embeddings', to='store.shopper')),
             ],
             options={
-                "ordering": ["shopper_id", "created_at"],
+                'ordering': ['shopper_id', 'created_at'],
             },
         ),
         migrations.CreateModel(
-            name="Dispute",
+            name='Dispute',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("message", models.TextField(max_length=2000)),
-                ("quantity", models.PositiveIntegerField(default=1)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("open", "Open"),
-                            ("resolved", "Resolved"),
-                            ("dismissed", "Dismissed"),
-                        ],
-                        default="open",
-                        max_length=10,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("resolved_at", models.DateTimeField(blank=True, null=True)),
-                ("resolution_note", models.CharField(blank=True, max_length=300)),
-                (
-                    "resolved_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "receipt",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="disputes",
-                        to="store.receipt",
-                    ),
-                ),
-                (
-                    "line",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="store.receiptline",
-                    ),
-                ),
-                (
-                    "shopper",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="disputes",
-                        to="store.shopper",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('message', models.TextField(max_length=2000)),
+                ('quantity', models.PositiveIntegerField(default=1)),
+                ('status', models.CharField(choices=[('open', 'Open'), ('resolved', 'Resolved'), ('dismissed', 'Dismissed')], default='open', max_length=10)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('resolved_at', models.DateTimeField(blank=True, null=True)),
+                ('resolution_note', models.CharField(blank=True, max_length=300)),
+                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('receipt', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='disputes', to='store.receipt')),
+                ('line', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='store.receiptline')),
+                ('shopper', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='disputes', to='store.shopper')),
             ],
             options={
-                "ordering": ["-created_at"],
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="Slot",
+            name='Slot',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("code", models.CharField(max_length=32)),
-                (
-                    "sensor",
-                    models.CharField(
-                        choices=[
-                            ("load_cell", "Load cell (grams)"),
-                            ("ultrasonic", "Ultrasonic distance (mm)"),
-                            ("light", "Light sensor (present / absent)"),
-                            ("camera", "Camera only"),
-                        ],
-                        default="load_cell",
-                        max_length=16,
-                    ),
-                ),
-                ("stock", models.PositiveIntegerField(default=0)),
-                ("capacity", models.PositiveIntegerField(default=20)),
-                ("low_stock_threshold", models.PositiveIntegerField(default=3)),
-                ("lane_depth_mm", models.FloatField(blank=True, null=True)),
-                ("item_depth_mm", models.FloatField(blank=True, null=True)),
-                (
-                    "product",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="slots",
-                        to="store.product",
-                    ),
-                ),
-                (
-                    "shelf",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="slots",
-                        to="store.shelf",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.CharField(max_length=32)),
+                ('sensor', models.CharField(choices=[('load_cell', 'Load cell (grams)'), ('ultrasonic', 'Ultrasonic distance (mm)'), ('light', 'Light sensor (present / absent)'), ('camera', 'Camera only')], default='load_cell', max_length=16)),
+                ('stock', models.PositiveIntegerField(default=0)),
+                ('capacity', models.PositiveIntegerField(default=20)),
+                ('low_stock_threshold', models.PositiveIntegerField(default=3)),
+                ('lane_depth_mm', models.FloatField(blank=True, null=True)),
+                ('item_depth_mm', models.FloatField(blank=True, null=True)),
+                ('product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='slots', to='store.product')),
+                ('shelf', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='slots', to='store.shelf')),
             ],
             options={
-                "ordering": ["shelf__name", "code"],
+                'ordering': ['shelf__name', 'code'],
             },
         ),
         migrations.CreateModel(
-            name="ReviewItem",
+            name='ReviewItem',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("reason", models.CharField(help_text="machine-readable code", max_length=40)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("open", "Open"),
-                            ("resolved", "Resolved"),
-                            ("dismissed", "Dismissed"),
-                        ],
-                        default="open",
-                        max_length=10,
-                    ),
-                ),
-                ("quantity", models.IntegerField(default=0)),
-                ("candidates", models.JSONField(blank=True, default=list)),
-                ("evidence", models.JSONField(blank=True, default=dict)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("resolved_at", models.DateTimeField(blank=True, null=True)),
-                ("resolution", models.JSONField(blank=True, default=dict)),
-                (
-                    "frame",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="reviews",
-                        to="store.frame",
-                    ),
-                ),
-                (
-                    "product",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="store.product",
-                    ),
-                ),
-                (
-                    "resolved_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "shelf_event",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="reviews",
-                        to="store.shelfevent",
-                    ),
-                ),
-                (
-                    "slot",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="store.slot",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('reason', models.CharField(help_text='machine-readable code', max_length=40)),
+                ('status', models.CharField(choices=[('open', 'Open'), ('resolved', 'Resolved'), ('dismissed', 'Dismissed')], default='open', max_length=10)),
+                ('quantity', models.IntegerField(default=0)),
+                ('candidates', models.JSONField(blank=True, default=list)),
+                ('evidence', models.JSONField(blank=True, default=dict)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('resolved_at', models.DateTimeField(blank=True, null=True)),
+                ('resolution', models.JSONField(blank=True, default=dict)),
+                ('frame', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reviews', to='store.frame')),
+                ('product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='store.product')),
+                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('shelf_event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='store.shelfevent')),
+                ('slot', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='store.slot')),
             ],
             options={
-                "ordering": ["-created_at"],
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="Visit",
+            name='Visit',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("open", "In the store"), ("closed", "Left")],
-                        default="open",
-                        max_length=8,
-                    ),
-                ),
-                ("entered_at", models.DateTimeField()),
-                ("exited_at", models.DateTimeField(blank=True, null=True)),
-                ("entry_method", models.CharField(default="face", max_length=8)),
-                ("last_seen_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "entry_device",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="store.device",
-                    ),
-                ),
-                (
-                    "exit_device",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="store.device",
-                    ),
-                ),
-                (
-                    "last_seen_device",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="store.device",
-                    ),
-                ),
-                (
-                    "shopper",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="visits",
-                        to="store.shopper",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('status', models.CharField(choices=[('open', 'In the store'), ('closed', 'Left')], default='open', max_length=8)),
+                ('entered_at', models.DateTimeField()),
+                ('exited_at', models.DateTimeField(blank=True, null=True)),
+                ('entry_method', models.CharField(default='face', max_length=8)),
+                ('last_seen_at', models.DateTimeField(blank=True, null=True)),
+                ('entry_device', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='store.device')),
+                ('exit_device', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='store.device')),
+                ('last_seen_device', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='store.device')),
+                ('shopper', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='visits', to='store.shopper')),
             ],
             options={
-                "ordering": ["-entered_at"],
+                'ordering': ['-entered_at'],
             },
         ),
         migrations.AddField(
-            model_name="receipt",
-            name="visit",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="receipt",
-                to="store.visit",
-            ),
+            model_name='receipt',
+            name='visit',
+            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='receipt', to='store.visit'),
         ),
         migrations.CreateModel(
-            name="CartEntry",
+            name='CartEntry',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("take", "Take"),
-                            ("return", "Return"),
-                            ("correction", "Correction"),
-                        ],
-                        max_length=12,
-                    ),
-                ),
-                ("quantity", models.IntegerField()),
-                ("unit_price", models.DecimalField(decimal_places=2, max_digits=10)),
-                ("confidence", models.FloatField(blank=True, null=True)),
-                ("evidence", models.JSONField(blank=True, default=dict)),
-                ("note", models.CharField(blank=True, max_length=200)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "dispute",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="entries",
-                        to="store.dispute",
-                    ),
-                ),
-                (
-                    "product",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="store.product",
-                    ),
-                ),
-                (
-                    "review_item",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="entries",
-                        to="store.reviewitem",
-                    ),
-                ),
-                (
-                    "shelf_event",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="entries",
-                        to="store.shelfevent",
-                    ),
-                ),
-                (
-                    "slot",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="store.slot",
-                    ),
-                ),
-                (
-                    "visit",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="entries",
-                        to="store.visit",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('take', 'Take'), ('return', 'Return'), ('correction', 'Correction')], max_length=12)),
+                ('quantity', models.IntegerField()),
+                ('unit_price', models.DecimalField(decimal_places=2, max_digits=10)),
+                ('confidence', models.FloatField(blank=True, null=True)),
+                ('evidence', models.JSONField(blank=True, default=dict)),
+                ('note', models.CharField(blank=True, max_length=200)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('dispute', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='store.dispute')),
+                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='store.product')),
+                ('review_item', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='store.reviewitem')),
+                ('shelf_event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='store.shelfevent')),
+                ('slot', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='store.slot')),
+                ('visit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='store.visit')),
             ],
             options={
-                "verbose_name_plural": "cart entries",
-                "ordering": ["created_at", "id"],
+                'verbose_name_plural': 'cart entries',
+                'ordering': ['created_at', 'id'],
             },
         ),
         migrations.AddIndex(
-            model_name="frame",
-            index=models.Index(
-                fields=["device", "captured_at"], name="store_frame_device__288dbe_idx"
-            ),
+            model_name='frame',
+            index=models.Index(fields=['device', 'captured_at'], name='store_frame_device__288dbe_idx'),
         ),
         migrations.AddConstraint(
-            model_name="frame",
-            constraint=models.UniqueConstraint(
-                fields=("device", "event_id"), name="frame_unique_id"
-            ),
+            model_name='frame',
+            constraint=models.UniqueConstraint(fields=('device', 'event_id'), name='frame_unique_id'),
         ),
         migrations.AddConstraint(
-            model_name="classmapping",
-            constraint=models.UniqueConstraint(
-                fields=("detector", "class_name"), name="classmapping_unique_class"
-            ),
+            model_name='classmapping',
+            constraint=models.UniqueConstraint(fields=('detector', 'class_name'), name='classmapping_unique_class'),
         ),
         migrations.AddIndex(
-            model_name="shelfevent",
-            index=models.Index(
-                fields=["device", "occurred_at"], name="store_shelf_device__7a1f8a_idx"
-            ),
+            model_name='shelfevent',
+            index=models.Index(fields=['device', 'occurred_at'], name='store_shelf_device__7a1f8a_idx'),
         ),
         migrations.AddConstraint(
-            model_name="shelfevent",
-            constraint=models.UniqueConstraint(
-                fields=("device", "event_id"), name="shelfevent_unique_id"
-            ),
+            model_name='shelfevent',
+            constraint=models.UniqueConstraint(fields=('device', 'event_id'), name='shelfevent_unique_id'),
         ),
         migrations.AddConstraint(
-            model_name="slot",
-            constraint=models.UniqueConstraint(
-                fields=("shelf", "code"), name="slot_unique_code_per_shelf"
-            ),
+            model_name='slot',
+            constraint=models.UniqueConstraint(fields=('shelf', 'code'), name='slot_unique_code_per_shelf'),
         ),
         migrations.AddConstraint(
-            model_name="slot",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("stock__gte", 0)), name="slot_stock_gte_0"
-            ),
+            model_name='slot',
+            constraint=models.CheckConstraint(condition=models.Q(('stock__gte', 0)), name='slot_stock_gte_0'),
         ),
         migrations.AddIndex(
-            model_name="reviewitem",
-            index=models.Index(
-                fields=["status", "created_at"], name="store_revie_status_1db592_idx"
-            ),
+            model_name='reviewitem',
+            index=models.Index(fields=['status', 'created_at'], name='store_revie_status_1db592_idx'),
         ),
         migrations.AddConstraint(
-            model_name="visit",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("status", "open")),
-                fields=("shopper",),
-                name="visit_one_open_per_shopper",
-            ),
+            model_name='visit',
+            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('shopper',), name='visit_one_open_per_shopper'),
         ),
         migrations.AddConstraint(
-            model_name="cartentry",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("quantity", 0), _negated=True), name="cartentry_nonzero"
-            ),
+            model_name='cartentry',
+            constraint=models.CheckConstraint(condition=models.Q(('quantity', 0), _negated=True), name='cartentry_nonzero'),
         ),
         migrations.AddConstraint(
-            model_name="cartentry",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("kind", "take"), _negated=True), ("quantity__gt", 0), _connector="OR"
-                ),
-                name="cartentry_take_positive",
-            ),
+            model_name='cartentry',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'take'), _negated=True), ('quantity__gt', 0), _connector='OR'), name='cartentry_take_positive'),
         ),
         migrations.AddConstraint(
-            model_name="cartentry",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("kind", "return"), _negated=True),
-                    ("quantity__lt", 0),
-                    _connector="OR",
-                ),
-                name="cartentry_return_negative",
-            ),
+            model_name='cartentry',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'return'), _negated=True), ('quantity__lt', 0), _connector='OR'), name='cartentry_return_negative'),
         ),
         migrations.AddConstraint(
-            model_name="cartentry",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("shelf_event__isnull", False)),
-                fields=("shelf_event", "product", "visit"),
-                name="cartentry_once_per_event",
-            ),
+            model_name='cartentry',
+            constraint=models.UniqueConstraint(condition=models.Q(('shelf_event__isnull', False)), fields=('shelf_event', 'product', 'visit'), name='cartentry_once_per_event'),
         ),
     ]

@@ -5,76 +5,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("store", "0001_initial"),
+        ('store', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Sighting",
+            name='Sighting',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("seen_at", models.DateTimeField()),
-                ("confidence", models.FloatField()),
-                ("distance", models.FloatField(blank=True, null=True)),
-                ("x", models.FloatField(blank=True, null=True)),
-                (
-                    "source",
-                    models.CharField(
-                        default="face", help_text="face or sees (replay)", max_length=8
-                    ),
-                ),
-                (
-                    "device",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="store.device",
-                    ),
-                ),
-                (
-                    "frame",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="sightings",
-                        to="store.frame",
-                    ),
-                ),
-                (
-                    "shopper",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="store.shopper",
-                    ),
-                ),
-                (
-                    "visit",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="sightings",
-                        to="store.visit",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('seen_at', models.DateTimeField()),
+                ('confidence', models.FloatField()),
+                ('distance', models.FloatField(blank=True, null=True)),
+                ('x', models.FloatField(blank=True, null=True)),
+                ('source', models.CharField(default='face', help_text='face or sees (replay)', max_length=8)),
+                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='store.device')),
+                ('frame', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sightings', to='store.frame')),
+                ('shopper', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='store.shopper')),
+                ('visit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='sightings', to='store.visit')),
             ],
             options={
-                "ordering": ["-seen_at"],
-                "indexes": [
-                    models.Index(
-                        fields=["device", "seen_at"], name="store_sight_device__f0afee_idx"
-                    )
-                ],
+                'ordering': ['-seen_at'],
+                'indexes': [models.Index(fields=['device', 'seen_at'], name='store_sight_device__f0afee_idx')],
             },
         ),
     ]

@@ -5,19 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("store", "0001_initial"),
+        ('store', '0001_initial'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="slot",
-            name="camera_region",
-            field=models.JSONField(
-                blank=True,
-                help_text="[x1, y1, x2, y2] as fractions (0..1) of the shelf camera frame",
-                null=True,
-                validators=[store.models.catalog.validate_camera_region],
-            ),
+            model_name='slot',
+            name='camera_region',
+            field=models.JSONField(blank=True, help_text='[x1, y1, x2, y2] as fractions (0..1) of the shelf camera frame', null=True, validators=[store.models.catalog.validate_camera_region]),
         ),
     ]
