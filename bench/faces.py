@@ -82,6 +82,7 @@ def main() -> None:
     from django.contrib.auth.models import User
     from tqdm import tqdm
 
+    from store.crypto import embedding_decrypt, embedding_encrypt
     from store.models import Device, FaceEmbedding, Frame, Shopper
     from store.services.faces import _stamp, face_consent_set, face_enrol, face_gallery
     from store.services.gates import gate_frame_analyse
@@ -96,7 +97,10 @@ def main() -> None:
         shopper = Shopper.objects.create(user=user, display_name=user.username)
         face_consent_set(shopper=shopper, consent=True)
         face_enrol(shopper=shopper, images=[data[name]], source="import")
-    known = [np.frombuffer(bytes(e.vector)) for e in FaceEmbedding.objects.all()]
+    known = [
+        embedding_decrypt(blob=e.vector, shopper_id=e.shopper_id)
+        for e in FaceEmbedding.objects.all()
+    ]
     gate = Device.objects.create(device_id="gate-in", kind="entry")
     frame = Frame(device=gate, event_id="bench", captured_at=None, width=0, height=0)
     # Warm up: load dlib's models once, outside every measurement.
@@ -195,7 +199,9 @@ def main() -> None:
     )
     FaceEmbedding.objects.bulk_create(
         (
-            FaceEmbedding(shopper=s, vector=v.tobytes(), source="import")
+            FaceEmbedding(
+                shopper=s, vector=embedding_encrypt(vector=v, shopper_id=s.pk), source="import"
+            )
             for s, v in zip(shoppers, synthetic)
         ),
         batch_size=2000,

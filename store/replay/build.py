@@ -14,6 +14,7 @@ from django.db import transaction
 from PIL import Image
 
 from edge_agent import protocol
+from store.crypto import embedding_encrypt
 from store.models import Device, Product, Shelf, Shopper, Slot
 from store.replay.scenario import Scenario, ScenarioError
 from store.services.devices import device_create, device_rotate_token
@@ -115,7 +116,9 @@ def enrol_photos(*, shopper: Shopper, images: list[bytes]) -> int:
             rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
             for enc in face_recognition.face_encodings(rgb)[:1]:
                 FaceEmbedding.objects.create(
-                    shopper=shopper, vector=np.asarray(enc, dtype="<f8").tobytes(), source="kiosk"
+                    shopper=shopper,
+                    vector=embedding_encrypt(vector=np.asarray(enc), shopper_id=shopper.pk),
+                    source="kiosk",
                 )
                 added += 1
         return added

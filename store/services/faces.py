@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
+from store.crypto import embedding_decrypt, embedding_encrypt
 from store.errors import DomainError
 from store.models import FaceEmbedding, Shopper
 from store.services import live
@@ -99,8 +100,15 @@ def face_gallery() -> vf.Gallery:
     owners: list[int] = []
     blobs: list[bytes] = []
     for shopper_id, vector in rows.iterator(chunk_size=2000):
+        try:
+            plain = embedding_decrypt(blob=vector, shopper_id=shopper_id)
+        except DomainError:
+            # A row written under another key, or tampered with: it matches nobody, and
+            # the gate keeps working for everyone else.
+            log.warning("face embedding of shopper %s cannot be decrypted; skipped", shopper_id)
+            continue
         owners.append(shopper_id)
-        blobs.append(bytes(vector))
+        blobs.append(plain.astype("<f8").tobytes())
     vectors = (
         np.frombuffer(b"".join(blobs), dtype="<f8").reshape(-1, vf.EMBEDDING_SIZE)
         if blobs
@@ -187,7 +195,9 @@ def face_enrol(*, shopper: Shopper, images: list[bytes], source: str = "selfie")
             raise DomainError("consent_required", "consent was withdrawn")
         FaceEmbedding.objects.bulk_create(
             FaceEmbedding(
-                shopper=locked, vector=np.asarray(v, dtype="<f8").tobytes(), source=source
+                shopper=locked,
+                vector=embedding_encrypt(vector=v, shopper_id=locked.pk),
+                source=source,
             )
             for v in vectors
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from store.crypto import embedding_encrypt
 from store.errors import DomainError
 from store.models import FaceEmbedding
 from store.services.faces import (
@@ -35,7 +36,14 @@ def test_only_the_embedding_is_stored(kit, settings, tmp_path):
     result = face_enrol(shopper=kit, images=[photo("obama.jpg")], source="selfie")
     assert (result.added, result.total, result.errors) == (1, 1, [])
     (row,) = FaceEmbedding.objects.all()
-    assert len(bytes(row.vector)) == 128 * 8 and row.source == "selfie"
+    assert row.source == "selfie"
+    # Encrypted at rest: the stored bytes are not the float64 vector, and decrypt to it.
+    from store.crypto import embedding_decrypt
+
+    stored = bytes(row.vector)
+    vector = embedding_decrypt(blob=stored, shopper_id=kit.pk)
+    assert vector.shape == (128,)
+    assert vector.astype("<f8").tobytes() not in stored
     media = settings.MEDIA_ROOT
     assert not (media.exists() and any(media.rglob("*")))
 
@@ -100,7 +108,11 @@ def test_the_gallery_sees_changes_made_by_another_process(kit):
     assert len(face_gallery()) == 1
     # A row written behind the services' back (another worker, the admin) is still seen,
     # and so is a consent flag cleared without going through face_consent_set.
-    FaceEmbedding.objects.create(shopper=kit, vector=np.zeros(128).tobytes(), source="import")
+    FaceEmbedding.objects.create(
+        shopper=kit,
+        vector=embedding_encrypt(vector=np.zeros(128), shopper_id=kit.pk),
+        source="import",
+    )
     assert len(face_gallery()) == 2
     type(kit).objects.filter(pk=kit.pk).update(face_consent=False)
     assert len(face_gallery()) == 0
@@ -119,7 +131,11 @@ def test_a_gallery_of_thousands_of_embeddings_still_finds_the_right_shopper(kit,
     ]
     vectors = rng.normal(0, 0.09, size=(3_000, 128))
     FaceEmbedding.objects.bulk_create(
-        FaceEmbedding(shopper=shoppers[i % 3], vector=v.tobytes(), source="import")
+        FaceEmbedding(
+            shopper=shoppers[i % 3],
+            vector=embedding_encrypt(vector=v, shopper_id=shoppers[i % 3].pk),
+            source="import",
+        )
         for i, v in enumerate(vectors)
     )
     assert len(face_gallery()) == 3_001
