@@ -16,6 +16,7 @@ from django.db import DatabaseError
 from edge_agent import protocol
 from store.errors import DomainError
 from store.models import Device
+from store.ratelimit import RateLimited, ratelimit_hit
 from store.services import devices as device_services
 from store.services import events as event_services
 from store.services import live
@@ -71,6 +72,17 @@ _parallel_db = functools.partial(database_sync_to_async, thread_sensitive=False)
 @_parallel_db
 def _store_event(device: Device, msg: dict[str, Any]) -> bool:
     return event_services.event_store(device=device, msg=msg)[1]
+
+
+@database_sync_to_async
+def _frame_quota(device: Device) -> None:
+    limits = settings.MINIGO
+    ratelimit_hit(
+        scope="frames",
+        key=str(device.pk),
+        limit=limits["FRAME_RATE_LIMIT"],
+        window_s=limits["FRAME_RATE_WINDOW_S"],
+    )
 
 
 @_parallel_db
@@ -194,6 +206,13 @@ class DeviceConsumer(AsyncWebsocketConsumer):
     async def _frame(self, data: bytes) -> None:
         limits = settings.MINIGO
         header, jpeg = protocol.decode_frame(data, max_bytes=limits["FRAME_MAX_BYTES"])
+        try:
+            # Checked before any decoding: a flooding camera costs the server almost nothing.
+            # The frame is not acked, so a well-behaved agent keeps it and sends it later.
+            await _frame_quota(self.device)
+        except RateLimited as exc:
+            await self._error(exc.code, exc.message, header["event_id"])
+            return
         try:
             info = probe(
                 jpeg,

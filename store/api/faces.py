@@ -3,6 +3,7 @@ staff kiosk's (/api/shoppers/...). Photos are read in memory and never stored.""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 from store.api.permissions import IsStaff
 from store.errors import DomainError
 from store.models import Shopper
+from store.ratelimit import ratelimit_hit
 from store.services.faces import face_consent_set, face_count, face_delete, face_enrol
 from store.services.qr import qr_issue
 from store.services.shoppers import shopper_create
@@ -23,6 +25,14 @@ def _me(request) -> Shopper:
     if shopper is None:
         raise DomainError("not_a_shopper", "this account has no shopper profile", status=403)
     return shopper
+
+
+def _enrol_quota(key: str) -> None:
+    """Enrolment runs the face model on every photo: limit it per shopper and per kiosk user."""
+    limits = settings.MINIGO
+    ratelimit_hit(
+        scope="enrol", key=key, limit=limits["ENROL_LIMIT"], window_s=limits["ENROL_WINDOW_S"]
+    )
 
 
 class ConsentIn(serializers.Serializer):
@@ -91,6 +101,7 @@ class MyFace(APIView):
     )
     def post(self, request):
         shopper = _me(request)
+        _enrol_quota(f"shopper-{shopper.pk}")
         upload = request.FILES.get("image")
         if upload is None:
             raise DomainError("image_required", "send the photo in the multipart field 'image'")
@@ -205,6 +216,7 @@ class ShopperFaces(APIView):
     )
     def post(self, request, pk: int):
         shopper = get_object_or_404(Shopper, pk=pk)
+        _enrol_quota(f"staff-{request.user.pk}")
         uploads = request.FILES.getlist("images")
         if not uploads:
             raise DomainError("image_required", "send the photos in the multipart field 'images'")

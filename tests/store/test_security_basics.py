@@ -71,3 +71,51 @@ async def test_the_live_socket_refuses_a_foreign_origin(manager):
     )
     connected, _ = await comm.connect()
     assert not connected
+
+
+def test_enrolment_is_rate_limited(client, shopper, settings):
+    from store.models import FaceEmbedding
+
+    settings.MINIGO = {**settings.MINIGO, "ENROL_LIMIT": 2}
+    shopper.face_consent = True
+    shopper.save()
+    client.force_login(shopper.user)
+    codes = [client.post("/api/me/face/", {}).json()["code"] for _ in range(3)]
+    assert codes == ["image_required", "image_required", "rate_limited"]
+    assert client.post("/api/me/face/", {}).status_code == 429
+    assert not FaceEmbedding.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_frame_ingestion_is_rate_limited_per_device(store, settings):
+    import io
+    import time
+
+    from PIL import Image
+
+    from edge_agent import protocol
+    from store.models import Frame
+
+    settings.MINIGO = {**settings.MINIGO, "FRAME_RATE_LIMIT": 2}
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(buf, "JPEG")
+    comm = WebsocketCommunicator(
+        application,
+        "/ws/device/",
+        headers=[(b"authorization", f"Bearer {store.tokens['shelf-1']}".encode())],
+    )
+    assert (await comm.connect())[0]
+    await comm.receive_json_from()  # config
+    replies = []
+    for i in range(3):
+        frame = protocol.encode_frame(event_id=f"f{i}", ts=time.time(), jpeg=buf.getvalue())
+        await comm.send_to(bytes_data=frame)
+        replies.append(await comm.receive_json_from(timeout=10))
+    await comm.disconnect()
+    assert [r.get("status") or r.get("code") for r in replies] == [
+        "stored",
+        "stored",
+        "rate_limited",
+    ]
+    assert replies[2]["event_id"] == "f2"
+    assert await Frame.objects.acount() == 2
