@@ -282,4 +282,5 @@ def test_enrolment_pages_send_camera_photos_in_the_api_contract(
     phone.get_by_role("button", name="Take selfie").click()
     expect(phone.locator("#selfie-msg")).to_contain_text("the gate will recognise you")
     expect(phone.locator("#face-count")).to_have_text("1")
+    _assert_fits(phone)
     shot(phone, "shopper-enrol-phone")
