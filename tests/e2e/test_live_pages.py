@@ -158,8 +158,11 @@ def test_screenshots_of_the_main_pages(server, login, store, manager, shopper):
     boss.set_viewport_size({"width": 1280, "height": 900})
     boss.goto("/manager/disputes/")
     expect(boss.locator("main")).to_contain_text("Only one cola")
+    expect(phone.locator("#live-status")).to_have_text("Live")
     boss.get_by_role("button", name="Refund").click()
     expect(boss.locator(".messages")).to_contain_text("refunded")
+    # The shopper, still on the receipt, hears the decision at once.
+    expect(phone.locator("#dispute-news")).to_contain_text("refunded 1.50")
     phone.goto("/app/")
     phone.set_viewport_size({"width": 1280, "height": 900})
     shot(phone, "shopper-app-desktop")
@@ -279,4 +282,5 @@ def test_enrolment_pages_send_camera_photos_in_the_api_contract(
     phone.get_by_role("button", name="Take selfie").click()
     expect(phone.locator("#selfie-msg")).to_contain_text("the gate will recognise you")
     expect(phone.locator("#face-count")).to_have_text("1")
+    _assert_fits(phone)
     shot(phone, "shopper-enrol-phone")
