@@ -145,6 +145,17 @@ CELERY_BEAT_SCHEDULE = {
     "mark-devices-offline": {"task": "store.tasks.mark_stale_devices_offline", "schedule": 30.0},
 }
 
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": envstr("MINIGO_CHANNEL_PREFIX", "minigo"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- Auth, sessions, security ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -206,7 +217,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact": {"()": "minigo.logging_filters.RedactSecrets"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
@@ -223,8 +237,19 @@ MINIGO = {
     # Frames are kept only when this is on (for retraining data), and then expire.
     "KEEP_FRAMES": envbool("MINIGO_KEEP_FRAMES", False),
     "FRAME_RETENTION_HOURS": envint("MINIGO_FRAME_RETENTION_HOURS", 72, minimum=1),
+    # Product detection: onnxruntime threads per worker process, and how far around a weight
+    # event the shelf camera's frames are compared with it.
+    "DETECTOR_THREADS": envint("MINIGO_DETECTOR_THREADS", 1, minimum=1),
+    "DETECTION_WINDOW_S": envfloat("MINIGO_DETECTION_WINDOW_S", 10.0, minimum=0.0),
     "DEVICE_OFFLINE_AFTER_S": envint("MINIGO_DEVICE_OFFLINE_AFTER_S", 60, minimum=5),
     "QR_TTL_S": envint("MINIGO_QR_TTL_S", 120, minimum=10),
     "CURRENCY": envstr("MINIGO_CURRENCY", "EUR"),
     "LOW_STOCK_DEFAULT": envint("MINIGO_LOW_STOCK_DEFAULT", 3, minimum=0),
+    # Rate limits: attempts per window (seconds).
+    "LOGIN_LIMIT": envint("MINIGO_LOGIN_LIMIT", 10, minimum=1),
+    "LOGIN_WINDOW_S": envint("MINIGO_LOGIN_WINDOW_S", 300, minimum=1),
+    "ENROL_LIMIT": envint("MINIGO_ENROL_LIMIT", 20, minimum=1),
+    "ENROL_WINDOW_S": envint("MINIGO_ENROL_WINDOW_S", 3600, minimum=1),
+    "FRAME_RATE_LIMIT": envint("MINIGO_FRAME_RATE_LIMIT", 600, minimum=1),
+    "FRAME_RATE_WINDOW_S": envint("MINIGO_FRAME_RATE_WINDOW_S", 60, minimum=1),
 }

@@ -7,6 +7,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from store import views
+from store.auth_views import LoginView
 
 admin.site.site_header = "MiniGo administration"
 admin.site.site_title = "MiniGo"
@@ -15,6 +16,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("store.api.urls")),
     # Uploaded product images and models: small shops run without a separate file server.

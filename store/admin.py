@@ -239,16 +239,5 @@ class DisputeAdmin(admin.ModelAdmin):
     list_filter = ["status"]
 
 
-@admin.register(m.DetectorModel)
-class DetectorModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "layout", "input_size", "uploaded_at"]
-
-
-@admin.register(m.ClassMapping)
-class ClassMappingAdmin(admin.ModelAdmin):
-    list_display = ["detector", "class_name", "product"]
-
-
-@admin.register(m.DatasetImage)
-class DatasetImageAdmin(admin.ModelAdmin):
-    list_display = ["id", "original_name", "source", "width", "height", "reviewed"]
+# Registers the detector, class mapping and dataset review pages.
+from store import admin_detection  # noqa: E402,F401

@@ -27,7 +27,11 @@ def process_frame(frame_id: int) -> None:
 
 @shared_task
 def expire_frames() -> int:
-    return frames_expire()
+    from store.services.dataset import dataset_expire
+
+    expired = frames_expire()
+    dataset_expire()  # unreviewed training images taken from frames go with them
+    return expired
 
 
 @shared_task

@@ -2,8 +2,25 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+
+
+def validate_camera_region(value: object) -> None:
+    """[x1, y1, x2, y2], fractions of the shelf camera's frame (0..1), x1 < x2, y1 < y2."""
+    if value is None:
+        return
+    ok = (
+        isinstance(value, list)
+        and len(value) == 4
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    )
+    if not ok or not (0 <= value[0] < value[2] <= 1 and 0 <= value[1] < value[3] <= 1):
+        raise ValidationError(
+            "A camera region is [x1, y1, x2, y2] with 0 ≤ x1 < x2 ≤ 1 and 0 ≤ y1 < y2 ≤ 1 "
+            "(fractions of the frame), e.g. [0, 0.5, 0.5, 1] for the bottom-left quarter."
+        )
 
 
 class Product(models.Model):
@@ -85,6 +102,14 @@ class Slot(models.Model):
     # Ultrasonic lanes: distance to the back of an empty lane and the depth of one item.
     lane_depth_mm = models.FloatField(null=True, blank=True)
     item_depth_mm = models.FloatField(null=True, blank=True)
+    # Where this slot lies in the shelf camera's frame; detections whose centre falls inside
+    # count for it. Empty: every detection of the slot's product on that shelf counts.
+    camera_region = models.JSONField(
+        null=True,
+        blank=True,
+        validators=[validate_camera_region],
+        help_text="[x1, y1, x2, y2] as fractions (0..1) of the shelf camera frame",
+    )
 
     class Meta:
         ordering = ["shelf__name", "code"]

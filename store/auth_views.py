@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
+
+from store.ratelimit import RateLimited, client_ip, ratelimit_hit
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, with attempts limited per client address and per username so that
+    password guessing is slow from one machine and against one account."""
+
+    def post(self, request, *args, **kwargs):
+        limits = settings.MINIGO
+        username = (request.POST.get("username") or "")[:150].lower()
+        try:
+            for scope, key in (("login-ip", client_ip(request)), ("login-user", username)):
+                ratelimit_hit(
+                    scope=scope,
+                    key=key,
+                    limit=limits["LOGIN_LIMIT"],
+                    window_s=limits["LOGIN_WINDOW_S"],
+                )
+        except RateLimited as exc:
+            response = HttpResponse(f"{exc.message}\n", status=429, content_type="text/plain")
+            response["Retry-After"] = str(limits["LOGIN_WINDOW_S"])
+            return response
+        return super().post(request, *args, **kwargs)

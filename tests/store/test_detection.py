@@ -1,0 +1,344 @@
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from store.models import (
+    CartEntry,
+    DatasetImage,
+    DetectorModel,
+    Frame,
+    ReviewItem,
+    ShelfEvent,
+    Slot,
+)
+from store.services import detection, detectors
+from store.services.events import event_store, frame_store
+from store.services.frames import frame_process
+from tests.conftest import needs_postgres
+from tests.vision.onnx_models import constant_model, v8_output
+from vision.detect import Detections
+
+NAMES = ["cocacola", "crisps", "hand"]
+T0 = 1_700_000_000.0
+
+
+def jpeg(value: int, size=(64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (value, value, value)).save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def box(cls: int, x: float, y: float = 10) -> tuple:
+    return (x, y, x + 8, y + 8, cls)
+
+
+class ScriptedDetector:
+    """Stands in for the ONNX model: frame i (grey level 20·i) shows script[i]."""
+
+    class_names = NAMES
+
+    def __init__(self, script: list[list[tuple]]):
+        self.script = script
+
+    def detect(self, rgb):
+        rows = self.script[round(float(rgb.mean()) / 20)]
+        if not rows:
+            return Detections.empty()
+        return Detections(
+            np.array([r[:4] for r in rows]), np.full(len(rows), 0.9), np.array([r[4] for r in rows])
+        )
+
+
+@pytest.fixture
+def camera_shelf(store, monkeypatch):
+    """The store's shelf with a detector; A1 (cola) is watched by the camera only, on the left
+    half of the frame; A2 stays a load cell."""
+    model = detectors.detector_create(
+        name="shelf model",
+        data=constant_model(v8_output([[32, 32, 8, 8, 0.9, 0, 0]], 3), names=NAMES),
+    )
+    model.mappings.filter(class_name="cocacola").update(product=store.cola)
+    model.mappings.filter(class_name="crisps").update(product=store.chips)
+    detectors.detector_assign_shelves(detector=model, shelves=[store.shelf])
+    Slot.objects.filter(pk=store.a1.pk).update(sensor="camera", camera_region=[0, 0, 0.5, 1])
+
+    def use(script):
+        monkeypatch.setattr(detectors, "detector_load", lambda *, model: ScriptedDetector(script))
+
+    store.detector = model
+    store.use_script = use
+    return store
+
+
+def send(store, i: int, *, process=True):
+    frame, _ = frame_store(
+        device=store.shelf_device,
+        header={"event_id": f"f{i}", "camera": "0", "seq": i, "ts": T0 + i},
+        jpeg=jpeg(20 * i),
+        width=64,
+        height=48,
+    )
+    if process:
+        frame_process(frame_id=frame.pk)
+    return frame
+
+
+COLA, CHIPS, HAND = 0, 1, 2
+THREE = [box(COLA, 2), box(COLA, 12), box(COLA, 22)]
+TWO = THREE[:2]
+
+
+@pytest.mark.django_db
+def test_a_hand_taking_a_cola_from_a_camera_only_slot_is_a_take_then_a_return(
+    camera_shelf, visit, django_capture_on_commit_callbacks
+):
+    camera_shelf.use_script(
+        [
+            THREE,  # 0: before
+            [*THREE, box(HAND, 10, 0)],  # 1: a hand reaches in
+            [*TWO, box(HAND, 20, 0)],  # 2: and leaves with a cola
+            TWO,  # 3: after: one fewer
+            [*TWO, box(HAND, 20, 0)],  # 4: a hand puts it back
+            THREE,  # 5: after
+            [*THREE, box(COLA, 40)],  # 6: a cola on the right half is not in A1's region
+        ]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(7):
+            send(camera_shelf, i)
+    events = list(ShelfEvent.objects.order_by("occurred_at"))
+    assert [(e.sensor, e.slot_code, e.before, e.after) for e in events] == [
+        ("camera", "A1", 3, 2),
+        ("camera", "A1", 2, 3),
+    ]
+    assert [e.status for e in events] == ["applied", "applied"]
+    # The event time is when the hand was last seen.
+    assert events[0].occurred_at.timestamp() == T0 + 2
+    entries = list(CartEntry.objects.filter(visit=visit).order_by("id"))
+    assert [(e.kind, e.product_id, e.quantity) for e in entries] == [
+        ("take", camera_shelf.cola.pk, 1),
+        ("return", camera_shelf.cola.pk, -1),  # returns are signed in the ledger
+    ]
+    camera_shelf.a1.refresh_from_db()
+    assert camera_shelf.a1.stock == 12
+    assert Frame.objects.get(event_id="f6").result["detection"]["counts"] == {"A1": 3, "A2": 0}
+
+
+@pytest.mark.django_db
+def test_frames_processed_out_of_order_give_one_event(
+    camera_shelf, visit, django_capture_on_commit_callbacks
+):
+    camera_shelf.use_script([THREE, [*THREE, box(HAND, 10, 0)], TWO])
+    frames = [send(camera_shelf, i, process=False) for i in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        # The "after" frame first: it must wait for the hand frame between.
+        frame_process(frame_id=frames[2].pk)
+        assert not ShelfEvent.objects.exists()
+        frame_process(frame_id=frames[0].pk)
+        assert not ShelfEvent.objects.exists()
+        frame_process(frame_id=frames[1].pk)
+        frame_process(frame_id=frames[1].pk)  # a repeat changes nothing
+    assert ShelfEvent.objects.count() == 1
+    assert CartEntry.objects.get(visit=visit).quantity == 1
+
+
+@pytest.mark.django_db
+def test_no_hand_means_no_event_even_when_counts_flicker(camera_shelf):
+    camera_shelf.use_script([THREE, TWO, THREE])
+    for i in range(3):
+        send(camera_shelf, i)
+    assert not ShelfEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_shelf_without_a_detector_is_left_alone(store):
+    send(store, 0)
+    assert Frame.objects.get().result == {}
+
+
+@pytest.mark.django_db
+def test_the_real_model_runs_on_shelf_frames_and_kept_frames_become_training_data(
+    camera_shelf, settings
+):
+    settings.MINIGO = {**settings.MINIGO, "KEEP_FRAMES": True}
+    frame = send(camera_shelf, 1)  # the constant model: one cola at the centre
+    result = Frame.objects.get(pk=frame.pk).result["detection"]
+    assert [(d["label"], d["box"]) for d in result["detections"]] == [
+        ("cocacola", [28.0, 20.0, 36.0, 28.0])
+    ]
+    assert result["counts"] == {"A1": 0, "A2": 0}  # its centre x 0.5 is outside A1's region
+    image = DatasetImage.objects.get()
+    assert (image.source, image.reviewed, image.frame_id) == ("frame", False, frame.pk)
+    assert [(b.label, b.x_min, b.confidence) for b in image.boxes.all()] == [
+        ("cocacola", 28.0, pytest.approx(0.9))
+    ]
+
+
+@pytest.mark.django_db
+def test_frames_are_not_kept_as_training_data_unless_configured(camera_shelf):
+    send(camera_shelf, 1)
+    assert not DatasetImage.objects.exists()
+    assert Frame.objects.get().jpeg is None
+
+
+def weight_event(store, *, removed_g: float, at: float):
+    event, _ = event_store(
+        device=store.shelf_device,
+        msg={
+            "event_id": f"w{at}",
+            "slot": "A2",
+            "sensor": "load_cell",
+            "before": 1000.0,
+            "after": 1000.0 - removed_g,
+            "ts": at,
+        },
+    )
+    return event
+
+
+@pytest.mark.django_db
+def test_a_weight_event_the_camera_disagrees_with_is_reported(camera_shelf):
+    crisps = [box(CHIPS, 40), box(CHIPS, 50)]
+    camera_shelf.use_script([crisps, [*crisps, box(HAND, 40, 0)], crisps])
+    for i in range(3):
+        send(camera_shelf, i)
+    # The load cell says one bag of crisps (45 g) left; the camera still sees two.
+    event = weight_event(camera_shelf, removed_g=45, at=T0 + 1.5)
+    assert detection.detection_check_weight(event=event) == {
+        "reason": "detection_disagrees",
+        "sensor_delta": 1,
+        "camera_delta": 0,
+        "seen_before": 2,
+        "seen_after": 2,
+        "frames": [Frame.objects.get(event_id="f0").pk, Frame.objects.get(event_id="f2").pk],
+    }
+
+
+@pytest.mark.django_db
+def test_a_weight_event_the_camera_agrees_with_passes(camera_shelf):
+    crisps = [box(CHIPS, 40), box(CHIPS, 50)]
+    camera_shelf.use_script([crisps, [box(HAND, 40, 0)], crisps[:1]])
+    for i in range(3):
+        send(camera_shelf, i)
+    assert (
+        detection.detection_check_weight(
+            event=weight_event(camera_shelf, removed_g=45, at=T0 + 1.5)
+        )
+        is None
+    )
+
+
+@pytest.mark.django_db
+def test_without_camera_evidence_the_weight_stands(camera_shelf, store):
+    # No frames at all around the event.
+    assert detection.detection_check_weight(event=weight_event(store, removed_g=45, at=T0)) is None
+    # A shelf without a detector.
+    store.shelf.detector = None
+    store.shelf.save()
+    assert (
+        detection.detection_check_weight(event=weight_event(store, removed_g=45, at=T0 + 1)) is None
+    )
+
+
+@pytest.mark.django_db
+def test_synthetic_frames_count_by_sku(camera_shelf, visit, django_capture_on_commit_callbacks):
+    frames = [send(camera_shelf, i, process=False) for i in range(3)]
+    seen = [({"COLA": 4}, False), ({"COLA": 4}, True), ({"COLA": 3}, False)]
+    with django_capture_on_commit_callbacks(execute=True):
+        for frame, (products, hand) in zip(frames, seen):
+            analysis = detection.detection_analysis_from_counts(products=products, hand=hand)
+            result = detection.shelf_frame_apply(frame=frame, analysis=analysis)
+            Frame.objects.filter(pk=frame.pk).update(status="applied", result=result)
+    event = ShelfEvent.objects.get()
+    assert (event.sensor, event.before, event.after, event.status) == ("camera", 4, 3, "applied")
+    assert not ReviewItem.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_model_that_cannot_load_leaves_the_frame_processed(camera_shelf, monkeypatch):
+    from vision.detect import ModelError
+
+    def broken(*, model):
+        raise ModelError("model_unloadable", "gone")
+
+    monkeypatch.setattr(detectors, "detector_load", broken)
+    frame = send(camera_shelf, 0)
+    frame.refresh_from_db()
+    assert frame.status == "applied"
+    assert frame.result["detection"]["error"] == "detector_unavailable"
+
+
+@pytest.mark.django_db
+def test_the_loaded_detector_is_cached_until_the_model_changes(camera_shelf):
+    model = DetectorModel.objects.get()
+    first = detectors.detector_load(model=model)
+    assert detectors.detector_load(model=model) is first
+    model.confidence = 0.5
+    model.save()
+    assert detectors.detector_load(model=model) is not first
+
+
+@needs_postgres()
+@pytest.mark.django_db(transaction=True)
+def test_neighbouring_frames_applied_at_once_by_two_workers_give_one_event(
+    camera_shelf, monkeypatch
+):
+    import threading
+    import time
+
+    from django.db import connection
+
+    from store import tasks
+
+    camera_shelf.use_script([THREE, [*THREE, box(HAND, 10, 0)], TWO])
+    with monkeypatch.context() as m:
+        m.setattr(tasks.process_frame, "delay", lambda frame_id: None)  # the workers below
+        frames = [send(camera_shelf, i, process=False) for i in range(3)]
+    frame_process(frame_id=frames[0].pk)
+    # Hold both applies open together, so both are past their frame lock before either
+    # looks at its neighbour.
+    counts = detection._slot_counts
+
+    def slow_counts(*args):
+        time.sleep(0.5)
+        return counts(*args)
+
+    monkeypatch.setattr(detection, "_slot_counts", slow_counts)
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def work(frame_id):
+        try:
+            barrier.wait(timeout=10)
+            frame_process(frame_id=frame_id)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(f.pk,)) for f in frames[1:]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    # Without the shelf lock each worker could miss the other's frame and count nothing.
+    assert list(ShelfEvent.objects.values_list("before", "after")) == [(3.0, 2.0)]
+
+
+@pytest.mark.django_db
+def test_a_model_that_fails_on_a_frame_leaves_it_processed_not_stuck(camera_shelf, monkeypatch):
+    class Failing:
+        class_names = NAMES
+
+        def detect(self, rgb):
+            raise RuntimeError("onnxruntime: bad things")
+
+    monkeypatch.setattr(detectors, "detector_load", lambda *, model: Failing())
+    frame = send(camera_shelf, 0)
+    frame.refresh_from_db()
+    assert (frame.status, frame.result["detection"]["error"]) == ("applied", "detection_failed")
