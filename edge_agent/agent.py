@@ -26,7 +26,7 @@ from edge_agent import protocol
 from edge_agent.config import SENSOR_DEFAULTS, AgentConfig, CameraConfig, SensorConfig
 from edge_agent.greet import Greeter
 from edge_agent.outbox import EVENT, FRAME, Outbox
-from edge_agent.stable import Change, StableDetector, StableSettings
+from edge_agent.stable import Change, StableDetector, StableSettings, items_in_lane
 
 log = logging.getLogger(__name__)
 
@@ -208,16 +208,28 @@ class Agent:
         self.outbox.add(event_id=event_id, kind=EVENT, payload=protocol.dumps(msg))
         self._last_event_ts = change.ts
         log.info(
-            "slot %s: %s %.1f → %.1f (%s)",
+            "slot %s: %s %.1f → %.1f%s (%s)",
             watcher.cfg.slot,
             watcher.cfg.sensor,
             change.before,
             change.after,
+            self._items_note(watcher.cfg.slot, change),
             event_id,
         )
         for worker in self.camera_workers:
             worker.around_event(change.ts)
         self.wake()
+
+    def _items_note(self, slot: str, change: Change) -> str:
+        """For an ultrasonic lane of known depth, the item counts (the server counts again
+        from the distances; this is for the log)."""
+        lane = self.slots.get(slot, {})
+        if not lane.get("lane_depth_mm") or not lane.get("item_depth_mm"):
+            return ""
+        depth = {"lane_depth_mm": lane["lane_depth_mm"], "item_depth_mm": lane["item_depth_mm"]}
+        before = items_in_lane(change.before, **depth)
+        after = items_in_lane(change.after, **depth)
+        return f" mm, {before} → {after} items"
 
     def hand_at_shelf(self, ts: float) -> bool:
         after = max((c.after_event_s for c in self.config.cameras), default=0.0)

@@ -70,8 +70,8 @@ _parallel_db = functools.partial(database_sync_to_async, thread_sensitive=False)
 
 
 @_parallel_db
-def _store_event(device: Device, msg: dict[str, Any]) -> bool:
-    return event_services.event_store(device=device, msg=msg)[1]
+def _store_event(device: Device, msg: dict[str, Any], slot_known: bool) -> bool:
+    return event_services.event_store(device=device, msg=msg, slot_known=slot_known)[1]
 
 
 @database_sync_to_async
@@ -102,6 +102,9 @@ class DeviceConsumer(AsyncWebsocketConsumer):
 
     device: Device | None = None
     last_activity: datetime | None = None
+    # Slot codes from the last config sent to the device: an event for one of them needs no
+    # slot lookup (a slot not in here is still looked up, so a new slot is never refused).
+    slots: frozenset[str] = frozenset()
     _unreported = 0
     _last_touch = 0.0
 
@@ -130,7 +133,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self.last_activity = await _set_online(self.device)
         self._last_touch = time.monotonic()
-        await self.send(protocol.dumps(await _config(self.device)))
+        await self._send_config()
 
     async def disconnect(self, code: int) -> None:
         if self.device is None:
@@ -143,6 +146,11 @@ class DeviceConsumer(AsyncWebsocketConsumer):
                 await _set_offline(self.device, self.last_activity)
         except DatabaseError:
             log.exception("could not record %s going offline", self.device.device_id)
+
+    async def _send_config(self) -> None:
+        config = await _config(self.device)
+        self.slots = frozenset(s["slot"] for s in config["slots"])
+        await self.send(protocol.dumps(config))
 
     async def _error(self, code: str, message: str, event_id: str | None = None) -> None:
         await self.send(protocol.dumps(protocol.error(code, message, event_id)))
@@ -184,14 +192,14 @@ class DeviceConsumer(AsyncWebsocketConsumer):
                 await self._error(protocol.BAD_MESSAGE, "hello does not match this token's device")
                 return
             self.last_activity = await _set_online(self.device, msg["software"])
-            await self.send(protocol.dumps(await _config(self.device)))
+            await self._send_config()
         elif kind == "heartbeat":
             self._last_touch = 0.0  # a heartbeat always writes: it is what keeps "online"
             await self._counted(0)
             await self.send(protocol.dumps({"type": "heartbeat_ack", "v": protocol.VERSION}))
         elif kind == "shelf_event":
             try:
-                created = await _store_event(self.device, msg)
+                created = await _store_event(self.device, msg, msg["slot"] in self.slots)
             except DomainError as exc:
                 await self._error(exc.code, exc.message, msg["event_id"])
                 return
@@ -235,6 +243,8 @@ class DeviceConsumer(AsyncWebsocketConsumer):
 
     async def device_send(self, event: dict[str, Any]) -> None:
         message = event["message"]
+        if message.get("type") == "config":
+            self.slots = frozenset(s["slot"] for s in message.get("slots", []))
         await self.send(protocol.dumps({"v": protocol.VERSION, **message}))
         if message.get("type") == "revoked":
             await self.close(code=protocol.CLOSE_REVOKED_TOKEN)

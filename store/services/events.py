@@ -17,14 +17,20 @@ def _when(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
-def event_store(*, device: Device, msg: dict[str, Any]) -> tuple[ShelfEvent, bool]:
+def event_store(
+    *, device: Device, msg: dict[str, Any], slot_known: bool = False
+) -> tuple[ShelfEvent, bool]:
     """Store a validated shelf_event message. Returns (event, created); a repeat of an event
     id already stored returns the stored event untouched, and is not processed again. A
     repeat that carries different readings is refused (`event_conflict`) rather than
-    overwriting what was stored."""
+    overwriting what was stored.
+
+    `slot_known` skips the slot lookup when the caller knows the slot from the config it
+    sent the device. If that slot has since left the planogram the event is still stored,
+    and processing sends it to review (`slot_not_in_planogram`), so nothing is lost."""
     if device.kind != DeviceKind.SHELF:
         raise DomainError("wrong_device_kind", "only shelf devices send shelf events")
-    if not Slot.objects.filter(shelf__device=device, code=msg["slot"]).exists():
+    if not slot_known and not Slot.objects.filter(shelf__device=device, code=msg["slot"]).exists():
         # A repeat of an event stored before its slot left the planogram is still a repeat.
         existing = ShelfEvent.objects.filter(device=device, event_id=msg["event_id"]).first()
         if existing is not None:

@@ -232,3 +232,19 @@ def test_the_outbox_command_shows_parked_items(tmp_path):
         check=True,
     )
     assert "requeued 1" in out.stdout and "'parked': 0" in out.stdout
+
+
+def test_an_ultrasonic_lane_logs_its_item_counts(tmp_path, caplog):
+    from edge_agent.stable import Change
+
+    rec = tmp_path / "lane.csv"
+    rec.write_text("0,100\n")
+    sensors = [{"slot": "B1", "type": "replay", "sensor": "ultrasonic", "file": str(rec)}]
+    agent = Agent(_config(tmp_path, sensors=sensors))
+    agent.on_config({"slots": [{"slot": "B1", "lane_depth_mm": 400, "item_depth_mm": 60}]})
+    assert agent.watchers[0].detector.settings.min_change == 30.0  # half an item
+    with caplog.at_level("INFO", logger="edge_agent.agent"):
+        agent._on_change(agent.watchers[0], Change(before=100.0, after=160.0, ts=1e9))
+    assert "5 → 4 items" in caplog.text
+    msg = protocol.parse_text(agent.outbox.pending()[0].payload)
+    assert (msg["sensor"], msg["before"], msg["after"]) == ("ultrasonic", 100.0, 160.0)

@@ -70,9 +70,9 @@ def test_hostile_messages_get_codes_and_change_nothing(store, texts, blobs):
             "/ws/device/",
             headers=[(b"authorization", f"Bearer {store.tokens['shelf-1']}".encode())],
         )
-        connected, _ = await comm.connect()
+        connected, _ = await comm.connect(timeout=10)
         assert connected
-        await comm.receive_json_from()  # config
+        await comm.receive_json_from(timeout=10)  # config
         replies = []
         for text in texts:
             await comm.send_to(text_data=text)

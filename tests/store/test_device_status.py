@@ -208,3 +208,43 @@ async def test_a_greeting_reaches_the_gate(store):
     await database_sync_to_async(live.to_device)(store.gate_in.pk, "greet", {"name": "Kit"})
     assert await gate.receive_json_from(timeout=10) == protocol.greet("Kit")
     await gate.disconnect()
+
+
+async def test_an_event_for_a_slot_removed_behind_the_devices_back_goes_to_review(store):
+    from store.models import EventStatus, Slot
+
+    comm = await _open(store.tokens["shelf-1"])
+    # Removed without a config push: the connection still believes in A2.
+    await Slot.objects.filter(pk=store.a2.pk).adelete()
+    await comm.send_to(
+        text_data=protocol.dumps(
+            protocol.shelf_event(
+                event_id="e-a2", slot="A2", sensor="load_cell", before=90, after=45, ts=time.time()
+            )
+        )
+    )
+    assert (await comm.receive_json_from(timeout=10))["status"] == "stored"
+    await comm.disconnect()
+    event = await ShelfEvent.objects.aget(event_id="e-a2")
+    assert event.status == EventStatus.REVIEW
+
+
+async def test_a_slot_added_after_connecting_is_not_refused(store):
+    from store.models import Slot
+
+    comm = await _open(store.tokens["shelf-1"])
+    await Slot.objects.acreate(shelf=store.shelf, code="B1", product=store.cola, stock=3)
+    await comm.send_to(
+        text_data=protocol.dumps(
+            protocol.shelf_event(
+                event_id="e-b1",
+                slot="B1",
+                sensor="load_cell",
+                before=700,
+                after=350,
+                ts=time.time(),
+            )
+        )
+    )
+    assert (await comm.receive_json_from(timeout=10))["status"] == "stored"
+    await comm.disconnect()
