@@ -44,7 +44,7 @@ class Link:
         kind: str,
         outbox: Outbox,
         on_config: Callable[[dict[str, Any]], None] | None = None,
-        on_greet: Callable[[str], None] | None = None,
+        on_greet: Callable[..., object] | None = None,
         on_ack: Callable[[str, str], None] | None = None,
         heartbeat_s: float = 15.0,
         backoff_min_s: float = 1.0,
@@ -174,7 +174,11 @@ class Link:
                     self.on_config(msg)
             elif kind == "greet":
                 if self.on_greet is not None and isinstance(msg.get("name"), str):
-                    self.on_greet(msg["name"])
+                    text = msg.get("text")
+                    if isinstance(text, str) and text:
+                        self.on_greet(msg["name"], text)  # e.g. the exit gate's goodbye
+                    else:
+                        self.on_greet(msg["name"])
             elif kind == "revoked":
                 log.error("the server revoked this device's token (%s)", msg.get("reason"))
             # heartbeat_ack and types from newer servers need nothing.

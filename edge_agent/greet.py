@@ -1,6 +1,7 @@
 """Greeting a shopper at a gate: the server sends {"type": "greet", "name": ...}.
 
-`Greeter.greet(name)` is the hook. It logs the greeting, writes it to the gate's screen (a
+`Greeter.greet(name, text=None)` is the hook; when the server sends its own wording (the exit
+gate says goodbye and the total) that text is shown instead of the template. It logs the greeting, writes it to the gate's screen (a
 file such as /dev/tty1 or a text file a kiosk page shows, `[greet] screen`), and, with
 `[greet] tts = true` and espeak-ng or espeak installed (`sudo apt install espeak-ng`), says it
 out loud. It never blocks the link: speech runs in its own process. Other code can add
@@ -25,13 +26,15 @@ class Greeter:
             log.warning("greet.tts is on but neither espeak-ng nor espeak is installed")
         self.hooks: list[Callable[[str, str], None]] = []
 
-    def text(self, name: str) -> str:
-        # Names come from the server; keep them to one printable line.
+    def text(self, name: str, server_text: str | None = None) -> str:
+        # Names and texts come from the server; keep them to one printable line.
+        if server_text:
+            return "".join(c for c in server_text if c.isprintable())[:160].strip()
         clean = "".join(c for c in name if c.isprintable())[:60].strip() or "there"
         return self.template.format(name=clean)
 
-    def greet(self, name: str) -> str:
-        text = self.text(name)
+    def greet(self, name: str, server_text: str | None = None) -> str:
+        text = self.text(name, server_text)
         log.info("greet: %s", text)
         if self.screen:
             try:

@@ -191,6 +191,9 @@ def test_a_greeting_goes_to_the_screen_and_the_hooks(tmp_path):
     greeter.hooks.append(lambda name, text: heard.append(text))
     assert greeter.greet("Kit\x1b[2J") == "Welcome, Kit[2J!"
     assert screen.read_text() == "Welcome, Kit[2J!\n" and heard == ["Welcome, Kit[2J!"]
+    # The exit gate's own wording (goodbye and total) replaces the template.
+    assert greeter.greet("Kit", "Goodbye Kit, 3.00 EUR\x07") == "Goodbye Kit, 3.00 EUR"
+    assert screen.read_text().splitlines()[-1] == "Goodbye Kit, 3.00 EUR"
 
 
 def test_a_replay_sensor_in_realtime_keeps_the_recorded_pace(tmp_path):
