@@ -1,8 +1,9 @@
 """Greeting a shopper at a gate: the server sends {"type": "greet", "name": ...}.
 
 `Greeter.greet(name, text=None)` is the hook; when the server sends its own wording (the exit
-gate says goodbye and the total) that text is shown instead of the template. It logs the greeting, writes it to the gate's screen (a
-file such as /dev/tty1 or a text file a kiosk page shows, `[greet] screen`), and, with
+gate says goodbye and the total) that text is shown instead of the template. It logs the
+greeting, writes it to the gate's screen (a file such as /dev/tty1 or a text file a kiosk
+page shows, `[greet] screen`), and, with
 `[greet] tts = true` and espeak-ng or espeak installed (`sudo apt install espeak-ng`), says it
 out loud. It never blocks the link: speech runs in its own process. Other code can add
 callables to `Greeter.hooks` to do more (a display, a door light).
