@@ -26,14 +26,23 @@ log = logging.getLogger(__name__)
 # Below this a matched face is too doubtful to open or close a visit (two enrolled shoppers
 # nearly equally close); it is reported like an unknown face instead.
 GATE_MIN_CONFIDENCE = 0.5
+# QR codes are searched on a copy this wide at most: a phone held up to the gate camera shows
+# a code large enough, and the search cost grows with the pixels.
+QR_MAX_SIDE = 960
 
 
 def gate_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, Any]:
     if rgb is None:
         return {"faces": [], "qr": []}
-    faces = [m.as_dict() for m in face_identify(rgb=rgb)]
+    matches = face_identify(rgb=rgb)
+    faces = [m.as_dict() for m in matches]
     codes = []
-    for text in decode_qr(rgb):
+    if matches and all(m.shopper_id is not None for m in matches):
+        # Everyone in view is already identified; a QR code held up comes with a face nobody
+        # knows (a shopper without face consent) or covers the face. Skipping the search
+        # saves about as much as face detection costs (bench/faces.py).
+        return {"faces": faces, "qr": codes}
+    for text in decode_qr(rgb, max_side=QR_MAX_SIDE):
         check = qr_check(token=text)
         if check.status != "foreign":
             codes.append(
