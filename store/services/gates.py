@@ -34,14 +34,10 @@ QR_MAX_SIDE = 960
 def gate_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, Any]:
     if rgb is None:
         return {"faces": [], "qr": []}
-    matches = face_identify(rgb=rgb)
-    faces = [m.as_dict() for m in matches]
+    faces = [m.as_dict() for m in face_identify(rgb=rgb)]
     codes = []
-    if matches and all(m.shopper_id is not None for m in matches):
-        # Everyone in view is already identified; a QR code held up comes with a face nobody
-        # knows (a shopper without face consent) or covers the face. Skipping the search
-        # saves about as much as face detection costs (bench/faces.py).
-        return {"faces": faces, "qr": codes}
+    # Searched in every frame, even when every face was identified: a phone held up in front
+    # of a face hides that face, and its owner may stand beside a recognised companion.
     for text in decode_qr(rgb, max_side=QR_MAX_SIDE):
         check = qr_check(token=text)
         if check.status != "foreign":
