@@ -4,9 +4,10 @@ staff kiosk's (/api/shoppers/...). Photos are read in memory and never stored.""
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import generics, serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -166,18 +167,19 @@ class ShopperOut(serializers.ModelSerializer):
         ]
 
 
-class ShopperList(APIView):
+class ShopperList(generics.ListAPIView):
+    """Staff: the shoppers (paginated like every list: {"count", "results"}; `?q=` searches
+    names and usernames), and creating one at the kiosk."""
+
+    serializer_class = ShopperOut
     permission_classes = [IsStaff]
 
-    @extend_schema(responses=ShopperOut(many=True))
-    def get(self, request):
-        from django.db.models import Count
-
+    def get_queryset(self):
         qs = Shopper.objects.select_related("user").annotate(embeddings_count=Count("embeddings"))
-        q = request.query_params.get("q")
+        q = self.request.query_params.get("q")
         if q:
-            qs = qs.filter(display_name__icontains=q) | qs.filter(user__username__icontains=q)
-        return Response(ShopperOut(qs[:500], many=True).data)
+            qs = qs.filter(Q(display_name__icontains=q) | Q(user__username__icontains=q))
+        return qs.order_by("display_name", "id")
 
     @extend_schema(request=ShopperIn, responses={201: ShopperOut})
     def post(self, request):

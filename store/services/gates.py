@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # Below this a matched face is too doubtful to open or close a visit (two enrolled shoppers
 # nearly equally close); it is reported like an unknown face instead.
 GATE_MIN_CONFIDENCE = 0.5
+# QR codes are searched on a copy this wide at most: a phone held up to the gate camera shows
+# a code large enough, and the search cost grows with the pixels.
+QR_MAX_SIDE = 960
 
 
 def gate_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, Any]:
@@ -33,7 +36,9 @@ def gate_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, Any
         return {"faces": [], "qr": []}
     faces = [m.as_dict() for m in face_identify(rgb=rgb)]
     codes = []
-    for text in decode_qr(rgb):
+    # Searched in every frame, even when every face was identified: a phone held up in front
+    # of a face hides that face, and its owner may stand beside a recognised companion.
+    for text in decode_qr(rgb, max_side=QR_MAX_SIDE):
         check = qr_check(token=text)
         if check.status != "foreign":
             codes.append(
