@@ -49,6 +49,16 @@ def _end_stray_connections(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """A channel layer per test: the Redis layer's locks bind to the event loop that first
+    uses them, and each async test (and each async_to_sync call) runs its own loop."""
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_media(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
 

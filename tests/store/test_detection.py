@@ -54,6 +54,21 @@ class ScriptedDetector:
 
 
 @pytest.fixture
+def visit(visit):
+    """The shopper came in before the scripted frames (T0 is a fixed moment in the past, and
+    attribution only considers shoppers in the store at the event's time)."""
+    from datetime import datetime
+    from datetime import timezone as dt_timezone
+
+    from store.models import Visit
+
+    entered = datetime.fromtimestamp(T0 - 600, tz=dt_timezone.utc)
+    Visit.objects.filter(pk=visit.pk).update(entered_at=entered)
+    visit.refresh_from_db()
+    return visit
+
+
+@pytest.fixture
 def camera_shelf(store, monkeypatch):
     """The store's shelf with a detector; A1 (cola) is watched by the camera only, on the left
     half of the frame; A2 stays a load cell."""
@@ -157,7 +172,7 @@ def test_no_hand_means_no_event_even_when_counts_flicker(camera_shelf):
 @pytest.mark.django_db
 def test_a_shelf_without_a_detector_is_left_alone(store):
     send(store, 0)
-    assert Frame.objects.get().result == {}
+    assert "detection" not in Frame.objects.get().result  # sightings may still be recorded
 
 
 @pytest.mark.django_db
