@@ -47,6 +47,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_for_port(port: int, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    sys.exit("daphne did not start")
+
+
 def _admin_url(url: str, name: str) -> str:
     base, _, _ = url.rpartition("/")
     return f"{base}/{name}"
@@ -262,7 +272,8 @@ def main() -> None:
                 stderr=log,
             )
         )
-        time.sleep(8)  # daphne and the worker start
+        _wait_for_port(port)
+        time.sleep(5)  # the worker starts
         ms = asyncio.run(_run(port, boot["token"], boot["session"], args.events, args.gap))
     finally:
         for p in procs:
