@@ -122,7 +122,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py ≥ 6 times socket reads out after 5 s by default, exactly the
+                # channel layer's blocking-pop timeout: idle sockets would die with
+                # "Timeout reading from redis". Reads may block longer than that pop.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": envstr("MINIGO_CHANNEL_PREFIX", "minigo"),
                 "capacity": envint("MINIGO_CHANNEL_CAPACITY", 1000, minimum=10),
             },

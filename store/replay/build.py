@@ -106,10 +106,12 @@ def enrol_photos(*, shopper: Shopper, images: list[bytes]) -> int:
     try:
         from store.services.faces import face_enrol
     except ImportError:
-        import face_recognition
         import numpy as np
 
         from store.models import FaceEmbedding
+        from store.services.sightings import face_recognition_module
+
+        face_recognition = face_recognition_module()
 
         added = 0
         for data in images:

@@ -160,7 +160,15 @@ async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
     finally:
         for comm in comms.values():
             await comm.disconnect()
+        # The worker thread's database connection must not outlive the replay.
+        await database_sync_to_async(_close_connection)()
     return errors
+
+
+def _close_connection() -> None:
+    from django.db import connection
+
+    connection.close()
 
 
 def _message(line, scenario, shoppers, clock, event_id):

@@ -187,15 +187,18 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
         if slot is None or slot.product is None:
             return _review(event, reason="slot_not_in_planogram", slot=slot)
         count = count_change(slot=slot, sensor=event.sensor, before=event.before, after=event.after)
-        if count.delta == 0 and abs(event.before - event.after) <= max(
-            slot.product.weight_tolerance_g, slot.product.unit_weight_g / 4
-        ):
-            # Jitter: far less than one item moved. Nothing was taken or put back.
+        if count.delta == 0 and count.explained:
             mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
             return event
         visits = attribution.visits_at(when=event.occurred_at)
         held = attribution.holdings(visits=visits)
         options = _options(slot=slot, event=event, count=count, held=held)
+        if not options and count.delta == 0:
+            if abs(event.before - event.after) <= slot.product.unit_weight_g / 4:
+                # Jitter: far less than one of this slot's items, and no light product that
+                # someone holds (or that lies here) weighs that. Nothing moved.
+                mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
+                return event
         if not options:
             reason = "return_unexplained" if event.after > event.before else "weight_unexplained"
             if not count.explained:

@@ -65,8 +65,21 @@ class _Match:
         self.confidence = identity_confidence(distance) if distance is not None else 0.0
 
 
+def face_recognition_module():
+    """face_recognition, imported without its import-time side effect: it switches Pillow to
+    accept truncated images process-wide, which would let corrupt frames through."""
+    from PIL import ImageFile
+
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+    try:
+        import face_recognition
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated
+    return face_recognition
+
+
 def _face_identify_fallback(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[_Match]:
-    import face_recognition
+    face_recognition = face_recognition_module()
 
     rows = list(FaceEmbedding.objects.filter(shopper_id__in=shopper_ids))
     gallery = [np.frombuffer(bytes(r.vector), dtype=_dtype(r.vector)) for r in rows]

@@ -190,12 +190,29 @@ def test_a_return_comes_off_the_returning_shoppers_cart(store, two_inside):
     kit, ana = two_inside
     cart_take(visit=ana, product=store.cola, quantity=1, slot=store.a1)
     now = timezone.now()
-    _seen(store, kit, now)  # Kit stands there, but only Ana holds a cola
+    # Both stand in front of the colas; only Ana holds one, so only she can put one back.
+    _seen(store, kit, now, x=0.25)
+    _seen(store, ana, now, x=0.25)
     event = _process(_event(store, "e1", 3850, 4200, at=now))
     entry = CartEntry.objects.get(shelf_event=event)
     assert (entry.visit_id, entry.kind, entry.quantity) == (ana.pk, "return", -1)
-    assert entry.evidence["who"] == "only_holder"
+    assert entry.evidence["who"] == "camera"
     assert cart_quantity(visit=ana, product=store.cola) == 0
+
+
+def test_a_return_by_someone_holding_nothing_while_the_holder_is_unseen_goes_to_review(
+    store, two_inside
+):
+    kit, ana = two_inside
+    cart_take(visit=ana, product=store.cola, quantity=1, slot=store.a1)
+    now = timezone.now()
+    _seen(store, kit, now, x=0.25)  # Kit puts a cola back; Ana, who holds one, is not there
+    event = _process(_event(store, "e1", 3850, 4200, at=now))
+    assert event.status == "pending"
+    event = _process(event, final=True)
+    item = ReviewItem.objects.get(shelf_event=event)
+    assert item.reason == "who_unknown" and item.candidates[0]["visit"] == ana.pk
+    assert cart_quantity(visit=ana, product=store.cola) == 1
 
 
 def test_a_return_nobody_holds_never_goes_below_zero(store, visit):
