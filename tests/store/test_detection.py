@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC
 
 import numpy as np
 import pytest
@@ -58,11 +59,10 @@ def visit(visit):
     """The shopper came in before the scripted frames (T0 is a fixed moment in the past, and
     attribution only considers shoppers in the store at the event's time)."""
     from datetime import datetime
-    from datetime import timezone as dt_timezone
 
     from store.models import Visit
 
-    entered = datetime.fromtimestamp(T0 - 600, tz=dt_timezone.utc)
+    entered = datetime.fromtimestamp(T0 - 600, tz=UTC)
     Visit.objects.filter(pk=visit.pk).update(entered_at=entered)
     visit.refresh_from_db()
     return visit
