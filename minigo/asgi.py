@@ -10,6 +10,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from minigo.embedded_beat import EmbeddedBeatMiddleware  # noqa: E402
 from store.routing import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})
+application = EmbeddedBeatMiddleware(
+    ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})
+)

@@ -263,6 +263,9 @@ MINIGO = {
     "QR_TTL_S": envint("MINIGO_QR_TTL_S", 120, minimum=10),
     "CURRENCY": envstr("MINIGO_CURRENCY", "EUR"),
     "LOW_STOCK_DEFAULT": envint("MINIGO_LOW_STOCK_DEFAULT", 3, minimum=0),
+    # Embedded (no Redis): run the periodic jobs (deciding picks whose camera window has
+    # closed, devices going offline, frames expiring) in a thread of the server process.
+    "EMBEDDED_BEAT": envbool("MINIGO_EMBEDDED_BEAT", True),
     # Rate limits: attempts per window (seconds).
     "LOGIN_LIMIT": envint("MINIGO_LOGIN_LIMIT", 10, minimum=1),
     "LOGIN_WINDOW_S": envint("MINIGO_LOGIN_WINDOW_S", 300, minimum=1),

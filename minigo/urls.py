@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import include, path, re_path
-from django.views.static import serve
 
 from store import views
 from store.auth_views import LoginView
@@ -22,9 +20,5 @@ urlpatterns = [
     path("", include("store.web.urls")),
     # Uploaded product images and models: small shops run without a separate file server.
     # Staff only; nothing a shopper needs lives under media/.
-    re_path(
-        r"^media/(?P<path>.*)$",
-        staff_member_required(serve),
-        {"document_root": settings.MEDIA_ROOT},
-    ),
+    re_path(r"^media/(?P<path>.*)$", staff_member_required(views.media), name="media"),
 ]

@@ -21,3 +21,11 @@ def home(request: HttpRequest) -> HttpResponse:
     if user.is_authenticated and getattr(user, "shopper", None) is not None:
         return redirect("shopper-app")
     return render(request, "store/home.html")
+
+
+def media(request: HttpRequest, path: str) -> HttpResponse:
+    # MEDIA_ROOT is read per request, not frozen when the URLs are loaded.
+    from django.conf import settings
+    from django.views.static import serve
+
+    return serve(request, path, document_root=settings.MEDIA_ROOT)

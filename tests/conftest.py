@@ -16,6 +16,8 @@ from minigo.celery import app as celery_app
 # Tests run Celery tasks in-process unless a test starts a real worker itself.
 celery_app.conf.task_always_eager = True
 celery_app.conf.task_eager_propagates = True
+# Tests decide when periodic jobs run; a daphne started by a test runs its own beat.
+django_settings.MINIGO["EMBEDDED_BEAT"] = False
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
