@@ -122,7 +122,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py ≥ 6 reads with a 5 s socket timeout by default, the same as
+                # channels_redis' 5 s blocking pop: an idle consumer then died with
+                # "Timeout reading from redis" (close 1011). Give reads room beyond the pop.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": envstr("MINIGO_CHANNEL_PREFIX", "minigo"),
                 "capacity": envint("MINIGO_CHANNEL_CAPACITY", 1000, minimum=10),
             },

@@ -26,6 +26,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from store.errors import DomainError
+from store.faults import fault_point
 from store.models import CartEntry, EventStatus, Frame, Product, ShelfEvent, Slot
 from store.services import attribution, live
 from store.services.carts import cart_return, cart_take
@@ -310,6 +311,7 @@ def _apply(event, *, slot, option: Option, ranked: list, detail: dict) -> ShelfE
     try:
         with transaction.atomic():
             entry = cart_take(**common) if option.delta > 0 else cart_return(**common)
+            fault_point("shelf_event_apply")  # issue #8 fault tests; off unless env set
     except DomainError as exc:
         reason = "shopper_left" if exc.code == "visit_closed" else exc.code
         return _review(
