@@ -366,6 +366,9 @@ def main() -> None:
         f"- Shelf event → cart entry (n={len(lat)}): p50 {ms(pct(lat, 50))}, "
         f"p95 {ms(pct(lat, 95))}, p99 {ms(pct(lat, 99))}, max {ms(max(lat) if lat else 0)}"
         + (f", mean {ms(statistics.fmean(lat))}" if lat else ""),
+        "  (method: CartEntry.created_at − ShelfEvent.occurred_at; occurred_at is the agent's"
+        " send time, created_at is written in the transaction that moves the stock; the live"
+        " `cart` push follows on commit; waits for the camera window are included)",
         f"- Agent send → event stored (received_at − occurred_at, n={len(hop)}): "
         f"p50 {ms(pct(hop, 50))}, p95 {ms(pct(hop, 95))}, p99 {ms(pct(hop, 99))}",
         "- RSS (MB) start → end (peak): "
