@@ -64,3 +64,16 @@ def test_the_wait_for_queued_frames_is_bounded(store, two_inside, monkeypatch):
     event.refresh_from_db()
     assert event.status == "review"  # decided, in doubt: a person looks at it
     assert ReviewItem.objects.get(shelf_event=event).reason == "who_unknown"
+
+
+def test_a_visit_starts_when_the_gate_saw_the_shopper_not_when_a_worker_got_to_it(store, shopper):
+    seen = timezone.now() - timedelta(seconds=40)  # the gate frame waited in a backlog
+    visit, created = visit_open(shopper=shopper, device=store.gate_in, at=seen)
+    assert created and visit.entered_at == seen
+
+
+def test_a_gate_clock_ahead_never_opens_a_visit_in_the_future(store, shopper):
+    visit, _ = visit_open(
+        shopper=shopper, device=store.gate_in, at=timezone.now() + timedelta(hours=1)
+    )
+    assert visit.entered_at <= timezone.now()
