@@ -44,6 +44,10 @@ CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (parked_code, seq);
 """
 
 
+def _disk_full(exc: sqlite3.OperationalError) -> bool:
+    return "full" in str(exc).lower()  # SQLITE_FULL: "database or disk is full"
+
+
 @dataclass(frozen=True)
 class Item:
     seq: int
@@ -76,16 +80,55 @@ class Outbox:
     def add(self, *, event_id: str, kind: str, payload: bytes | str, pinned: bool = False) -> bool:
         """Queue an item; False if an item with this event id is already queued."""
         data = payload.encode() if isinstance(payload, str) else payload
+        row = (event_id, kind, data, len(data), time.time(), int(pinned or kind == EVENT))
         with self._lock:
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO outbox (event_id, kind, payload, size, created, pinned)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (event_id, kind, data, len(data), time.time(), int(pinned or kind == EVENT)),
-            )
-            added = cur.rowcount == 1
+            try:
+                added = self._insert(row)
+            except sqlite3.OperationalError as exc:
+                if not _disk_full(exc):
+                    raise
+                # The disk filled up before the budget did: make room the same way (frames
+                # only, idle ones first) and try once more. A frame that still does not fit
+                # is dropped; an event raises, so its sensor keeps it and says so loudly.
+                freed = self._free_frames(need=len(data) * 2 + 65536)
+                log.warning("disk full: dropped %d frame(s) to store %s %s", freed, kind, event_id)
+                try:
+                    added = self._insert(row)
+                except sqlite3.OperationalError as again:
+                    if kind == FRAME and _disk_full(again):
+                        log.warning("disk full: frame %s not stored", event_id)
+                        return False
+                    raise
             if added:
                 self._enforce_budget()
         return added
+
+    def _insert(self, row: tuple) -> bool:
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO outbox (event_id, kind, payload, size, created, pinned)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            row,
+        )
+        return cur.rowcount == 1
+
+    def _free_frames(self, *, need: int) -> int:
+        """Delete frames, idle ones first then those around events, oldest first, until
+        `need` bytes of payload are freed (SQLite reuses the freed pages)."""
+        freed, dropped = 0, []
+        for pinned in (0, 1):
+            rows = self._db.execute(
+                "SELECT seq, size FROM outbox WHERE kind = ? AND pinned = ? AND parked_code IS"
+                " NULL ORDER BY seq",
+                (FRAME, pinned),
+            ).fetchall()
+            for seq, size in rows:
+                if freed >= need:
+                    break
+                dropped.append((seq,))
+                freed += size
+        if dropped:
+            self._db.executemany("DELETE FROM outbox WHERE seq = ?", dropped)
+        return len(dropped)
 
     def pin_frames_since(self, since: float) -> int:
         """Mark the frames queued since `since` as around a shelf event, so idle-frame

@@ -106,7 +106,9 @@ def _where(frame: Frame) -> dict[str, Any]:
 
 
 def _enter(frame: Frame, shopper: Shopper, method: str) -> str:
-    visit, created = visit_open(shopper=shopper, device=frame.device, method=method)
+    visit, created = visit_open(
+        shopper=shopper, device=frame.device, method=method, at=frame.captured_at
+    )
     if not created:
         return "already_in"
     live.to_device(

@@ -38,7 +38,9 @@ def sees_gate_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]
     opened, closed = [], []
     for shopper in shoppers.values():
         if frame.device.kind == DeviceKind.ENTRY_GATE:
-            visit, created = visit_open(shopper=shopper, device=frame.device, method="face")
+            visit, created = visit_open(
+                shopper=shopper, device=frame.device, method="face", at=frame.captured_at
+            )
             if created:
                 opened.append(visit.pk)
         else:

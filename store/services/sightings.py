@@ -205,6 +205,25 @@ def _wake_waiting_events(*, frame: Frame) -> int:
     if ids:
         from store.tasks import process_shelf_event
 
-        for pk in ids:
+        for pk in _not_woken_lately(ids):
             transaction.on_commit(lambda pk=pk: process_shelf_event.delay(pk))
     return len(ids)
+
+
+WAKE_COALESCE_S = 1
+
+
+def _not_woken_lately(ids: list[int]) -> list[int]:
+    """With real workers, at most one wake per event per WAKE_COALESCE_S: a camera sends a
+    frame every half second, and under a backlog every frame re-queued every pending event
+    of its shelf (the load run saw the queue grow faster than workers could drain it).
+    Skipping a wake loses nothing: a wake queued within the last second has not run yet or
+    ran moments ago, and the event's own task or its final decision (queued when it started
+    waiting) still runs after this frame's sightings are committed."""
+    from django.core.cache import cache
+
+    from minigo.celery import app
+
+    if app.conf.task_always_eager:
+        return ids
+    return [pk for pk in ids if cache.add(f"wake-shelf-event:{pk}", 1, WAKE_COALESCE_S)]

@@ -12,7 +12,7 @@ def visit_current(*, shopper: Shopper) -> Visit | None:
 
 
 def visit_open(
-    *, shopper: Shopper, device: Device | None = None, method: str = "face"
+    *, shopper: Shopper, device: Device | None = None, method: str = "face", at=None
 ) -> tuple[Visit, bool]:
     """Open a visit for `shopper`, or return the one already open. Returns (visit, created).
 
@@ -25,7 +25,10 @@ def visit_open(
         with transaction.atomic():
             visit = Visit.objects.create(
                 shopper=shopper,
-                entered_at=timezone.now(),
+                # When the gate saw them (`at`, the frame's capture time), not when a worker
+                # got to the frame: under a backlog the shopper's own picks would otherwise
+                # predate the visit and go to review (issue #8 load run). Never in the future.
+                entered_at=min(at, timezone.now()) if at else timezone.now(),
                 entry_method=method,
                 entry_device=device,
             )
