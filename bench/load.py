@@ -393,8 +393,8 @@ def main() -> None:
             f"## Load run: {args.agents} agents, {args.shoppers} shoppers, "
             f"{args.minutes:g} min ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t0))})",
             "",
-            f"Machine: {cpu}, {os.cpu_count()} cores **shared with four other engineers' "
-            f"jobs** (load average at the end {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}), "
+            f"Machine: {cpu}, {os.cpu_count()} cores, everything of the run on it "
+            f"(load average at the end {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}), "
             f"Python {platform.python_version()}. PostgreSQL (database `{args.db}`) and Redis "
             f"(db {args.redis_db}) on loopback, one daphne, {args.workers} Celery worker "
             "processes with `--concurrency 1` each, the agents = one `manage.py replay "
