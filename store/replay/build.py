@@ -14,10 +14,11 @@ from django.db import transaction
 from PIL import Image
 
 from edge_agent import protocol
-from store.crypto import embedding_encrypt
 from store.models import Device, Product, Shelf, Shopper, Slot
 from store.replay.scenario import Scenario, ScenarioError
 from store.services.devices import device_create, device_rotate_token
+from store.services.faces import face_enrol
+from store.services.qr import qr_issue
 
 
 def _tiny_jpeg() -> bytes:
@@ -101,41 +102,11 @@ def build_shoppers(scenario: Scenario, *, faces: bool = True) -> dict[str, Shopp
 
 
 def enrol_photos(*, shopper: Shopper, images: list[bytes]) -> int:
-    """Enrol through issue #4's face_enrol; before it is merged, the same embeddings stored the
-    same way (little-endian float64)."""
-    try:
-        from store.services.faces import face_enrol
-    except ImportError:
-        import numpy as np
-
-        from store.models import FaceEmbedding
-        from store.services.sightings import face_recognition_module
-
-        face_recognition = face_recognition_module()
-
-        added = 0
-        for data in images:
-            rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-            for enc in face_recognition.face_encodings(rgb)[:1]:
-                FaceEmbedding.objects.create(
-                    shopper=shopper,
-                    vector=embedding_encrypt(vector=np.asarray(enc), shopper_id=shopper.pk),
-                    source="kiosk",
-                )
-                added += 1
-        return added
     return face_enrol(shopper=shopper, images=images, source="kiosk").added
 
 
 def qr_token(*, shopper: Shopper) -> str:
-    """The shopper's signed entry code, as the shopper app shows it (issue #4's format)."""
-    try:
-        from store.services.qr import qr_issue
-    except ImportError:
-        from django.core import signing
-
-        signer = signing.TimestampSigner(salt=f"minigo.qr.{shopper.qr_secret}")
-        return "MG1:" + signer.sign(str(shopper.pk))
+    """The shopper's signed entry code, as the shopper app shows it."""
     return qr_issue(shopper=shopper).token
 
 

@@ -8,7 +8,6 @@ the weight change it explains)."""
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ from django.db import transaction
 
 from store.models import (
     EventStatus,
-    FaceEmbedding,
     Frame,
     ShelfEvent,
     Sighting,
@@ -27,26 +25,17 @@ from store.models import (
 )
 
 
-def identity_confidence(distance: float) -> float:
-    """How sure a face match at `distance` is: ~0.97 well inside the tolerance, 0.5 at it.
-    One scale for every source, so the attribution threshold means the same everywhere."""
-    tol = settings.MINIGO["FACE_TOLERANCE"]
-    return round(1.0 / (1.0 + math.exp((distance - tol) / 0.03)), 4)
-
-
 def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str, Any]]:
     """Faces in `rgb` matched against the given shoppers only. The one seam to face
-    identification (issue #4's `store.services.faces.face_identify`); tests patch it."""
-    try:
-        from store.services.faces import face_identify
-    except ImportError:  # before issue #4 is merged: the same call on face_recognition
-        face_identify = _face_identify_fallback
+    identification (`store.services.faces.face_identify`); tests patch it."""
+    from store.services.faces import face_identify
+
     out = []
     width = rgb.shape[1]
     for match in face_identify(rgb=rgb, shopper_ids=shopper_ids):
         box = getattr(match, "box", None)  # (top, right, bottom, left) in pixels
-        # FaceMatch.confidence is 0.5 at the tolerance and near 1 for a clear match (issue
-        # #4's scale, which identity_confidence follows), lowered when two shoppers are close.
+        # FaceMatch.confidence is 0.5 at the tolerance and near 1 for a clear match, lowered
+        # when two shoppers are close.
         distance = match.distance
         out.append(
             {
@@ -57,47 +46,6 @@ def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str,
             }
         )
     return out
-
-
-class _Match:
-    def __init__(self, shopper_id: int | None, distance: float | None, box: tuple):
-        self.shopper_id, self.distance, self.box = shopper_id, distance, box
-        self.confidence = identity_confidence(distance) if distance is not None else 0.0
-
-
-def face_recognition_module():
-    """face_recognition, imported without its import-time side effect: it switches Pillow to
-    accept truncated images process-wide, which would let corrupt frames through."""
-    from PIL import ImageFile
-
-    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
-    try:
-        import face_recognition
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = truncated
-    return face_recognition
-
-
-def _face_identify_fallback(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[_Match]:
-    face_recognition = face_recognition_module()
-
-    rows = list(FaceEmbedding.objects.filter(shopper_id__in=shopper_ids))
-    gallery = [np.frombuffer(bytes(r.vector), dtype=_dtype(r.vector)) for r in rows]
-    matches = []
-    boxes = face_recognition.face_locations(rgb)
-    for box, enc in zip(boxes, face_recognition.face_encodings(rgb, boxes)):
-        if not gallery:
-            matches.append(_Match(None, None, box))
-            continue
-        dist = face_recognition.face_distance(np.array(gallery), enc)
-        best = int(np.argmin(dist))
-        ok = dist[best] <= settings.MINIGO["FACE_TOLERANCE"]
-        matches.append(_Match(rows[best].shopper_id if ok else None, float(dist[best]), box))
-    return matches
-
-
-def _dtype(vector: bytes) -> np.dtype:
-    return np.dtype("<f8") if len(bytes(vector)) == 128 * 8 else np.dtype("<f4")
 
 
 def _in_store_shopper_ids() -> list[int]:
