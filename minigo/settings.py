@@ -136,6 +136,10 @@ else:
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
+# Nothing reads a task's return value (tasks report through the database and the live
+# channels), so none is written to the result backend; a task that someone waits on opts in
+# with ignore_result=False.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 # Invariant 1: a worker that dies mid-task must leave the message on the broker so another
@@ -159,10 +163,21 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": envstr("MINIGO_CHANNEL_PREFIX", "minigo"),
-        }
+        },
     }
+    # Frames' pixels until processed: in Redis, which every worker reaches (services/pixels.py).
+    CACHES["frames"] = {**CACHES["default"], "TIMEOUT": None}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # Embedded, tasks run in the server process at once; no culling of waiting pixels.
+        "frames": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "frames",
+            "TIMEOUT": None,
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        },
+    }
 
 # --- Auth, sessions, security ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -255,6 +270,9 @@ MINIGO = {
     # Frames are kept only when this is on (for retraining data), and then expire.
     "KEEP_FRAMES": envbool("MINIGO_KEEP_FRAMES", False),
     "FRAME_RETENTION_HOURS": envint("MINIGO_FRAME_RETENTION_HOURS", 72, minimum=1),
+    # A frame's pixels wait in the "frames" cache until processed; this expiry only catches a
+    # frame whose task never ran (store/services/pixels.py).
+    "FRAME_PENDING_TTL_S": envint("MINIGO_FRAME_PENDING_TTL_S", 3600, minimum=60),
     # Product detection: onnxruntime threads per worker process, and how far around a weight
     # event the shelf camera's frames are compared with it.
     "DETECTOR_THREADS": envint("MINIGO_DETECTOR_THREADS", 1, minimum=1),

@@ -1,11 +1,14 @@
 """Celery tasks: thin wrappers that take ids and call a service. Each is safe to run twice
-(acks are late, so a task whose worker died is delivered again)."""
+(acks are late, so a task whose worker died is delivered again). Their live broadcasts go out
+together when the task ends (live.batched); no task stores a result unless it says so."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import OperationalError
 
+from store.models import ShelfEvent
+from store.services import live, wakes
 from store.services.devices import device_mark_stale_offline
 from store.services.events import frames_expire
 from store.services.frames import frame_process
@@ -16,8 +19,15 @@ RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retri
 
 
 @shared_task(**RETRY)
-def process_shelf_event(event_id: int, final: bool = False) -> None:
-    shelf_event_process(event_id=event_id, final=final)
+def process_shelf_event(event_id: int, final: bool = False, wake: bool = False) -> None:
+    if wake:
+        # Before anything is read: a frame committed from now on queues a wake of its own.
+        wakes.wake_started(event_pk=event_id)
+    with live.batched():
+        try:
+            shelf_event_process(event_id=event_id, final=final)
+        except ShelfEvent.DoesNotExist:
+            pass  # deleted with its store (a replay's temporary database): nothing to decide
 
 
 @shared_task
@@ -27,7 +37,8 @@ def settle_shelf_events() -> int:
 
 @shared_task(**RETRY)
 def process_frame(frame_id: int) -> None:
-    frame_process(frame_id=frame_id)
+    with live.batched():
+        frame_process(frame_id=frame_id)
 
 
 @shared_task
@@ -44,6 +55,6 @@ def mark_stale_devices_offline() -> int:
     return device_mark_stale_offline()
 
 
-@shared_task
+@shared_task(ignore_result=False)
 def ping() -> str:
     return "pong"

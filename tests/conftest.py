@@ -61,6 +61,19 @@ def _fresh_channel_layer():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_wake_registry_and_pixels():
+    """Embedded, the waiting-events registry and the frames cache live in the process: one
+    test's events and pixels must not meet the next test's frames (ids are reused)."""
+    yield
+    from django.core.cache import caches
+
+    from store.services.wakes import registry_clear
+
+    registry_clear()
+    caches["frames"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_media(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
 

@@ -72,18 +72,19 @@ def _same_or_conflict(existing: ShelfEvent, msg: dict[str, Any]) -> ShelfEvent:
 def frame_store(
     *, device: Device, header: dict[str, Any], jpeg: bytes, width: int, height: int
 ) -> tuple[Frame, bool]:
-    """Store a validated frame and queue it for vision. The pixels stay only until processed,
-    unless frames are kept for training data, and then until they expire."""
+    """Store a validated frame and queue it for vision. The row goes to the database, the
+    pixels to the frames cache (store/services/pixels.py), both before the device is acked;
+    the pixels stay only until processed, unless frames are kept for training data."""
     sees = header.get("sees")
     if sees is not None and not settings.MINIGO["ACCEPT_SEES"]:
         # A device must never be able to tell the server whom it saw: identities come only
         # from the server's own vision, except in a replay's temporary store.
         raise DomainError("sees_not_accepted", "frames with 'sees' are accepted only in replay")
-    existing = Frame.objects.filter(device=device, event_id=header["event_id"]).first()
-    if existing is not None:
-        return existing, False
-    keep = settings.MINIGO["KEEP_FRAMES"]
-    expires = timezone.now() + timedelta(hours=settings.MINIGO["FRAME_RETENTION_HOURS"])
+    from store.services.pixels import pixels_hold
+    from store.tasks import process_frame
+
+    # New frames are the common case: insert first and let the unique constraint find a
+    # repeat (one round trip fewer than looking first).
     try:
         with transaction.atomic():
             frame = Frame.objects.create(
@@ -94,23 +95,27 @@ def frame_store(
                 captured_at=_when(header["ts"]),
                 width=width,
                 height=height,
-                jpeg=jpeg,
-                expires_at=expires if keep else None,
                 result={"sees": sees} if sees is not None else {},
             )
-            from store.tasks import process_frame
-
+            pixels_hold(frame_pk=frame.pk, jpeg=jpeg)
             transaction.on_commit(lambda: process_frame.delay(frame.pk))
     except IntegrityError:
-        return Frame.objects.get(device=device, event_id=header["event_id"]), False
+        return Frame.objects.defer("jpeg").get(device=device, event_id=header["event_id"]), False
     return frame, True
 
 
-def frame_release(*, frame: Frame) -> None:
-    """Drop the pixels of a processed frame unless frames are being kept."""
-    if not settings.MINIGO["KEEP_FRAMES"] and frame.jpeg is not None:
-        Frame.objects.filter(pk=frame.pk).update(jpeg=None)
-        frame.jpeg = None
+def frame_release(*, frame: Frame, jpeg: bytes | None) -> dict[str, Any]:
+    """What to write to a processed frame's row for its pixels: a kept frame (training data)
+    gets them and its expiry; otherwise they are dropped from the frames cache once the
+    processing commits."""
+    from store.services.pixels import pixels_release
+
+    if settings.MINIGO["KEEP_FRAMES"] and jpeg is not None:
+        hours = settings.MINIGO["FRAME_RETENTION_HOURS"]
+        transaction.on_commit(lambda: pixels_release(frame_pk=frame.pk))
+        return {"jpeg": jpeg, "expires_at": timezone.now() + timedelta(hours=hours)}
+    transaction.on_commit(lambda: pixels_release(frame_pk=frame.pk))
+    return {}
 
 
 def frames_expire() -> int:

@@ -1,5 +1,10 @@
 """Processing a stored camera frame: gate frames identify shoppers (store/services/gates.py),
-shelf frames record who is at the shelf (sightings.py) and what is on it (detection.py)."""
+shelf frames record who is at the shelf (sightings.py) and what is on it (detection.py).
+
+A frame task costs at most five SQL statements for a shelf frame (the frame and its device
+and shelf in one read, the open visits of the faces seen, the sightings, their "last seen"
+mark, and the frame's own result); the pixels come from the frames cache (pixels.py), and
+waiting shelf events are found in the wake registry (wakes.py), not in the database."""
 
 from __future__ import annotations
 
@@ -8,43 +13,52 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from store.models import DeviceKind, EventStatus, Frame
-from store.services.events import frame_release, mark_processed
+from store.services.events import frame_release
+from store.services.pixels import pixels_get
 from vision.images import ImageError, decode_rgb
 
 log = logging.getLogger(__name__)
 
+GATES = (DeviceKind.ENTRY_GATE, DeviceKind.EXIT_GATE)
 
-def frame_process(*, frame_id: int) -> Frame:
+
+def frame_process(*, frame_id: int) -> Frame | None:
     """Run vision on a stored frame once. Safe to run twice: vision runs outside any
-    transaction (it is slow and has no side effects), then the frame row is locked and only
-    a still-pending frame has its results applied."""
-    frame = Frame.objects.select_related("device").get(pk=frame_id)
-    if frame.status != EventStatus.PENDING:
+    transaction (it is slow and has no side effects); its results are then written in one
+    transaction that ends by marking the frame processed only if it is still pending. If
+    another run got there first, this run's writes are rolled back."""
+    frame = (
+        Frame.objects.select_related("device", "device__shelf")
+        .defer("jpeg")
+        .filter(pk=frame_id)
+        .first()
+    )
+    if frame is None or frame.status != EventStatus.PENDING:
         return frame
-    rgb = None
-    if frame.jpeg is not None:
+    sees = frame.result.get("sees") if settings.MINIGO["ACCEPT_SEES"] else None
+    jpeg, rgb = None, None
+    if sees is None:
+        jpeg = pixels_get(frame=frame)
+        if jpeg is None:
+            return _finish(frame, EventStatus.FAILED, {"error": "pixels_expired"}, None)
         try:
             rgb = decode_rgb(
-                bytes(frame.jpeg),
+                jpeg,
                 max_bytes=settings.MINIGO["FRAME_MAX_BYTES"],
                 max_pixels=settings.MINIGO["FRAME_MAX_PIXELS"],
             )
         except ImageError as exc:
-            with transaction.atomic():
-                locked = Frame.objects.select_for_update().get(pk=frame_id)
-                if locked.status == EventStatus.PENDING:
-                    mark_processed(locked, status=EventStatus.FAILED, result={"error": exc.code})
-                    frame_release(frame=locked)
-                return locked
-    sees = frame.result.get("sees") if settings.MINIGO["ACCEPT_SEES"] else None
-    if sees is not None and frame.device.kind in (DeviceKind.ENTRY_GATE, DeviceKind.EXIT_GATE):
+            return _finish(frame, EventStatus.FAILED, {"error": exc.code}, None)
+        frame.jpeg = jpeg  # for detection's training-data copy; never saved from here
+    if sees is not None and frame.device.kind in GATES:
         # A replay's synthetic gate frame: it names who stands at the gate.
         from store.services.sees import sees_gate_apply
 
         analysis, apply = {"sees": sees}, sees_gate_apply
-    elif frame.device.kind in (DeviceKind.ENTRY_GATE, DeviceKind.EXIT_GATE):
+    elif frame.device.kind in GATES:
         from store.services import gates
 
         analysis = gates.gate_frame_analyse(frame=frame, rgb=rgb)
@@ -64,10 +78,22 @@ def frame_process(*, frame_id: int) -> Frame:
             }
 
     with transaction.atomic():
-        locked = Frame.objects.select_for_update().select_related("device").get(pk=frame_id)
-        if locked.status != EventStatus.PENDING:
-            return locked
-        result = apply(frame=locked, analysis=analysis)
-        mark_processed(locked, status=EventStatus.APPLIED, result=result)
-        frame_release(frame=locked)
-    return locked
+        result = apply(frame=frame, analysis=analysis)
+        return _finish(frame, EventStatus.APPLIED, result, jpeg)
+
+
+def _finish(frame: Frame, status: str, result: dict[str, Any], jpeg: bytes | None) -> Frame:
+    """Mark the frame processed, in the caller's transaction (or one of its own), if it is
+    still pending; otherwise roll back whatever this run wrote before (no savepoint: the
+    whole transaction goes)."""
+    with transaction.atomic(savepoint=False):
+        now = timezone.now()
+        fields = {"status": status, "result": result, "processed_at": now}
+        done = Frame.objects.filter(pk=frame.pk, status=EventStatus.PENDING).update(
+            **fields, **frame_release(frame=frame, jpeg=jpeg)
+        )
+        if not done:
+            transaction.set_rollback(True)
+            return frame
+    frame.status, frame.result, frame.processed_at = status, result, now
+    return frame

@@ -28,7 +28,7 @@ from django.utils import timezone
 from store.errors import DomainError
 from store.faults import fault_point
 from store.models import CartEntry, EventStatus, Frame, Product, ShelfEvent, Slot
-from store.services import attribution, live
+from store.services import attribution, live, wakes
 from store.services.carts import cart_return, cart_take
 from store.services.events import mark_processed
 from store.services.review import review_open
@@ -196,6 +196,13 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
     A doubtful event whose camera window is still open stays pending (it is re-run when a
     sighting arrives at this shelf, and decided when the window closes); `final` decides it
     now whatever the evidence."""
+    event = _process(event_id=event_id, final=final)
+    if event.status != EventStatus.PENDING:
+        wakes.waiting_remove(device_pk=event.device_id, event_pk=event.pk)
+    return event
+
+
+def _process(*, event_id: int, final: bool) -> ShelfEvent:
     with transaction.atomic():
         event = ShelfEvent.objects.select_for_update().select_related("device").get(pk=event_id)
         if event.status != EventStatus.PENDING:
@@ -226,6 +233,12 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
                 reason = "weight_unexplained"
             return _review(
                 event, reason=reason, slot=slot, product=slot.product, evidence=count.detail
+            )
+        if slot.shelf.has_camera and not final:
+            # Registered before the sightings are read, so a frame whose sightings commit
+            # after this read finds the event and wakes it (store/services/wakes.py).
+            wakes.waiting_add(
+                device_pk=event.device_id, event_pk=event.pk, occurred_at=event.occurred_at
             )
         sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
         settled = final or not slot.shelf.has_camera or _window_closed(event)

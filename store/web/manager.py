@@ -24,6 +24,7 @@ from store.models import (
     VisitStatus,
 )
 from store.services.disputes import dispute_payload, dispute_resolve
+from store.services.pixels import pixels_held
 from store.services.review import review_payload
 from store.web import analytics as analytics_selectors
 from store.web.access import staff_required
@@ -51,7 +52,10 @@ def devices(request: HttpRequest) -> JsonResponse:
 @staff_required
 def frame_jpeg(request: HttpRequest, pk: int) -> HttpResponse:
     """A frame's JPEG while the server still holds it; 404 once it was dropped."""
-    jpeg = Frame.objects.filter(pk=pk).values_list("jpeg", flat=True).first()
+    from store.services.pixels import pixels_get
+
+    frame = Frame.objects.filter(pk=pk).first()
+    jpeg = pixels_get(frame=frame) if frame is not None else None
     if jpeg is None:
         raise Http404("no frame held")
     response = HttpResponse(bytes(jpeg), content_type="image/jpeg")
@@ -90,8 +94,7 @@ def _review_rows() -> list[dict]:
                 else None,
                 "evidence": item.evidence,
                 "frame": item.frame_id,
-                "frame_held": bool(item.frame_id)
-                and Frame.objects.filter(pk=item.frame_id, jpeg__isnull=False).exists(),
+                "frame_held": bool(item.frame_id) and pixels_held(frame_pk=item.frame_id),
             }
         )
     return rows
