@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from minigo.publish import task_publish
 from store.errors import DomainError
 from store.models import Device, DeviceKind, EventStatus, Frame, ShelfEvent, Slot
 
@@ -37,9 +39,12 @@ def event_store(
             return _same_or_conflict(existing, msg), False
         raise DomainError("unknown_slot", f"this shelf has no slot {msg['slot']!r}")
     # New events are the common case, so insert first and let the unique constraint find a
-    # repeat (one query fewer per event than looking first).
+    # repeat (one query fewer per event than looking first). The INSERT is a transaction of
+    # its own (no BEGIN/COMMIT round trips around it), and the task is queued once it is.
+    from store.tasks import process_shelf_event
+
     try:
-        with transaction.atomic():
+        with _savepoint_if_nested():
             event = ShelfEvent.objects.create(
                 device=device,
                 event_id=msg["event_id"],
@@ -49,13 +54,19 @@ def event_store(
                 after=msg["after"],
                 occurred_at=_when(msg["ts"]),
             )
-            from store.tasks import process_shelf_event
-
-            transaction.on_commit(lambda: process_shelf_event.delay(event.pk))
     except IntegrityError:
         existing = ShelfEvent.objects.get(device=device, event_id=msg["event_id"])
         return _same_or_conflict(existing, msg), False
+    transaction.on_commit(lambda: task_publish(process_shelf_event, event.pk))
     return event, True
+
+
+def _savepoint_if_nested():
+    """A savepoint around an INSERT that may hit the unique constraint, needed only inside a
+    caller's transaction (PostgreSQL aborts the whole transaction on the error otherwise)."""
+    if transaction.get_connection().in_atomic_block:
+        return transaction.atomic()
+    return nullcontext()
 
 
 def _same_or_conflict(existing: ShelfEvent, msg: dict[str, Any]) -> ShelfEvent:
@@ -80,13 +91,14 @@ def frame_store(
         # A device must never be able to tell the server whom it saw: identities come only
         # from the server's own vision, except in a replay's temporary store.
         raise DomainError("sees_not_accepted", "frames with 'sees' are accepted only in replay")
-    from store.services.pixels import pixels_hold
+    from store.services.pixels import pixels_hold, pixels_release
     from store.tasks import process_frame
 
-    # New frames are the common case: insert first and let the unique constraint find a
-    # repeat (one round trip fewer than looking first).
+    # Pixels first, under the device's event id: a stored row always has them. Then the row,
+    # inserted first (a repeat is found by the unique constraint), then the task.
+    pixels_hold(device_pk=device.pk, event_id=header["event_id"], jpeg=jpeg)
     try:
-        with transaction.atomic():
+        with _savepoint_if_nested():
             frame = Frame.objects.create(
                 device=device,
                 event_id=header["event_id"],
@@ -97,10 +109,16 @@ def frame_store(
                 height=height,
                 result={"sees": sees} if sees is not None else {},
             )
-            pixels_hold(frame_pk=frame.pk, jpeg=jpeg)
-            transaction.on_commit(lambda: process_frame.delay(frame.pk))
     except IntegrityError:
-        return Frame.objects.defer("jpeg").get(device=device, event_id=header["event_id"]), False
+        existing = Frame.objects.defer("jpeg").get(device=device, event_id=header["event_id"])
+        if existing.status == EventStatus.PENDING:
+            # Queueing it may have failed after the row was stored (the agent then sent it
+            # again); processing is idempotent, so queue it again.
+            transaction.on_commit(lambda: task_publish(process_frame, existing.pk))
+        else:
+            pixels_release(frame=existing)  # held again above; already processed
+        return existing, False
+    transaction.on_commit(lambda: task_publish(process_frame, frame.pk))
     return frame, True
 
 
@@ -110,11 +128,10 @@ def frame_release(*, frame: Frame, jpeg: bytes | None) -> dict[str, Any]:
     processing commits."""
     from store.services.pixels import pixels_release
 
+    hours = settings.MINIGO["FRAME_RETENTION_HOURS"]
+    transaction.on_commit(lambda: pixels_release(frame=frame))
     if settings.MINIGO["KEEP_FRAMES"] and jpeg is not None:
-        hours = settings.MINIGO["FRAME_RETENTION_HOURS"]
-        transaction.on_commit(lambda: pixels_release(frame_pk=frame.pk))
         return {"jpeg": jpeg, "expires_at": timezone.now() + timedelta(hours=hours)}
-    transaction.on_commit(lambda: pixels_release(frame_pk=frame.pk))
     return {}
 
 

@@ -31,32 +31,34 @@ def _cache():
     return caches["frames"]
 
 
-def _key(frame_pk: int) -> str:
-    return f"frame-pixels:{frame_pk}"
+def _key(device_pk: int, event_id: str) -> str:
+    # Named by the device's event id, known before the row exists: the pixels are held
+    # first, so a stored row always has them.
+    return f"frame-pixels:{device_pk}:{event_id}"
 
 
-def pixels_hold(*, frame_pk: int, jpeg: bytes) -> None:
-    """Hold a newly stored frame's pixels until it is processed (or the backstop expiry)."""
-    _cache().set(_key(frame_pk), jpeg, timeout=settings.MINIGO["FRAME_PENDING_TTL_S"])
+def pixels_hold(*, device_pk: int, event_id: str, jpeg: bytes) -> None:
+    """Hold a frame's pixels until it is processed (or the backstop expiry)."""
+    _cache().set(_key(device_pk, event_id), jpeg, timeout=settings.MINIGO["FRAME_PENDING_TTL_S"])
 
 
 def pixels_get(*, frame: Frame) -> bytes | None:
     """The frame's JPEG while anything still holds it: its row (a kept frame) or the cache."""
-    if frame.jpeg is not None and "jpeg" in frame.__dict__:
+    if "jpeg" in frame.__dict__ and frame.jpeg is not None:
         return bytes(frame.jpeg)
-    return _cache().get(_key(frame.pk))
+    return _cache().get(_key(frame.device_id, frame.event_id))
 
 
-def pixels_held(*, frame_pk: int) -> bool:
-    if _cache().get(_key(frame_pk)) is not None:
+def pixels_held(*, frame: Frame) -> bool:
+    if _cache().get(_key(frame.device_id, frame.event_id)) is not None:
         return True
-    return Frame.objects.filter(pk=frame_pk, jpeg__isnull=False).exists()
+    return Frame.objects.filter(pk=frame.pk, jpeg__isnull=False).exists()
 
 
-def pixels_keep_for(*, frame_pk: int, seconds: float) -> None:
+def pixels_keep_for(*, frame: Frame, seconds: float) -> None:
     """Hold the pixels a little longer (a shelf frame whose faces may still be asked for)."""
-    _cache().touch(_key(frame_pk), timeout=max(1, int(seconds)))
+    _cache().touch(_key(frame.device_id, frame.event_id), timeout=max(1, int(seconds)))
 
 
-def pixels_release(*, frame_pk: int) -> None:
-    _cache().delete(_key(frame_pk))
+def pixels_release(*, frame: Frame) -> None:
+    _cache().delete(_key(frame.device_id, frame.event_id))

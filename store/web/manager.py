@@ -94,7 +94,7 @@ def _review_rows() -> list[dict]:
                 else None,
                 "evidence": item.evidence,
                 "frame": item.frame_id,
-                "frame_held": bool(item.frame_id) and pixels_held(frame_pk=item.frame_id),
+                "frame_held": bool(item.frame_id) and pixels_held(frame=item.frame),
             }
         )
     return rows

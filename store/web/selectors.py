@@ -107,7 +107,7 @@ def latest_frame_info(device: Device) -> dict[str, Any] | None:
         return None
     from store.services.pixels import pixels_held
 
-    held = pixels_held(frame_pk=frame.pk)
+    held = pixels_held(frame=frame)
     return frame_info(frame, held=held)
 
 
