@@ -4,7 +4,7 @@
 
 What it starts (all on loopback, all stopped by the script, also on Ctrl-C):
 - a fresh PostgreSQL database (`--db`, default `minigo_load`, dropped and re-created),
-- Redis db `--redis-db` (default 8; flushed first), channel prefix `issue8load`,
+- Redis db `--redis-db` (default 8; flushed first), channel prefix `load-<db>`,
 - one daphne, two Celery workers (`celery -A minigo worker --concurrency 1`, two processes),
 - `manage.py replay SCENARIO --server ws://… --setup` as the agents: one websocket per device.
 
@@ -45,6 +45,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from store.replay.metrics import score  # noqa: E402  (plain Python, no Django)
 
 
 def free_port() -> int:
@@ -89,6 +92,7 @@ def make_scenario(args, folder: Path, env: dict) -> tuple[Path, int, int]:
     store: dict = {"type": "store", "products": {}, "shelves": [], "gates": []}
     shoppers: set[str] = set()
     timed: list[dict] = []
+    expects: list[dict] = []
     segments_max = 0
     for a in range(1, aisles + 1):
         offset, seg = 0.0, 0
@@ -101,6 +105,7 @@ def make_scenario(args, folder: Path, env: dict) -> tuple[Path, int, int]:
                 cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
             )  # fmt: skip
             lines = [json.loads(x) for x in out.read_text().splitlines() if x.strip()]
+            expects += _expects_within(lines, offset, horizon, prefix=f"a{a}-")
             span = 0.0
             for line in lines:
                 if line.get("type") == "store" and seg == 1:
@@ -143,8 +148,79 @@ def make_scenario(args, folder: Path, env: dict) -> tuple[Path, int, int]:
             fh.write(json.dumps({"type": "shopper", "id": s, "name": s.upper()}) + "\n")
         for line in timed:
             fh.write(json.dumps(line) + "\n")
+        for line in expects:
+            fh.write(json.dumps(line) + "\n")
     weights = sum(1 for line in timed if line["type"] == "weight")
     return path, len(timed), weights
+
+
+def _expects_within(lines: list[dict], offset: float, horizon: float, prefix: str) -> list[dict]:
+    """The expect lines of one simulate segment whose visits end (exit frame) before the
+    timeline is cut, renamed like the segment's shoppers. A shopper's n-th expect line is
+    their n-th visit, so each shopper keeps as many as their exits before the cut."""
+    store = next(line for line in lines if line.get("type") == "store")
+    exits = {g["device"] for g in store["gates"] if g.get("kind") == "exit"}
+    done: dict[str, int] = {}
+    for line in lines:
+        if line.get("device") in exits and line["t"] + offset <= horizon:
+            for who in (line.get("sees") or {}).get("shoppers", []):
+                name = who.get("id") if isinstance(who, dict) else who
+                done[str(name)] = done.get(str(name), 0) + 1
+    out, seen = [], {}
+    for line in lines:
+        if line.get("type") != "expect":
+            continue
+        who = str(line["shopper"])
+        seen[who] = seen.get(who, 0) + 1
+        if seen[who] <= done.get(who, 0):
+            out.append({**line, "shopper": prefix + who})
+    return out
+
+
+RECEIPT_LATENCY_SQL = """
+SELECT EXTRACT(EPOCH FROM r.issued_at - COALESCE(
+    (SELECT min(f.captured_at) FROM store_frame f
+      WHERE f.device_id = v.exit_device_id AND f.result->'receipts' @> to_jsonb(v.id)),
+    v.exited_at))
+FROM store_receipt r JOIN store_visit v ON v.id = r.visit_id
+"""
+# A receipt's items are its visit's ledger (amendments are further entries), per shopper in
+# the order of their visits.
+RECEIPT_ITEMS_SQL = """
+SELECT u.username, v.id, (
+    SELECT jsonb_object_agg(sku, q) FROM (
+        SELECT p.sku, SUM(e.quantity) AS q FROM store_cartentry e
+        JOIN store_product p ON p.id = e.product_id
+        WHERE e.visit_id = v.id GROUP BY p.sku HAVING SUM(e.quantity) <> 0) items)
+FROM store_receipt r JOIN store_visit v ON v.id = r.visit_id
+JOIN store_shopper s ON s.id = v.shopper_id JOIN auth_user u ON u.id = s.user_id
+ORDER BY u.username, v.entered_at
+"""
+
+
+def db_sizes(dsn: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(dsn) as c:
+        row = c.execute(
+            "SELECT pg_database_size(current_database()),"
+            " pg_total_relation_size('store_frame'),"
+            " COALESCE(pg_total_relation_size(NULLIF(reltoastrelid, 0)), 0),"
+            " pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')"
+            " FROM pg_class WHERE relname = 'store_frame'"
+        ).fetchone()
+    return {"db": row[0], "frame": row[1], "toast": row[2], "wal": int(row[3])}
+
+
+def replay_locally(scenario: Path, env: dict) -> str:
+    """The same scenario through `manage.py replay` (embedded, its own temporary store)."""
+    local = {k: v for k, v in env.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    out = subprocess.run(
+        [sys.executable, "manage.py", "replay", str(scenario), "--no-progress"],
+        cwd=ROOT, env=local, capture_output=True, text=True,
+    )  # fmt: skip
+    lines = [x for x in out.stdout.splitlines() if x.startswith("cAcc=")]
+    return lines[-1] if lines else f"(local replay failed: {out.stderr.strip()[-200:]})"
 
 
 class Procs:
@@ -198,6 +274,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="worker processes, concurrency 1 each")
     ap.add_argument("--drain", type=float, default=900.0, help="max seconds to wait for tasks")
     ap.add_argument("--no-append", action="store_true", help="do not write bench/RESULTS.md")
+    ap.add_argument(
+        "--busy-core", action="store_true", help="run a CPU-bound process beside the store"
+    )
+    ap.add_argument(
+        "--compare-local", action="store_true", help="also replay the scenario locally (slow)"
+    )
     args = ap.parse_args()
 
     import psycopg
@@ -213,7 +295,7 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "minigo.settings",
         "DATABASE_URL": f"{args.pg}/{args.db}",
         "REDIS_URL": redis_url,
-        "MINIGO_CHANNEL_PREFIX": "issue8load",
+        "MINIGO_CHANNEL_PREFIX": f"load-{args.db}",
         "MINIGO_ACCEPT_SEES": "true",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
@@ -262,6 +344,11 @@ def main() -> None:
         for i in range(1, args.workers + 1):
             log = folder / f"worker{i}.log"
             wait_for(lambda log=log: "ready." in log.read_text(), 90, f"worker {i}")
+        db_start = db_sizes(f"{args.pg}/{args.db}")
+        if args.busy_core:
+            # Another program keeping one core fully busy for the whole run.
+            busy = [sys.executable, "-c", "while True: pass"]
+            procs.start("busy", busy, env, folder / "busy.log")
         mem_start = {"daphne": rss_kb(daphne.pid)}
         mem_start.update({f"worker{i + 1}": rss_kb(w.pid) for i, w in enumerate(workers)})
         mem_peak = dict(mem_start)
@@ -296,6 +383,9 @@ def main() -> None:
             with psycopg.connect(dsn) as c:
                 pending = c.execute(
                     "SELECT count(*) FROM store_shelfevent WHERE status='pending'"
+                ).fetchone()[0]
+                pending += c.execute(
+                    "SELECT count(*) FROM store_frame WHERE status='pending'"
                 ).fetchone()[0]
             return pending == 0 and r.llen("celery") == 0
 
@@ -338,8 +428,23 @@ def main() -> None:
                 )
             ]
             receipts = c.execute("SELECT count(*) FROM store_receipt").fetchone()[0]
+            receipt_lat = [float(x) for (x,) in c.execute(RECEIPT_LATENCY_SQL)]
+            got: dict[str, list[dict[str, int]]] = {}
+            for who, _visit, items in c.execute(RECEIPT_ITEMS_SQL):
+                got.setdefault(who, []).append({k: int(v) for k, v in (items or {}).items()})
+            review = c.execute(
+                "SELECT count(*) FROM store_shelfevent WHERE status='review'"
+            ).fetchone()[0]
             negative = c.execute("SELECT count(*) FROM store_slot WHERE stock < 0").fetchone()[0]
+        db_end = db_sizes(dsn)
         processed = stored - by_status.get("pending", 0)
+        expects = [
+            json.loads(x)
+            for x in scenario.read_text().splitlines()
+            if x.startswith('{"type": "expect"')
+        ]
+        metrics = score(expects=expects, receipts=got, review=review, events=stored)
+        local_line = replay_locally(scenario, env) if args.compare_local else None
         sent_line = next(
             (x for x in replay_out.splitlines() if x.startswith("sent ")), "sent ? (no output)"
         )
@@ -369,6 +474,20 @@ def main() -> None:
         "  (method: CartEntry.created_at − ShelfEvent.occurred_at; occurred_at is the agent's"
         " send time, created_at is written in the transaction that moves the stock; the live"
         " `cart` push follows on commit; waits for the camera window are included)",
+        f"- Exit frame → receipt (n={len(receipt_lat)}): p50 {ms(pct(receipt_lat, 50))}, "
+        f"p95 {ms(pct(receipt_lat, 95))}, max {ms(max(receipt_lat) if receipt_lat else 0)}"
+        " (method: Receipt.issued_at − capture time of the exit frame that closed the visit;"
+        " the receipt issued is scored as the final one, its amendments being ledger entries)",
+        f"- Receipts scored against the scenario's expectations (visits that ended before the "
+        f"cut): `{metrics.line()}`"
+        + (f"; the same scenario replayed locally: `{local_line}`" if local_line else ""),
+        f"- PostgreSQL: database {db_start['db'] / 2**20:.1f} → {db_end['db'] / 2**20:.1f} MB; "
+        f"frame table with its TOAST {db_start['frame'] / 2**20:.2f} → "
+        f"{db_end['frame'] / 2**20:.2f} MB for {frames} frames "
+        f"({(db_end['frame'] - db_start['frame']) / max(1, frames):.0f} B per frame: no pixels), "
+        f"TOAST {db_start['toast'] / 2**10:.0f} → {db_end['toast'] / 2**10:.0f} kB; WAL written "
+        f"by the whole server meanwhile {(db_end['wal'] - db_start['wal']) / 2**20:.0f} MB "
+        "(other databases on this server included)",
         f"- Agent send → event stored (received_at − occurred_at, n={len(hop)}): "
         f"p50 {ms(pct(hop, 50))}, p95 {ms(pct(hop, 95))}, p99 {ms(pct(hop, 99))}",
         "- RSS (MB) start → end (peak): "
@@ -405,6 +524,11 @@ def main() -> None:
         ]
         with (ROOT / "bench" / "RESULTS.md").open("a") as fh:
             fh.write("\n".join(head + rows) + "\n")
+    print(
+        f"load: sent={n_weights} stored={stored} processed={processed} "
+        f"duplicates={dup_events + dup_ids} cart_p95_ms={pct(lat, 95) * 1000:.0f} "
+        f"receipt_p95_ms={pct(receipt_lat, 95) * 1000:.0f} cAcc={metrics.exact}/{metrics.receipts}"
+    )
 
 
 if __name__ == "__main__":
