@@ -273,6 +273,11 @@ MINIGO = {
     # A frame's pixels wait in the "frames" cache until processed; this expiry only catches a
     # frame whose task never ran (store/services/pixels.py).
     "FRAME_PENDING_TTL_S": envint("MINIGO_FRAME_PENDING_TTL_S", 3600, minimum=60),
+    # Faces on shelf frames on demand (store/services/ondemand.py): one frame per shelf this
+    # often for "last seen" (0: never), and how long past the window a deferred frame's pixels
+    # wait for an event that may still ask for them.
+    "FACES_LAST_SEEN_EVERY_S": envint("MINIGO_FACES_LAST_SEEN_EVERY_S", 5, minimum=0),
+    "FACES_DEFERRED_SLACK_S": envint("MINIGO_FACES_DEFERRED_SLACK_S", 30, minimum=0),
     # Product detection: onnxruntime threads per worker process, and how far around a weight
     # event the shelf camera's frames are compared with it.
     "DETECTOR_THREADS": envint("MINIGO_DETECTOR_THREADS", 1, minimum=1),

@@ -122,14 +122,17 @@ def frame_store(
     return frame, True
 
 
-def frame_release(*, frame: Frame, jpeg: bytes | None) -> dict[str, Any]:
+def frame_release(*, frame: Frame, jpeg: bytes | None, keep_s: float = 0) -> dict[str, Any]:
     """What to write to a processed frame's row for its pixels: a kept frame (training data)
     gets them and its expiry; otherwise they are dropped from the frames cache once the
-    processing commits."""
-    from store.services.pixels import pixels_release
+    processing commits, or held `keep_s` longer (a shelf frame whose faces may be asked for)."""
+    from store.services.pixels import pixels_keep_for, pixels_release
 
     hours = settings.MINIGO["FRAME_RETENTION_HOURS"]
-    transaction.on_commit(lambda: pixels_release(frame=frame))
+    if keep_s > 0:
+        transaction.on_commit(lambda: pixels_keep_for(frame=frame, seconds=keep_s))
+    else:
+        transaction.on_commit(lambda: pixels_release(frame=frame))
     if settings.MINIGO["KEEP_FRAMES"] and jpeg is not None:
         return {"jpeg": jpeg, "expires_at": timezone.now() + timedelta(hours=hours)}
     return {}

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from store.models import DeviceKind, EventStatus, Frame
+from store.services import ondemand
 from store.services.events import frame_release
 from store.services.pixels import pixels_get
 from vision.images import ImageError, decode_rgb
@@ -66,23 +67,31 @@ def frame_process(*, frame_id: int) -> Frame | None:
     else:
         from store.services import detection, sightings
 
+        # Faces only when an event needs them (ondemand.py); synthetic frames cost nothing.
+        deferred = rgb is not None and not ondemand.faces_wanted(frame=frame)
         analysis = {
-            "sightings": sightings.shelf_frame_analyse(frame=frame, rgb=rgb),
+            "sightings": {} if deferred else sightings.shelf_frame_analyse(frame=frame, rgb=rgb),
             "detection": detection.shelf_frame_analyse(frame=frame, rgb=rgb),
         }
 
         def apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
+            if deferred:
+                ondemand.frame_recheck(frame=frame)
             return {
                 **sightings.shelf_frame_apply(frame=frame, analysis=analysis["sightings"]),
                 **detection.shelf_frame_apply(frame=frame, analysis=analysis["detection"]),
+                **({"faces": ondemand.DEFERRED} if deferred else {}),
             }
 
     with transaction.atomic():
         result = apply(frame=frame, analysis=analysis)
-        return _finish(frame, EventStatus.APPLIED, result, jpeg)
+        keep_s = ondemand.deferred_keep_s() if result.get("faces") == ondemand.DEFERRED else 0
+        return _finish(frame, EventStatus.APPLIED, result, jpeg, keep_s=keep_s)
 
 
-def _finish(frame: Frame, status: str, result: dict[str, Any], jpeg: bytes | None) -> Frame:
+def _finish(
+    frame: Frame, status: str, result: dict[str, Any], jpeg: bytes | None, keep_s: float = 0
+) -> Frame:
     """Mark the frame processed, in the caller's transaction (or one of its own), if it is
     still pending; otherwise roll back whatever this run wrote before (no savepoint: the
     whole transaction goes)."""
@@ -90,7 +99,7 @@ def _finish(frame: Frame, status: str, result: dict[str, Any], jpeg: bytes | Non
         now = timezone.now()
         fields = {"status": status, "result": result, "processed_at": now}
         done = Frame.objects.filter(pk=frame.pk, status=EventStatus.PENDING).update(
-            **fields, **frame_release(frame=frame, jpeg=jpeg)
+            **fields, **frame_release(frame=frame, jpeg=jpeg, keep_s=keep_s)
         )
         if not done:
             transaction.set_rollback(True)

@@ -304,6 +304,9 @@ def _wait(event: ShelfEvent, *, detail: dict, candidates: list) -> ShelfEvent:
         "best": candidates[0].as_dict() if candidates else None,
     }
     event.save(update_fields=["result"])
+    from store.services.ondemand import frames_request
+
+    frames_request(event=event)  # the frames of its window whose faces were not computed
     from minigo.celery import app
 
     if not app.conf.task_always_eager:

@@ -1,0 +1,88 @@
+"""Faces on shelf frames, computed on demand.
+
+Finding and matching faces costs 150–250 ms of CPU per frame: twenty shelf cameras at two
+frames a second would need a dozen cores. Most of those frames explain nothing: a face at a
+shelf is evidence only for a shelf event within the attribution window, and only for one
+whose picker is in doubt. So a shelf frame's faces are computed when
+
+- a shelf event at that shelf, within the frame's window, waits for camera evidence (it is in
+  the wake registry, store/services/wakes.py), or
+- nobody asked for a while: one frame per shelf every FACES_LAST_SEEN_EVERY_S keeps the
+  shoppers' "last seen" marks (weak evidence, and the manager's view) moving.
+
+Any other shelf frame is recorded as processed with `"faces": "deferred"` and its pixels are
+held a little longer (DEFERRED_KEEP_S). When a shelf event starts waiting, the deferred frames
+of its window are put back to pending and queued, so the event's decision waits for them
+(shelf_events._frames_pending) exactly as for frames still in the queue. Gate frames are
+always analysed: a missed entry or exit is not something a later event can ask for.
+
+Two orders are possible between a frame being deferred and an event starting to wait, and
+both end with the frame analysed: the event registers before it asks for deferred frames, and
+a frame, once its deferral has committed, looks at the registry again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+from minigo.publish import task_publish
+from store.models import EventStatus, Frame, ShelfEvent
+from store.services import wakes
+
+DEFERRED = "deferred"
+
+
+def deferred_keep_s() -> float:
+    """How long a deferred frame's pixels stay: its event may be processed this much later
+    (the window, the grace period, and a queue of a few seconds)."""
+    m = settings.MINIGO
+    return m["ATTRIBUTION_WINDOW_S"] * 2 + m["ATTRIBUTION_GRACE_S"] + m["FACES_DEFERRED_SLACK_S"]
+
+
+def faces_wanted(*, frame: Frame) -> bool:
+    if wakes.waiting_near(device_pk=frame.device_id, when=frame.captured_at):
+        return True
+    every = settings.MINIGO["FACES_LAST_SEEN_EVERY_S"]
+    return every > 0 and cache.add(f"faces-last-seen:{frame.device_id}", 1, every)
+
+
+def frame_recheck(*, frame: Frame) -> None:
+    """After a deferral commits: an event that started waiting meanwhile gets this frame."""
+
+    def recheck() -> None:
+        if wakes.waiting_near(device_pk=frame.device_id, when=frame.captured_at):
+            _requeue([frame.pk])
+
+    transaction.on_commit(recheck)
+
+
+def frames_request(*, event: ShelfEvent) -> int:
+    """Queue face analysis of the deferred frames within this event's window."""
+    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+    ids = list(
+        Frame.objects.filter(
+            device_id=event.device_id,
+            status=EventStatus.APPLIED,
+            captured_at__gte=event.occurred_at - window,
+            captured_at__lte=event.occurred_at + window,
+            result__faces=DEFERRED,
+        ).values_list("pk", flat=True)
+    )
+    if ids:
+        transaction.on_commit(lambda: _requeue(ids))
+    return len(ids)
+
+
+def _requeue(ids: list[int]) -> None:
+    from store.tasks import process_frame
+
+    # Only frames still deferred flip back to pending; a task for one analysed meanwhile
+    # finds it processed and does nothing.
+    Frame.objects.filter(pk__in=ids, status=EventStatus.APPLIED, result__faces=DEFERRED).update(
+        status=EventStatus.PENDING
+    )
+    for pk in ids:
+        task_publish(process_frame, pk)
