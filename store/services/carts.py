@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 
 from store.errors import Conflict, DomainError
 from store.models import (
@@ -38,34 +38,31 @@ class CartLine:
 
 def cart_lines(*, visit: Visit) -> list[CartLine]:
     """The cart: the ledger summed per product. Lines at zero are left out. The unit price
-    is the one of the latest take, the price the shopper saw when picking."""
-    totals = (
+    is the one of the latest take, the price the shopper saw when picking (one query: it is
+    read for every live cart update)."""
+    latest_take = (
+        CartEntry.objects.filter(
+            visit=visit, product_id=OuterRef("product_id"), kind=EntryKind.TAKE
+        )
+        .order_by("-created_at", "-id")
+        .values("unit_price")[:1]
+    )
+    rows = (
         CartEntry.objects.filter(visit=visit)
-        .values("product_id")
-        .annotate(qty=Sum("quantity"))
+        .values("product_id", "product__sku", "product__name", "product__price")
+        .annotate(qty=Sum("quantity"), price=Subquery(latest_take))
         .filter(qty__gt=0)
     )
-    quantities = {row["product_id"]: row["qty"] for row in totals}
-    if not quantities:
-        return []
-    prices: dict[int, Decimal] = {}
-    for entry in CartEntry.objects.filter(
-        visit=visit, product_id__in=quantities, kind=EntryKind.TAKE
-    ).order_by("created_at", "id"):
-        prices[entry.product_id] = entry.unit_price
-    products = Product.objects.in_bulk(list(quantities))
-    lines = []
-    for product_id, qty in quantities.items():
-        product = products[product_id]
-        lines.append(
-            CartLine(
-                product_id=product_id,
-                sku=product.sku,
-                name=product.name,
-                quantity=qty,
-                unit_price=prices.get(product_id, product.price),
-            )
+    lines = [
+        CartLine(
+            product_id=row["product_id"],
+            sku=row["product__sku"],
+            name=row["product__name"],
+            quantity=row["qty"],
+            unit_price=row["price"] if row["price"] is not None else row["product__price"],
         )
+        for row in rows
+    ]
     return sorted(lines, key=lambda line: line.name)
 
 
@@ -99,7 +96,10 @@ def cart_snapshot(*, visit: Visit) -> dict[str, Any]:
 def _lock_open_visit(visit: Visit) -> Visit:
     # Locking the visit row serialises every change to one cart, so two events for the same
     # shopper cannot both read "2 in the cart" and both return 2.
-    locked = Visit.objects.select_for_update().get(pk=visit.pk)
+    # The shopper comes along (the live cart update names them) without being locked.
+    locked = (
+        Visit.objects.select_for_update(of=("self",)).select_related("shopper").get(pk=visit.pk)
+    )
     if locked.status != VisitStatus.OPEN:
         raise Conflict("visit_closed", "the shopper has already left the store")
     return locked
