@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.utils import timezone
 
@@ -40,9 +41,15 @@ def frame_process(*, frame_id: int) -> Frame | None:
     if frame is None or frame.status != EventStatus.PENDING:
         return frame
     sees = frame.result.get("sees") if settings.MINIGO["ACCEPT_SEES"] else None
+    gate = frame.device.kind in GATES
+    # A shelf frame's faces only when an event needs them (ondemand.py); one that needs
+    # neither faces nor its shelf's product detector is not even decoded.
+    deferred = sees is None and not gate and not ondemand.faces_wanted(frame=frame)
     jpeg, rgb = None, None
-    if sees is None:
+    decode = sees is None and not (deferred and not _has_detector(frame))
+    if decode or (sees is None and settings.MINIGO["KEEP_FRAMES"]):
         jpeg = pixels_get(frame=frame)
+    if decode:
         if jpeg is None:
             return _finish(frame, EventStatus.FAILED, {"error": "pixels_expired"}, None)
         try:
@@ -53,13 +60,14 @@ def frame_process(*, frame_id: int) -> Frame | None:
             )
         except ImageError as exc:
             return _finish(frame, EventStatus.FAILED, {"error": exc.code}, None)
+    if jpeg is not None:
         frame.jpeg = jpeg  # for detection's training-data copy; never saved from here
-    if sees is not None and frame.device.kind in GATES:
+    if sees is not None and gate:
         # A replay's synthetic gate frame: it names who stands at the gate.
         from store.services.sees import sees_gate_apply
 
         analysis, apply = {"sees": sees}, sees_gate_apply
-    elif frame.device.kind in GATES:
+    elif gate:
         from store.services import gates
 
         analysis = gates.gate_frame_analyse(frame=frame, rgb=rgb)
@@ -67,8 +75,6 @@ def frame_process(*, frame_id: int) -> Frame | None:
     else:
         from store.services import detection, sightings
 
-        # Faces only when an event needs them (ondemand.py); synthetic frames cost nothing.
-        deferred = rgb is not None and not ondemand.faces_wanted(frame=frame)
         analysis = {
             "sightings": {} if deferred else sightings.shelf_frame_analyse(frame=frame, rgb=rgb),
             "detection": detection.shelf_frame_analyse(frame=frame, rgb=rgb),
@@ -87,6 +93,13 @@ def frame_process(*, frame_id: int) -> Frame | None:
         result = apply(frame=frame, analysis=analysis)
         keep_s = ondemand.deferred_keep_s() if result.get("faces") == ondemand.DEFERRED else 0
         return _finish(frame, EventStatus.APPLIED, result, jpeg, keep_s=keep_s)
+
+
+def _has_detector(frame: Frame) -> bool:
+    try:
+        return frame.device.shelf.detector_id is not None
+    except ObjectDoesNotExist:
+        return False
 
 
 def _finish(

@@ -84,7 +84,7 @@ def test_pixels_wait_outside_the_database_and_go_once_processed(
 ):
     header = {"event_id": "f1", "camera": "0", "seq": 1, "ts": timezone.now().timestamp()}
     with django_capture_on_commit_callbacks(execute=False):
-        frame = frame_store(device=store.shelf_device, header=header, jpeg=b"not a jpeg",
+        frame = frame_store(device=store.gate_in, header=header, jpeg=b"not a jpeg",
                             width=4, height=4)[0]  # fmt: skip
     assert Frame.objects.filter(pk=frame.pk, jpeg__isnull=True).exists()
     assert pixels_get(frame=frame) == b"not a jpeg"
@@ -97,7 +97,7 @@ def test_pixels_wait_outside_the_database_and_go_once_processed(
 
 def test_a_frame_whose_pixels_expired_is_recorded_as_failed(store):
     frame = Frame.objects.create(
-        device=store.shelf_device, event_id="f1", captured_at=timezone.now(), width=4, height=4
+        device=store.gate_in, event_id="f1", captured_at=timezone.now(), width=4, height=4
     )
     frame_process(frame_id=frame.pk)
     frame.refresh_from_db()
