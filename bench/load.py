@@ -75,6 +75,23 @@ def rss_kb(pid: int) -> int:
     return total
 
 
+def cpu_tree_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (a worker's pool child)."""
+    total = 0.0
+    pids = [pid]
+    try:
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return total
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -93,6 +110,8 @@ def make_scenario(args, folder: Path, env: dict) -> tuple[Path, int, int]:
     shoppers: set[str] = set()
     timed: list[dict] = []
     expects: list[dict] = []
+    shelf_devices: set[str] = set()
+    images = [Path(p).resolve() for p in args.shelf_images.split(",")] if args.shelf_images else []
     segments_max = 0
     for a in range(1, aisles + 1):
         offset, seg = 0.0, 0
@@ -113,6 +132,7 @@ def make_scenario(args, folder: Path, env: dict) -> tuple[Path, int, int]:
                         store["products"][p["sku"]] = p
                     for s in line["shelves"]:
                         store["shelves"].append({**s, "device": f"a{a}-{s['device']}"})
+                        shelf_devices.add(f"a{a}-{s['device']}")
                     for g in line["gates"]:
                         store["gates"].append({**g, "device": f"a{a}-{g['device']}"})
                 elif line.get("type") == "shopper":
@@ -123,6 +143,10 @@ def make_scenario(args, folder: Path, env: dict) -> tuple[Path, int, int]:
                     if line["t"] > horizon:
                         continue
                     line["device"] = f"a{a}-{line['device']}"
+                    if images and line["type"] == "frame" and line["device"] in shelf_devices:
+                        # Real footage instead of the camera's synthetic output.
+                        line.pop("sees", None)
+                        line["image"] = str(images[len(timed) % len(images)])
                     for who in line.get("sees", {}).get("shoppers", []):
                         if isinstance(who, dict) and not who["id"].startswith("unknown-"):
                             who["id"] = f"a{a}-{who['id']}"
@@ -275,6 +299,12 @@ def main() -> None:
     ap.add_argument("--drain", type=float, default=900.0, help="max seconds to wait for tasks")
     ap.add_argument("--no-append", action="store_true", help="do not write bench/RESULTS.md")
     ap.add_argument(
+        "--shelf-images",
+        default="",
+        help="comma-separated JPEGs sent as the shelf cameras' frames (real vision) instead"
+        " of the scenario's synthetic `sees`",
+    )
+    ap.add_argument(
         "--busy-core", action="store_true", help="run a CPU-bound process beside the store"
     )
     ap.add_argument(
@@ -352,6 +382,7 @@ def main() -> None:
         mem_start = {"daphne": rss_kb(daphne.pid)}
         mem_start.update({f"worker{i + 1}": rss_kb(w.pid) for i, w in enumerate(workers)})
         mem_peak = dict(mem_start)
+        cpu_start = {name: cpu_tree_s(p.pid) for name, p in procs.procs.items()}
         print("started; RSS kB", mem_start, flush=True)
         t0 = time.time()
         replay = procs.start(
@@ -394,6 +425,11 @@ def main() -> None:
             drain_s = time.time() - t0 - played
         except SystemExit:
             drain_s = float("nan")
+        cpu_used = {
+            name: cpu_tree_s(p.pid) - cpu_start[name]
+            for name, p in procs.procs.items()
+            if name in cpu_start
+        }
         mem_end = {"daphne": rss_kb(daphne.pid)}
         mem_end.update({f"worker{i + 1}": rss_kb(w.pid) for i, w in enumerate(workers)})
         with psycopg.connect(dsn) as c:
@@ -432,6 +468,13 @@ def main() -> None:
             got: dict[str, list[dict[str, int]]] = {}
             for who, _visit, items in c.execute(RECEIPT_ITEMS_SQL):
                 got.setdefault(who, []).append({k: int(v) for k, v in (items or {}).items()})
+            shelf_frames = dict(
+                c.execute(
+                    "SELECT f.result ? 'faces', count(*) FROM store_frame f"
+                    " JOIN store_device d ON d.id = f.device_id WHERE d.kind = 'shelf'"
+                    " GROUP BY 1"
+                )
+            )
             review = c.execute(
                 "SELECT count(*) FROM store_shelfevent WHERE status='review'"
             ).fetchone()[0]
@@ -488,6 +531,14 @@ def main() -> None:
         f"TOAST {db_start['toast'] / 2**10:.0f} → {db_end['toast'] / 2**10:.0f} kB; WAL written "
         f"by the whole server meanwhile {(db_end['wal'] - db_start['wal']) / 2**20:.0f} MB "
         "(other databases on this server included)",
+        "- CPU seconds over the run: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in cpu_used.items())
+        + f" ({sum(v for k, v in cpu_used.items() if k.startswith('worker')):.0f} in workers"
+        f" for {frames} frames and {stored} shelf events)",
+        f"- Shelf frames whose faces were computed: {shelf_frames.get(False, 0)} of "
+        f"{shelf_frames.get(False, 0) + shelf_frames.get(True, 0)} (the rest deferred: no "
+        "event needed them)"
+        + (" — real footage" if args.shelf_images else " — synthetic `sees` frames, no vision"),
         f"- Agent send → event stored (received_at − occurred_at, n={len(hop)}): "
         f"p50 {ms(pct(hop, 50))}, p95 {ms(pct(hop, 95))}, p99 {ms(pct(hop, 99))}",
         "- RSS (MB) start → end (peak): "
