@@ -201,3 +201,26 @@ def test_the_django_fixup_no_longer_closes_connections_per_task():
     assert _make_id(worker_fixup.on_task_prerun) not in keys
     signals.task_prerun.disconnect(worker_db.before_task)
     signals.task_postrun.disconnect(worker_db.after_task)
+
+
+class FakeConnection:
+    def __init__(self, *, errors=False, close_at=None):
+        self.errors_occurred, self.close_at, self.checked = errors, close_at, 0
+
+    def close_if_unusable_or_obsolete(self):
+        self.checked += 1
+
+
+def test_the_device_endpoint_replaces_a_connection_only_after_an_error_or_old_age():
+    import time
+
+    from asgiref.sync import async_to_sync
+
+    from store import consumers
+
+    fine, failed = FakeConnection(), FakeConnection(errors=True)
+    old = FakeConnection(close_at=time.monotonic() - 1)
+    with mock.patch.object(consumers, "connections") as conns:
+        conns.all.return_value = [fine, failed, old]
+        async_to_sync(consumers._parallel_db(lambda: None))()
+    assert (fine.checked, failed.checked, old.checked) == (0, 1, 1)
