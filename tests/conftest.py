@@ -71,6 +71,7 @@ def _fresh_wake_registry_and_pixels():
 
     registry_clear()
     caches["frames"].clear()
+    caches["default"].clear()  # "last seen" marks of shelves whose ids come back
 
 
 @pytest.fixture(autouse=True)

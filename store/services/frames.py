@@ -43,8 +43,9 @@ def frame_process(*, frame_id: int) -> Frame | None:
     sees = frame.result.get("sees") if settings.MINIGO["ACCEPT_SEES"] else None
     gate = frame.device.kind in GATES
     # A shelf frame's faces only when an event needs them (ondemand.py); one that needs
-    # neither faces nor its shelf's product detector is not even decoded.
-    deferred = sees is None and not gate and not ondemand.faces_wanted(frame=frame)
+    # neither faces nor its shelf's product detector is not even decoded. A synthetic frame
+    # (`sees`, what vision would find) follows the same rule, so a replay measures it.
+    deferred = not gate and not ondemand.faces_wanted(frame=frame)
     jpeg, rgb = None, None
     decode = sees is None and not (deferred and not _has_detector(frame))
     if decode or (sees is None and settings.MINIGO["KEEP_FRAMES"]):
@@ -86,7 +87,7 @@ def frame_process(*, frame_id: int) -> Frame | None:
             return {
                 **sightings.shelf_frame_apply(frame=frame, analysis=analysis["sightings"]),
                 **detection.shelf_frame_apply(frame=frame, analysis=analysis["detection"]),
-                **({"faces": ondemand.DEFERRED} if deferred else {}),
+                **(ondemand.deferred_result(sees=sees) if deferred else {}),
             }
 
     with transaction.atomic():

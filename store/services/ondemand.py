@@ -42,6 +42,12 @@ def deferred_keep_s() -> float:
     return m["ATTRIBUTION_WINDOW_S"] * 2 + m["ATTRIBUTION_GRACE_S"] + m["FACES_DEFERRED_SLACK_S"]
 
 
+def deferred_result(*, sees: dict | None) -> dict:
+    """What a deferred frame records: that its faces wait, and a synthetic frame's camera
+    output for when they are asked for."""
+    return {"faces": DEFERRED, **({"sees": sees} if sees is not None else {})}
+
+
 def faces_wanted(*, frame: Frame) -> bool:
     if wakes.waiting_near(device_pk=frame.device_id, when=frame.captured_at):
         return True

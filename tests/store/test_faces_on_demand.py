@@ -121,3 +121,24 @@ def test_gate_frames_are_always_analysed(store, no_last_seen):
     with mock.patch("store.services.gates.face_identify", return_value=[]) as identify:
         frame_process(frame_id=frame.pk)
     identify.assert_called_once()
+
+
+def test_a_synthetic_frame_follows_the_same_rule(
+    store, two_inside, no_last_seen, settings, django_capture_on_commit_callbacks
+):
+    settings.MINIGO = {**settings.MINIGO, "ACCEPT_SEES": True}
+    kit, ana = two_inside
+    now = timezone.now()
+    frame = Frame.objects.create(
+        device=store.shelf_device, event_id="f1", captured_at=now - timedelta(seconds=0.4),
+        width=1, height=1, result={"sees": {"shoppers": ["ana"]}},
+    )  # fmt: skip
+    frame_process(frame_id=frame.pk)
+    frame.refresh_from_db()
+    assert frame.result["faces"] == "deferred" and frame.result["sees"] == {"shoppers": ["ana"]}
+    msg = {"event_id": "e1", "slot": "A1", "sensor": "load_cell", "before": 4200.0,
+           "after": 3850.0, "ts": now.timestamp()}  # fmt: skip
+    event = event_store(device=store.shelf_device, msg=msg)[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        shelf_event_process(event_id=event.pk)
+    assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
