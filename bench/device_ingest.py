@@ -6,8 +6,8 @@ Run by hand with PostgreSQL and Redis (loopback only, bounded to a few seconds p
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/3 \\
         .venv/bin/python bench/device_ingest.py --seconds 10 --agents 10 --append
 
-It creates its own database (`<DATABASE_URL's name>_bench_ingest`, dropped and made anew), migrates it,
-registers one shelf with 10 devices, starts `daphne minigo.asgi:application` and then
+It creates its own database (`<DATABASE_URL's name>_bench_ingest`, dropped and made anew),
+migrates it, registers one shelf with 10 devices, starts `daphne minigo.asgi:application` and then
 `daphne bench.echo_asgi:application` on free loopback ports, and drives each with the same
 clients: every agent keeps `--window` events in flight, as the real agent does. Celery
 tasks are enqueued to Redis as in production but no worker runs (this measures ingest:

@@ -12,9 +12,8 @@ whose picker is in doubt. So a shelf frame's faces are computed when
 
 Any other shelf frame is recorded as processed with `"faces": "deferred"` and its pixels are
 held a little longer (DEFERRED_KEEP_S). When a shelf event starts waiting, the deferred frames
-of its window are put back to pending and queued, so the event's decision waits for them
-(shelf_events._frames_pending) exactly as for frames still in the queue. Gate frames are
-always analysed: a missed entry or exit is not something a later event can ask for.
+of its window are analysed at once by the same worker and the event is decided again. Gate
+frames are always analysed: a missed entry or exit is not something a later event can ask for.
 
 Two orders are possible between a frame being deferred and an event starting to wait, and
 both end with the frame analysed: the event registers before it asks for deferred frames, and
@@ -28,7 +27,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-from minigo.publish import task_publish
 from store.models import EventStatus, Frame, ShelfEvent
 from store.services import wakes
 
@@ -56,17 +54,20 @@ def faces_wanted(*, frame: Frame) -> bool:
 
 
 def frame_recheck(*, frame: Frame) -> None:
-    """After a deferral commits: an event that started waiting meanwhile gets this frame."""
+    """After a deferral commits: an event that started waiting meanwhile gets this frame,
+    analysed at once by the same worker."""
 
     def recheck() -> None:
         if wakes.waiting_near(device_pk=frame.device_id, when=frame.captured_at):
-            _requeue([frame.pk])
+            _analyse_now([frame.pk])
 
     transaction.on_commit(recheck)
 
 
 def frames_request(*, event: ShelfEvent) -> int:
-    """Queue face analysis of the deferred frames within this event's window."""
+    """Once the event's wait has committed, analyse the deferred frames of its window in this
+    worker, then decide the event again with their sightings. Done here rather than queued:
+    behind a queue of other tasks the pick would wait for the whole queue twice."""
     window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
     ids = list(
         Frame.objects.filter(
@@ -75,20 +76,36 @@ def frames_request(*, event: ShelfEvent) -> int:
             captured_at__gte=event.occurred_at - window,
             captured_at__lte=event.occurred_at + window,
             result__faces=DEFERRED,
-        ).values_list("pk", flat=True)
+        )
+        .order_by("captured_at")
+        .values_list("pk", flat=True)
     )
     if ids:
-        transaction.on_commit(lambda: _requeue(ids))
+        transaction.on_commit(lambda: _analyse_for(event.pk, ids))
     return len(ids)
 
 
-def _requeue(ids: list[int]) -> None:
-    from store.tasks import process_frame
+def _analyse_for(event_pk: int, ids: list[int]) -> None:
+    from store.services.shelf_events import shelf_event_process
 
-    # Only frames still deferred flip back to pending; a task for one analysed meanwhile
-    # finds it processed and does nothing.
+    # Frames' own wakes are held back while this run acts as the event's wake (the mark is
+    # dropped before the event reads the sightings: wakes.py).
+    claimed = wakes.wake_claim(event_pk=event_pk)
+    try:
+        _analyse_now(ids)
+    finally:
+        if claimed:
+            wakes.wake_started(event_pk=event_pk)
+    shelf_event_process(event_id=event_pk)
+
+
+def _analyse_now(ids: list[int]) -> None:
+    from store.services.frames import frame_process
+
+    # Back to pending first, so a decision elsewhere waits for them (_frames_pending); only
+    # frames still deferred: one analysed meanwhile is left as it is.
     Frame.objects.filter(pk__in=ids, status=EventStatus.APPLIED, result__faces=DEFERRED).update(
         status=EventStatus.PENDING
     )
     for pk in ids:
-        task_publish(process_frame, pk)
+        frame_process(frame_id=pk)

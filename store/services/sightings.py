@@ -3,8 +3,9 @@
 `shelf_frame_analyse` runs outside any transaction (slow, no side effects); `shelf_frame_apply`
 runs in the transaction that marks the frame processed (rolled back if another run did first)
 and writes one Sighting per face, moves each seen shopper's "last seen" mark, and, once
-committed, wakes the shelf events at that shelf that are waiting for exactly this evidence (frames and weight events race: the frame that shows the face is often processed after
-the weight change it explains)."""
+committed, wakes the shelf events at that shelf that are waiting for exactly this evidence
+(frames and weight events race: the frame that shows the face is often processed after the
+weight change it explains)."""
 
 from __future__ import annotations
 
