@@ -16,7 +16,7 @@ _started = threading.Event()
 _stop = threading.Event()
 
 # (job, every seconds): the same jobs as CELERY_BEAT_SCHEDULE.
-INTERVALS = {"settle": 1.0, "offline": 30.0, "expire": 3600.0}
+INTERVALS = {"settle": 1.0, "receipts": 1.0, "offline": 30.0, "expire": 3600.0}
 
 
 def _run_forever() -> None:
@@ -26,6 +26,7 @@ def _run_forever() -> None:
 
     jobs = {
         "settle": tasks.settle_shelf_events,
+        "receipts": tasks.settle_receipts,
         "offline": tasks.mark_stale_devices_offline,
         "expire": tasks.expire_frames,
     }

@@ -151,6 +151,7 @@ CELERY_BEAT_SCHEDULE = {
     "mark-devices-offline": {"task": "store.tasks.mark_stale_devices_offline", "schedule": 30.0},
     # Shelf events waiting for late camera frames are decided once their window has passed.
     "settle-shelf-events": {"task": "store.tasks.settle_shelf_events", "schedule": 2.0},
+    "settle-receipts": {"task": "store.tasks.settle_receipts", "schedule": 2.0},
 }
 
 if REDIS_URL:
@@ -259,6 +260,9 @@ MINIGO = {
     # event the shelf camera's frames are compared with it.
     "DETECTOR_THREADS": envint("MINIGO_DETECTOR_THREADS", 1, minimum=1),
     "DETECTION_WINDOW_S": envfloat("MINIGO_DETECTION_WINDOW_S", 10.0, minimum=0.0),
+    # A receipt waits for every shelf device to report past the exit time; a shelf silent
+    # this long after the exit gets the receipt issued as provisional (its evidence amends it).
+    "SETTLE_DEADLINE_S": envfloat("MINIGO_SETTLE_DEADLINE_S", 60.0, minimum=0.0),
     "DEVICE_OFFLINE_AFTER_S": envint("MINIGO_DEVICE_OFFLINE_AFTER_S", 60, minimum=5),
     "QR_TTL_S": envint("MINIGO_QR_TTL_S", 120, minimum=10),
     "CURRENCY": envstr("MINIGO_CURRENCY", "EUR"),

@@ -38,4 +38,12 @@ class VisitClose(APIView):
     def post(self, request, pk: int):
         visit = get_object_or_404(Visit, pk=pk)
         receipt = visit_close(visit=visit)
+        if receipt is None:
+            # The receipt waits for the store's shelves to report past the exit (202: it
+            # follows on the live socket and in the receipts list).
+            visit.refresh_from_db()
+            return Response(
+                {"visit": visit.pk, "status": "settling", "exited_at": visit.exited_at},
+                status=202,
+            )
         return Response(receipt_payload(receipt=receipt))
