@@ -43,7 +43,7 @@ def test_real_face_photos_at_the_shelf_attribute_every_pick(replay_settings):
     from store.models import CartEntry, Sighting
 
     outcome = replay_scenario(load(SCENARIOS / "real-faces.jsonl"))
-    assert outcome.metrics.line() == "cAcc=2/2 items_p=1.0000 items_r=1.0000 review=0"
+    assert outcome.metrics.line() == ("cAcc=2/2 items_p=1.0000 items_r=1.0000 review=0 amended=0")
     assert outcome.by_shopper == {"obama": [{"COLA": 1}], "biden": [{"CHIPS": 1}]}
     seen = Sighting.objects.filter(shopper__isnull=False)
     assert {s.shopper.user.username for s in seen} == {"obama", "biden"}
