@@ -149,3 +149,31 @@ def test_the_replay_command_uses_its_own_database_and_prints_the_metrics(tmp_pat
     assert "MiniGo receipt" in out.stdout
     # The configured database (SQLite in MINIGO_VAR_DIR) was never created or touched.
     assert not (var / "minigo.sqlite3").exists()
+
+
+def test_late_evidence_waits_or_amends_and_the_line_counts_amended_receipts(replay_settings):
+    """late-evidence.jsonl: a camera frame that reaches the server after its shopper left,
+    and a shelf offline for 90 s while two shoppers pick there and leave (`arrives`)."""
+    from store.models import Receipt
+
+    outcome = replay_scenario(load(SCENARIOS / "late-evidence.jsonl"))
+    assert outcome.metrics.line() == ("cAcc=3/3 items_p=1.0000 items_r=1.0000 review=0 amended=2")
+    kit, ana, bo = Receipt.objects.order_by("visit__entered_at")
+    # Kit's receipt waited for the frame: issued once, right. The others went out
+    # provisional past the deadline, were amended by the late picks, then made final.
+    assert (kit.revision, kit.provisional) == (1, False)
+    for receipt in (ana, bo):
+        reasons = list(receipt.revisions.values_list("reason", "provisional"))
+        assert reasons == [("issued", True), ("late_event", True), ("settled", False)]
+
+
+def test_a_scenario_line_cannot_arrive_before_it_was_produced(tmp_path):
+    from store.replay.scenario import ScenarioError
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        '{"type": "store", "products": [], "shelves": [], "gates": []}\n'
+        '{"t": 5.0, "type": "frame", "device": "gate-in", "sees": {}, "arrives": 4.0}\n'
+    )
+    with pytest.raises(ScenarioError, match="arrives"):
+        load(path)
