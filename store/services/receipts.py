@@ -193,8 +193,8 @@ def receipt_revise(
         receipt.provisional = still_provisional
         if waiting_for is not None or not still_provisional:
             receipt.waiting_for = sorted(waiting_for or []) if still_provisional else []
-        # A changed receipt is mailed again.
-        receipt.emailed_at = None
+        if changes:
+            receipt.emailed_at = None  # a changed receipt is mailed again; a confirmation is not
         receipt.save()
         _write_lines(receipt, rows)
         revision = ReceiptRevision.objects.create(
