@@ -177,3 +177,12 @@ def test_a_scenario_line_cannot_arrive_before_it_was_produced(tmp_path):
     )
     with pytest.raises(ScenarioError, match="arrives"):
         load(path)
+
+
+def test_two_exit_frames_racing_with_a_pending_pick_give_one_receipt_with_it(replay_settings):
+    from store.models import Receipt
+
+    outcome = replay_scenario(load(SCENARIOS / "exit-race.jsonl"))
+    assert outcome.metrics.line() == ("cAcc=2/2 items_p=1.0000 items_r=1.0000 review=0 amended=0")
+    kit = Receipt.objects.get(shopper__user__username="kit")
+    assert kit.revision == 1 and Receipt.objects.count() == 2
