@@ -24,6 +24,7 @@ from store.models import (
     Visit,
     VisitStatus,
 )
+from store.services import attribution
 from store.services.disputes import dispute_payload, dispute_resolve
 from store.services.receipts import receipt_correct
 from store.services.review import review_payload
@@ -94,6 +95,14 @@ def _review_rows() -> list[dict]:
                 "frame": item.frame_id,
                 "frame_held": bool(item.frame_id)
                 and Frame.objects.filter(pk=item.frame_id, jpeg__isnull=False).exists(),
+                # Shoppers in the store when it happened, also those who left since: the
+                # item can still be given to them (it amends their receipt).
+                "present": [
+                    {"visit": v.pk, "name": v.shopper.display_name}
+                    for v in attribution.visits_at(when=event.occurred_at)
+                ]
+                if event
+                else None,
             }
         )
     return rows

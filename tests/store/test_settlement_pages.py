@@ -81,3 +81,19 @@ def test_a_shopper_cannot_use_the_correction_form(client, store, visit, shopper)
     assert response.status_code in (302, 403, 404)
     receipt.refresh_from_db()
     assert receipt.revision == 1
+
+
+def test_the_review_page_offers_shoppers_who_left_since_the_event(client, store, visit, manager):
+    from store.models import ReviewItem, Visit
+    from tests.store.test_attribution import _event, _process
+
+    Visit.objects.filter(pk=visit.pk).update(entered_at=timezone.now() - timedelta(minutes=2))
+    visit_close(visit=visit, device=store.gate_out, at=timezone.now() - timedelta(seconds=10))
+    # A reading nobody's cart explains, from while Kit was inside, reaches review late.
+    event = _process(_event(store, "e1", 4200, 3900, at=timezone.now() - timedelta(seconds=30)))
+    item = ReviewItem.objects.get(shelf_event=event)
+    client.force_login(manager)
+    rows = client.get("/manager/review.json").json()
+    row = next(r for r in rows["items"] if r["review"] == item.pk)
+    assert row["present"] == [{"visit": visit.pk, "name": "Kit"}]
+    assert rows["in_store"] == []
