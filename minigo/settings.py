@@ -7,33 +7,22 @@ DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis with real Celery worke
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from minigo.env import envbool, envfloat, envint, envlist, envstr
+from minigo.local_state import lazy_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Named here, made by minigo.local_state.ensure_folders() (manage.py runs it): importing the
+# settings creates nothing.
 VAR_DIR = Path(envstr("MINIGO_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-
-def _secret_key() -> str:
-    key = envstr("SECRET_KEY")
-    if key:
-        return key
-    # A local install gets a random key kept beside its data, never a key shipped in the
-    # repository: sessions survive restarts and no two installs share a key.
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+# Without SECRET_KEY, a random key kept in VAR_DIR/secret_key, made when first used: sessions
+# survive restarts and no two installs share a key.
+SECRET_KEY = envstr("SECRET_KEY") or lazy_secret_key(VAR_DIR)
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
@@ -188,7 +177,6 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Served by WhiteNoise straight from the source folders, so no collectstatic step is needed.
 WHITENOISE_USE_FINDERS = True
