@@ -31,16 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "minigo_cart_latency"
 
 
-def _tiny_jpeg() -> bytes:
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (16, 16), (128, 128, 128)).save(buf, "JPEG")
-    return buf.getvalue()
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -128,8 +118,7 @@ async def _run(port: int, token: str, session: str, events: int, gap: float) -> 
 
     sys.path.insert(0, str(ROOT))
     from edge_agent import protocol
-
-    TINY_JPEG = _tiny_jpeg()
+    from store.replay.frames import sees_jpeg
 
     live = await connect(
         f"ws://127.0.0.1:{port}/ws/live/",
@@ -170,7 +159,7 @@ async def _run(port: int, token: str, session: str, events: int, gap: float) -> 
         frame = protocol.encode_frame(
             event_id=f"f{i}",
             ts=time.time(),
-            jpeg=TINY_JPEG,
+            jpeg=sees_jpeg(),
             sees={"shoppers": [{"id": "kit", "x": 0.25}, {"id": "ana", "x": 0.75}]},
         )
         await device.send(frame)

@@ -87,7 +87,7 @@ def test_a_device_cannot_claim_identities_outside_replay(store, settings):
     from edge_agent import protocol
     from minigo.asgi import application
     from store.models import Frame
-    from store.replay.build import TINY_JPEG
+    from store.replay.frames import sees_jpeg
 
     assert settings.MINIGO["ACCEPT_SEES"] is False  # the default
 
@@ -100,7 +100,7 @@ def test_a_device_cannot_claim_identities_outside_replay(store, settings):
         await comm.connect()
         await comm.receive_json_from()
         frame = protocol.encode_frame(
-            event_id="f1", ts=time.time(), jpeg=TINY_JPEG, sees={"shoppers": ["kit"]}
+            event_id="f1", ts=time.time(), jpeg=sees_jpeg(), sees={"shoppers": ["kit"]}
         )
         await comm.send_to(bytes_data=frame)
         reply = await comm.receive_json_from()
