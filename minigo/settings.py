@@ -135,11 +135,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 600)}
+# The periodic jobs, in seconds. Celery beat runs them with workers; embedded, the server's
+# own thread runs the same table (minigo.embedded_beat).
 CELERY_BEAT_SCHEDULE = {
     "expire-frames": {"task": "store.tasks.expire_frames", "schedule": 3600.0},
     "mark-devices-offline": {"task": "store.tasks.mark_stale_devices_offline", "schedule": 30.0},
-    # Shelf events waiting for late camera frames are decided once their window has passed.
-    "settle-shelf-events": {"task": "store.tasks.settle_shelf_events", "schedule": 2.0},
+    # Shelf events waiting for late camera frames are decided once their window has passed:
+    # every second, so a receipt waits at most about that long for the last of them.
+    "settle-shelf-events": {"task": "store.tasks.settle_shelf_events", "schedule": 1.0},
 }
 
 if REDIS_URL:
