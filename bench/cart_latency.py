@@ -1,5 +1,5 @@
 """Time from a shelf event reaching the server to the cart update reaching the shopper's
-websocket, with PostgreSQL, Redis, daphne and a real Celery worker (issue #5).
+websocket, with PostgreSQL, Redis, daphne and a real Celery worker.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/5 \\
         .venv/bin/python bench/cart_latency.py --events 200

@@ -26,14 +26,6 @@ def replay_settings(settings):
     return settings
 
 
-def _gates_identify_faces() -> bool:
-    try:
-        import store.services.faces  # noqa: F401  (issue #4: face identity at the gates)
-    except ImportError:
-        return False
-    return True
-
-
 @pytest.mark.slow
 def test_real_face_photos_at_the_shelf_attribute_every_pick(replay_settings):
     """Obama (obama.jpg) and Biden (biden.jpg) enrolled; the shelf camera sends real photos:
@@ -52,7 +44,6 @@ def test_real_face_photos_at_the_shelf_attribute_every_pick(replay_settings):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _gates_identify_faces(), reason="needs issue #4's face identity")
 def test_real_face_photos_and_a_qr_code_at_the_gates(replay_settings):
     outcome = replay_scenario(load(SCENARIOS / "real-gates.jsonl"))
     assert outcome.metrics.exact == 2 and outcome.metrics.review == 0
