@@ -61,7 +61,14 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         sck_pin=int(opts["sck_pin"]),
         gain=int(opts.get("gain", 128)),
         channel=str(opts.get("channel", "A")),
+        timeout_s=float(opts.get("timeout_s", 2.0)),
     )
+    if not cell.bounded.answering:  # its reset timed out (and said so): 30 reads would too
+        cell.close()
+        print(
+            f"the load cell of slot {args.slot} is not answering; check its wiring", file=sys.stderr
+        )
+        return 1
     try:
         offset, scale = calibrate(read_raw=cell.read_raw, known_grams=args.grams)
     finally:

@@ -235,3 +235,21 @@ def test_a_light_sensor_reports_whether_an_item_is_there(mock_pins, present_when
     # Closed, the pin is free for another device.
     again = build_sensor({"type": "light", "pin": 17})
     again.close()
+
+
+def test_calibrating_a_load_cell_that_does_not_answer_stops_at_once(hx711, tmp_path, capsys):
+    from edge_agent.__main__ import main
+
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        '[server]\nurl = "ws://127.0.0.1:1/ws/device/"\ntoken = "t"\ndevice = "shelf-1"\n'
+        'kind = "shelf"\n[[sensors]]\nslot = "A1"\ntype = "hx711"\ndout_pin = 5\nsck_pin = 6\n'
+        "timeout_s = 0.2\n"
+    )
+    started = time.monotonic()
+    code = main(["--config", str(config), "calibrate", "--slot", "A1", "--grams", "500"])
+    assert code == 1
+    assert time.monotonic() - started < 5  # not 30 readings × the timeout
+    assert "the load cell of slot A1 is not answering" in capsys.readouterr().err
+    gpio, _ = hx711
+    assert gpio.cleanups == [[5, 6]]
