@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from edge_agent import protocol
 from minigo.env import envbool, envfloat, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -236,6 +237,14 @@ LOGGING = {
 }
 
 # --- MiniGo ---------------------------------------------------------------------------------
+_ws_max = envint("MINIGO_WS_MAX_MESSAGE_BYTES", protocol.DEFAULT_WS_MAX_MESSAGE_BYTES, minimum=8192)
+_frame_max = envint("MINIGO_FRAME_MAX_BYTES", _ws_max - protocol.MAX_HEADER_BYTES - 4, minimum=1024)
+if _frame_max + protocol.MAX_HEADER_BYTES + 4 > _ws_max:
+    raise ImproperlyConfigured(
+        "MINIGO_FRAME_MAX_BYTES must leave room for the frame header within "
+        "MINIGO_WS_MAX_MESSAGE_BYTES (raise daphne's --websocket-max-message-size with it)"
+    )
+
 MINIGO = {
     # Attribution below this confidence goes to the review queue (invariant 5).
     "ATTRIBUTION_THRESHOLD": envfloat("MINIGO_ATTRIBUTION_THRESHOLD", 0.8, minimum=0.0),
@@ -250,7 +259,12 @@ MINIGO = {
     "FACE_TOLERANCE": envfloat("MINIGO_FACE_TOLERANCE", 0.5, minimum=0.0),
     # Faces are detected on a copy of the frame at most this many pixels on its longer side.
     "FACE_DETECT_MAX_SIDE": envint("MINIGO_FACE_DETECT_MAX_SIDE", 640, minimum=160),
-    "FRAME_MAX_BYTES": envint("MINIGO_FRAME_MAX_BYTES", 4 * 1024 * 1024, minimum=1024),
+    # The largest websocket message daphne takes (its --websocket-max-message-size, 1 MiB by
+    # default): a frame over it would be dropped with the connection, before MiniGo could
+    # answer, and the agent would send it first again forever. So frames are at most what
+    # fits in one message, and devices learn the limit from their config.
+    "WS_MAX_MESSAGE_BYTES": _ws_max,
+    "FRAME_MAX_BYTES": _frame_max,
     "FRAME_MAX_PIXELS": envint("MINIGO_FRAME_MAX_PIXELS", 4096 * 4096, minimum=64 * 64),
     # Frames are kept only when this is on (for retraining data), and then expire.
     "KEEP_FRAMES": envbool("MINIGO_KEEP_FRAMES", False),
@@ -260,6 +274,8 @@ MINIGO = {
     "DETECTOR_THREADS": envint("MINIGO_DETECTOR_THREADS", 1, minimum=1),
     "DETECTION_WINDOW_S": envfloat("MINIGO_DETECTION_WINDOW_S", 10.0, minimum=0.0),
     "DEVICE_OFFLINE_AFTER_S": envint("MINIGO_DEVICE_OFFLINE_AFTER_S", 60, minimum=5),
+    # How far ahead of the server's clock a device's event times may be.
+    "CLOCK_SKEW_S": envfloat("MINIGO_CLOCK_SKEW_S", protocol.MAX_CLOCK_SKEW_S, minimum=1.0),
     "QR_TTL_S": envint("MINIGO_QR_TTL_S", 120, minimum=10),
     "CURRENCY": envstr("MINIGO_CURRENCY", "EUR"),
     "LOW_STOCK_DEFAULT": envint("MINIGO_LOW_STOCK_DEFAULT", 3, minimum=0),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,13 +60,30 @@ def event_store(
 
 
 def _same_or_conflict(existing: ShelfEvent, msg: dict[str, Any]) -> ShelfEvent:
-    same = (existing.slot_code, existing.before, existing.after) == (
+    same = (existing.slot_code, existing.before, existing.after, existing.occurred_at) == (
         msg["slot"],
         msg["before"],
         msg["after"],
+        _when(msg["ts"]),
     )
     if not same:
-        raise DomainError("event_conflict", "this event id was stored with other readings")
+        raise DomainError(
+            "event_conflict", "this event id was stored with other readings or another time"
+        )
+    return existing
+
+
+def _frame_same_or_conflict(existing: Frame, header: dict[str, Any], digest: str) -> Frame:
+    """A resent frame is the same capture: same time, camera, sequence number and pixels (by
+    digest; the pixels themselves are gone once processed). Anything else reusing the id is
+    a different frame, refused rather than acked as a duplicate."""
+    same = (existing.captured_at, existing.camera, existing.seq) == (
+        _when(header["ts"]),
+        header["camera"],
+        header["seq"],
+    ) and (not existing.digest or existing.digest == digest)
+    if not same:
+        raise DomainError("frame_conflict", "this frame id was stored with another capture")
     return existing
 
 
@@ -79,9 +97,10 @@ def frame_store(
         # A device must never be able to tell the server whom it saw: identities come only
         # from the server's own vision, except in a replay's temporary store.
         raise DomainError("sees_not_accepted", "frames with 'sees' are accepted only in replay")
+    digest = hashlib.sha256(jpeg).hexdigest()
     existing = Frame.objects.filter(device=device, event_id=header["event_id"]).first()
     if existing is not None:
-        return existing, False
+        return _frame_same_or_conflict(existing, header, digest), False
     keep = settings.MINIGO["KEEP_FRAMES"]
     expires = timezone.now() + timedelta(hours=settings.MINIGO["FRAME_RETENTION_HOURS"])
     try:
@@ -95,6 +114,7 @@ def frame_store(
                 width=width,
                 height=height,
                 jpeg=jpeg,
+                digest=digest,
                 expires_at=expires if keep else None,
                 result={"sees": sees} if sees is not None else {},
             )
@@ -102,7 +122,8 @@ def frame_store(
 
             transaction.on_commit(lambda: process_frame.delay(frame.pk))
     except IntegrityError:
-        return Frame.objects.get(device=device, event_id=header["event_id"]), False
+        existing = Frame.objects.get(device=device, event_id=header["event_id"])
+        return _frame_same_or_conflict(existing, header, digest), False
     return frame, True
 
 
