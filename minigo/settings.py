@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "minigo.request_limits.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -199,9 +200,27 @@ MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(VAR_DIR / "media")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("MINIGO_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 
-EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Mail holds password-reset links and receipts (address and items): printing it on the
+# server's output would put them in every log collector, past the log redaction. So the
+# console backend is for DEBUG only; otherwise mail goes to files (EMAIL_FILE_PATH) until an
+# SMTP server is configured (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
+_CONSOLE_MAIL = "django.core.mail.backends.console.EmailBackend"
+EMAIL_BACKEND = envstr(
+    "EMAIL_BACKEND", _CONSOLE_MAIL if DEBUG else "django.core.mail.backends.filebased.EmailBackend"
+)
+if EMAIL_BACKEND == _CONSOLE_MAIL and not DEBUG:
+    raise ImproperlyConfigured(
+        "EMAIL_BACKEND console prints reset links and receipts to the server's output: "
+        "use it only with DEBUG=true; use the file or smtp backend otherwise"
+    )
 # Used by the file-based backend (end-to-end tests read the receipt emails from here).
 EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "MiniGo <receipts@minigo.local>")
 
 REST_FRAMEWORK = {
@@ -211,7 +230,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "store.api.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "store.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
 SPECTACULAR_SETTINGS = {
@@ -274,6 +293,10 @@ MINIGO = {
     "DETECTOR_THREADS": envint("MINIGO_DETECTOR_THREADS", 1, minimum=1),
     "DETECTION_WINDOW_S": envfloat("MINIGO_DETECTION_WINDOW_S", 10.0, minimum=0.0),
     "DEVICE_OFFLINE_AFTER_S": envint("MINIGO_DEVICE_OFFLINE_AFTER_S", 60, minimum=5),
+    # The largest HTTP request body (a kiosk's photos, a detector model upload); larger ones
+    # are refused with 413 before anything parses them. nginx's client_max_body_size in
+    # deploy/ matches it.
+    "BODY_MAX_BYTES": envint("MINIGO_BODY_MAX_BYTES", 64 * 1024 * 1024, minimum=1024 * 1024),
     # How far ahead of the server's clock a device's event times may be.
     "CLOCK_SKEW_S": envfloat("MINIGO_CLOCK_SKEW_S", protocol.MAX_CLOCK_SKEW_S, minimum=1.0),
     "QR_TTL_S": envint("MINIGO_QR_TTL_S", 120, minimum=10),
