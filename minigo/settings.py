@@ -153,6 +153,8 @@ CELERY_BEAT_SCHEDULE = {
     "mark-devices-offline": {"task": "store.tasks.mark_stale_devices_offline", "schedule": 30.0},
     # Shelf events waiting for late camera frames are decided once their window has passed.
     "settle-shelf-events": {"task": "store.tasks.settle_shelf_events", "schedule": 2.0},
+    # Frames whose task was lost with the broker's queue are queued again.
+    "recover-frames": {"task": "store.tasks.recover_frames", "schedule": 60.0},
 }
 
 if REDIS_URL:
@@ -288,6 +290,10 @@ MINIGO = {
     # Frames are kept only when this is on (for retraining data), and then expire.
     "KEEP_FRAMES": envbool("MINIGO_KEEP_FRAMES", False),
     "FRAME_RETENTION_HOURS": envint("MINIGO_FRAME_RETENTION_HOURS", 72, minimum=1),
+    # A frame still pending this long after it arrived is queued again (its task was lost).
+    "FRAME_RECOVER_AFTER_S": envint("MINIGO_FRAME_RECOVER_AFTER_S", 300, minimum=10),
+    # A frame still pending this long loses its pixels and is marked failed.
+    "FRAME_PENDING_TTL_S": envint("MINIGO_FRAME_PENDING_TTL_S", 6 * 3600, minimum=60),
     # Product detection: onnxruntime threads per worker process, and how far around a weight
     # event the shelf camera's frames are compared with it.
     "DETECTOR_THREADS": envint("MINIGO_DETECTOR_THREADS", 1, minimum=1),

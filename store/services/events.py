@@ -135,10 +135,51 @@ def frame_release(*, frame: Frame) -> None:
 
 
 def frames_expire() -> int:
-    """Delete the pixels of kept frames past their expiry; the vision results stay."""
-    return Frame.objects.filter(expires_at__lte=timezone.now(), jpeg__isnull=False).update(
-        jpeg=None
+    """Delete the pixels of kept frames past their expiry; the vision results stay. A frame
+    still pending after FRAME_PENDING_TTL_S (vision failed on it every time it was retried)
+    loses its pixels too and is marked failed: pixels are never held without end
+    (invariant 6)."""
+    now = timezone.now()
+    expired = Frame.objects.filter(expires_at__lte=now, jpeg__isnull=False).update(jpeg=None)
+    stale = now - timedelta(seconds=settings.MINIGO["FRAME_PENDING_TTL_S"])
+    expired += Frame.objects.filter(status=EventStatus.PENDING, received_at__lte=stale).update(
+        jpeg=None,
+        status=EventStatus.FAILED,
+        processed_at=now,
+        result={"error": "expired_unprocessed"},
     )
+    return expired
+
+
+RECOVER_BATCH = 200
+
+
+def frames_recover() -> int:
+    """Queue again the frames still pending FRAME_RECOVER_AFTER_S after they arrived: their
+    task was lost (Redis restarted without persistence, or wiped with tasks queued), as the
+    periodic settle does for shelf events. Processing is idempotent, so a frame whose task
+    was only slow costs one extra status check. Each frame is queued again at most once per
+    FRAME_RECOVER_AFTER_S and at most RECOVER_BATCH per run, oldest first, so a long backlog
+    is not queued twice over. Returns how many were queued."""
+    from django.core.cache import cache
+
+    from store.tasks import process_frame
+
+    after_s = settings.MINIGO["FRAME_RECOVER_AFTER_S"]
+    cutoff = timezone.now() - timedelta(seconds=after_s)
+    pks = (
+        Frame.objects.filter(status=EventStatus.PENDING, received_at__lte=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)
+    )
+    queued = 0
+    for pk in pks.iterator():
+        if queued >= RECOVER_BATCH:
+            break
+        if cache.add(f"frame-recovered:{pk}", 1, timeout=after_s):
+            process_frame.delay(pk)
+            queued += 1
+    return queued
 
 
 def mark_processed(obj: ShelfEvent | Frame, *, status: str, result: dict[str, Any]) -> None:
@@ -154,5 +195,6 @@ __all__ = [
     "frame_release",
     "frame_store",
     "frames_expire",
+    "frames_recover",
     "mark_processed",
 ]
