@@ -148,6 +148,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 600)}
+# A broker that goes away (Redis restarted, the network dropped) is waited for, forever,
+# at start-up and while running; a task cut off by the loss is cancelled, since acks_late
+# leaves its message to be delivered again. Workers run with --without-gossip
+# --without-mingle --without-heartbeat (Makefile, deploy/systemd): those broadcast
+# features are where kombu's reconnect raised "Unrecoverable error: AttributeError" and
+# ended the worker. A worker that dies anyway is restarted by its supervisor.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CHANNEL_ERROR_RETRY = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULE = {
     "expire-frames": {"task": "store.tasks.expire_frames", "schedule": 3600.0},
     "mark-devices-offline": {"task": "store.tasks.mark_stale_devices_offline", "schedule": 30.0},
