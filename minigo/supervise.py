@@ -46,8 +46,23 @@ def supervise(
             except ProcessLookupError:
                 pass
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _loop(cmd, name, child, stopping, backoff_min_s, backoff_max_s, max_restarts)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _loop(
+    cmd: list[str],
+    name: str,
+    child: dict[str, subprocess.Popen | None],
+    stopping: dict[str, int],
+    backoff_min_s: float,
+    backoff_max_s: float,
+    max_restarts: int | None,
+) -> int:
     delay, restarts = backoff_min_s, 0
     while True:
         started = time.monotonic()
