@@ -29,9 +29,11 @@ run: setup
 	@if [ -n "$$REDIS_URL" ]; then \
 	  echo "REDIS_URL is set: a Celery worker and beat run beside the server, restarted if they die"; \
 	  $(SUPERVISE) --name worker -- $(BIN)/celery -A minigo worker $(WORKER_FLAGS) --concurrency=2 & \
+	  WORKER=$$!; \
 	  $(SUPERVISE) --name beat -- $(BIN)/celery -A minigo beat --loglevel=info \
 	    --schedule var/celerybeat-schedule & \
-	  trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
+	  BEAT=$$!; \
+	  trap 'kill $$WORKER $$BEAT 2>/dev/null' EXIT INT TERM; \
 	fi; \
 	$(BIN)/daphne -b $(HOST) -p $(PORT) minigo.asgi:application
 
