@@ -226,3 +226,32 @@ def test_the_tls_site_is_a_valid_nginx_config(tmp_path):
     nginx = Nginx(tmp_path / "nginx", site)
     check = subprocess.run(nginx._cmd("-t"), capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
+def test_the_systemd_units_parse_and_restart_what_dies(tmp_path):
+    units = sorted((ROOT / "deploy/systemd").glob("*.service"))
+    assert {u.name for u in units} == {
+        "minigo-daphne.service",
+        "minigo-worker@.service",
+        "minigo-beat.service",
+    }
+    for unit in units:
+        assert "Restart=always" in unit.read_text(), unit.name
+    # An instance name for the template; the binaries are not installed here, which is the
+    # one complaint allowed.
+    copies = []
+    for unit in units:
+        copy = tmp_path / unit.name.replace("@.", "@1.")
+        copy.write_text(unit.read_text())
+        copies.append(str(copy))
+    out = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *copies],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    problems = [
+        line
+        for line in (out.stdout + out.stderr).splitlines()
+        if line.strip() and "is not executable" not in line
+    ]
+    assert problems == []
