@@ -168,6 +168,26 @@ def encode_jpeg(image: Any, *, quality: int = 80, max_side: int = 0) -> bytes:
     return buf.tobytes()
 
 
+def encode_jpeg_within(
+    image: Any, *, max_bytes: int, quality: int = 80, max_side: int = 0, min_side: int = 160
+) -> bytes | None:
+    """A JPEG of `image` no larger than `max_bytes` (the server's frame limit): first at the
+    configured quality and size, then at lower qualities, then smaller, down to `min_side`
+    pixels on the longer side. None if even that does not fit (the frame is not worth
+    sending: a server would refuse it)."""
+    longest = max(image.shape[:2])
+    side = min(max_side, longest) if max_side else longest
+    qualities = sorted({quality, min(quality, 70), min(quality, 55)}, reverse=True)
+    while True:
+        for q in qualities:
+            jpeg = encode_jpeg(image, quality=q, max_side=side)
+            if len(jpeg) <= max_bytes:
+                return jpeg
+        side = int(side * 0.75)
+        if side < min_side:
+            return None
+
+
 class MotionGate:
     """Says whether a frame differs enough from the last one sent to be worth sending.
 
