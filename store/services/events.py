@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -70,13 +71,30 @@ def _savepoint_if_nested():
 
 
 def _same_or_conflict(existing: ShelfEvent, msg: dict[str, Any]) -> ShelfEvent:
-    same = (existing.slot_code, existing.before, existing.after) == (
+    same = (existing.slot_code, existing.before, existing.after, existing.occurred_at) == (
         msg["slot"],
         msg["before"],
         msg["after"],
+        _when(msg["ts"]),
     )
     if not same:
-        raise DomainError("event_conflict", "this event id was stored with other readings")
+        raise DomainError(
+            "event_conflict", "this event id was stored with other readings or another time"
+        )
+    return existing
+
+
+def _frame_same_or_conflict(existing: Frame, header: dict[str, Any], digest: str) -> Frame:
+    """A resent frame is the same capture: same time, camera, sequence number and pixels (by
+    digest; the pixels themselves are gone once processed). Anything else reusing the id is
+    a different frame, refused rather than acked as a duplicate."""
+    same = (existing.captured_at, existing.camera, existing.seq) == (
+        _when(header["ts"]),
+        header["camera"],
+        header["seq"],
+    ) and (not existing.digest or existing.digest == digest)
+    if not same:
+        raise DomainError("frame_conflict", "this frame id was stored with another capture")
     return existing
 
 
@@ -91,12 +109,14 @@ def frame_store(
         # A device must never be able to tell the server whom it saw: identities come only
         # from the server's own vision, except in a replay's temporary store.
         raise DomainError("sees_not_accepted", "frames with 'sees' are accepted only in replay")
-    from store.services.pixels import pixels_hold, pixels_release
+    from store.services.pixels import pixels_drop, pixels_hold
     from store.tasks import process_frame
 
-    # Pixels first, under the device's event id: a stored row always has them. Then the row,
-    # inserted first (a repeat is found by the unique constraint), then the task.
-    pixels_hold(device_pk=device.pk, event_id=header["event_id"], jpeg=jpeg)
+    # Pixels first, under the device's event id and their digest: a stored row always has
+    # them, and another frame reusing the id cannot overwrite them. Then the row, inserted
+    # first (a repeat is found by the unique constraint), then the task.
+    digest = hashlib.sha256(jpeg).hexdigest()
+    pixels_hold(device_pk=device.pk, event_id=header["event_id"], digest=digest, jpeg=jpeg)
     try:
         with _savepoint_if_nested():
             frame = Frame.objects.create(
@@ -107,16 +127,21 @@ def frame_store(
                 captured_at=_when(header["ts"]),
                 width=width,
                 height=height,
+                digest=digest,
                 result={"sees": sees} if sees is not None else {},
             )
     except IntegrityError:
         existing = Frame.objects.defer("jpeg").get(device=device, event_id=header["event_id"])
+        try:
+            _frame_same_or_conflict(existing, header, digest)
+        finally:
+            if existing.digest != digest or existing.status != EventStatus.PENDING:
+                # Held above for nothing: another capture, or one already processed.
+                pixels_drop(device_pk=device.pk, event_id=existing.event_id, digest=digest)
         if existing.status == EventStatus.PENDING:
             # Queueing it may have failed after the row was stored (the agent then sent it
             # again); processing is idempotent, so queue it again.
             transaction.on_commit(lambda: task_publish(process_frame, existing.pk))
-        else:
-            pixels_release(frame=existing)  # held again above; already processed
         return existing, False
     transaction.on_commit(lambda: task_publish(process_frame, frame.pk))
     return frame, True
@@ -139,10 +164,57 @@ def frame_release(*, frame: Frame, jpeg: bytes | None, keep_s: float = 0) -> dic
 
 
 def frames_expire() -> int:
-    """Delete the pixels of kept frames past their expiry; the vision results stay."""
-    return Frame.objects.filter(expires_at__lte=timezone.now(), jpeg__isnull=False).update(
-        jpeg=None
+    """Delete the pixels of kept frames past their expiry; the vision results stay. A frame
+    still pending after FRAME_PENDING_TTL_S (vision failed on it every time it was retried)
+    loses its pixels too and is marked failed: pixels are never held without end
+    (invariant 6)."""
+    now = timezone.now()
+    expired = Frame.objects.filter(expires_at__lte=now, jpeg__isnull=False).update(jpeg=None)
+    stale = now - timedelta(seconds=settings.MINIGO["FRAME_PENDING_TTL_S"])
+    stale_frames = Frame.objects.filter(status=EventStatus.PENDING, received_at__lte=stale)
+    held = list(stale_frames.only("pk", "device_id", "event_id", "digest"))
+    expired += stale_frames.update(
+        jpeg=None,
+        status=EventStatus.FAILED,
+        processed_at=now,
+        result={"error": "expired_unprocessed"},
     )
+    from store.services.pixels import pixels_release
+
+    for frame in held:  # their pixels wait in the frames cache, not in the row
+        pixels_release(frame=frame)
+    return expired
+
+
+RECOVER_BATCH = 200
+
+
+def frames_recover() -> int:
+    """Queue again the frames still pending FRAME_RECOVER_AFTER_S after they arrived: their
+    task was lost (Redis restarted without persistence, or wiped with tasks queued), as the
+    periodic settle does for shelf events. Processing is idempotent, so a frame whose task
+    was only slow costs one extra status check. Each frame is queued again at most once per
+    FRAME_RECOVER_AFTER_S and at most RECOVER_BATCH per run, oldest first, so a long backlog
+    is not queued twice over. Returns how many were queued."""
+    from django.core.cache import cache
+
+    from store.tasks import process_frame
+
+    after_s = settings.MINIGO["FRAME_RECOVER_AFTER_S"]
+    cutoff = timezone.now() - timedelta(seconds=after_s)
+    pks = (
+        Frame.objects.filter(status=EventStatus.PENDING, received_at__lte=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)
+    )
+    queued = 0
+    for pk in pks.iterator():
+        if queued >= RECOVER_BATCH:
+            break
+        if cache.add(f"frame-recovered:{pk}", 1, timeout=after_s):
+            process_frame.delay(pk)
+            queued += 1
+    return queued
 
 
 def mark_processed(obj: ShelfEvent | Frame, *, status: str, result: dict[str, Any]) -> None:
@@ -158,5 +230,6 @@ __all__ = [
     "frame_release",
     "frame_store",
     "frames_expire",
+    "frames_recover",
     "mark_processed",
 ]

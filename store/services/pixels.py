@@ -31,34 +31,44 @@ def _cache():
     return caches["frames"]
 
 
-def _key(device_pk: int, event_id: str) -> str:
-    # Named by the device's event id, known before the row exists: the pixels are held
-    # first, so a stored row always has them.
-    return f"frame-pixels:{device_pk}:{event_id}"
+def _key(device_pk: int, event_id: str, digest: str) -> str:
+    # Named by the device's event id, known before the row exists (the pixels are held first,
+    # so a stored row always has them), and by their digest, so another frame reusing the id
+    # can never overwrite them.
+    return f"frame-pixels:{device_pk}:{event_id}:{digest}"
 
 
-def pixels_hold(*, device_pk: int, event_id: str, jpeg: bytes) -> None:
+def _key_of(frame: Frame) -> str:
+    return _key(frame.device_id, frame.event_id, frame.digest)
+
+
+def pixels_hold(*, device_pk: int, event_id: str, digest: str, jpeg: bytes) -> None:
     """Hold a frame's pixels until it is processed (or the backstop expiry)."""
-    _cache().set(_key(device_pk, event_id), jpeg, timeout=settings.MINIGO["FRAME_PENDING_TTL_S"])
+    ttl = settings.MINIGO["FRAME_PENDING_TTL_S"]
+    _cache().set(_key(device_pk, event_id, digest), jpeg, timeout=ttl)
 
 
 def pixels_get(*, frame: Frame) -> bytes | None:
     """The frame's JPEG while anything still holds it: its row (a kept frame) or the cache."""
     if "jpeg" in frame.__dict__ and frame.jpeg is not None:
         return bytes(frame.jpeg)
-    return _cache().get(_key(frame.device_id, frame.event_id))
+    return _cache().get(_key_of(frame))
 
 
 def pixels_held(*, frame: Frame) -> bool:
-    if _cache().get(_key(frame.device_id, frame.event_id)) is not None:
+    if _cache().get(_key_of(frame)) is not None:
         return True
     return Frame.objects.filter(pk=frame.pk, jpeg__isnull=False).exists()
 
 
 def pixels_keep_for(*, frame: Frame, seconds: float) -> None:
     """Hold the pixels a little longer (a shelf frame whose faces may still be asked for)."""
-    _cache().touch(_key(frame.device_id, frame.event_id), timeout=max(1, int(seconds)))
+    _cache().touch(_key_of(frame), timeout=max(1, int(seconds)))
 
 
 def pixels_release(*, frame: Frame) -> None:
-    _cache().delete(_key(frame.device_id, frame.event_id))
+    _cache().delete(_key_of(frame))
+
+
+def pixels_drop(*, device_pk: int, event_id: str, digest: str) -> None:
+    _cache().delete(_key(device_pk, event_id, digest))

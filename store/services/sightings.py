@@ -9,15 +9,17 @@ weight change it explains)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import FilteredRelation, Q
+from django.db.models import FilteredRelation, Q, QuerySet
 
-from store.models import Frame, Sighting, Visit, VisitStatus
+from store.models import Frame, Sighting, Visit
 from store.services import wakes
+from store.services.attribution import ENTRY_SLACK_S
 
 
 def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str, Any]]:
@@ -43,11 +45,17 @@ def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str,
     return out
 
 
-def _in_store_shopper_ids() -> list[int]:
+def _visits_at(when) -> QuerySet[Visit]:
+    """Visits in the store when the frame was captured (event time): a frame that reaches
+    the server after its shopper left is still evidence about their visit."""
+    return Visit.objects.filter(entered_at__lte=when + timedelta(seconds=ENTRY_SLACK_S)).filter(
+        Q(exited_at__isnull=True) | Q(exited_at__gte=when)
+    )
+
+
+def _in_store_shopper_ids(when) -> list[int]:
     return list(
-        Visit.objects.filter(status=VisitStatus.OPEN, shopper__face_consent=True).values_list(
-            "shopper_id", flat=True
-        )
+        _visits_at(when).filter(shopper__face_consent=True).values_list("shopper_id", flat=True)
     )
 
 
@@ -58,7 +66,7 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
         return {"source": "sees", "names": names if isinstance(names, list) else []}
     if rgb is None:
         return {}
-    shopper_ids = _in_store_shopper_ids()
+    shopper_ids = _in_store_shopper_ids(frame.captured_at)
     if not shopper_ids:
         # Faces are matched only against shoppers in the store; with none inside, nobody at a
         # shelf can be anyone's evidence, so the (slow) face pass is skipped.
@@ -66,7 +74,7 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
     return {"source": "face", "faces": faces_identify(rgb=rgb, shopper_ids=shopper_ids)}
 
 
-def _sees_faces(seen: list[Any]) -> tuple[list[dict[str, Any]], dict[int, int]]:
+def _sees_faces(seen: list[Any], when) -> tuple[list[dict[str, Any]], dict[int, int]]:
     """`seen`: shopper ids, or {"id": ..., "x": 0..1} where the face was across the view.
     Returns the faces and {shopper id: open visit id}, from one query."""
     from store.models import Shopper
@@ -75,7 +83,15 @@ def _sees_faces(seen: list[Any]) -> tuple[list[dict[str, Any]], dict[int, int]]:
     names = [sees_name(item) for item in seen]
     rows = (
         Shopper.objects.filter(user__username__in=[n for n in names if n])
-        .annotate(open=FilteredRelation("visits", condition=Q(visits__status=VisitStatus.OPEN)))
+        .annotate(
+            # The visit the shopper was in at `when` (event time), as _visits_at.
+            open=FilteredRelation(
+                "visits",
+                condition=Q(visits__entered_at__lte=when + timedelta(seconds=ENTRY_SLACK_S))
+                & (Q(visits__exited_at__isnull=True) | Q(visits__exited_at__gte=when)),
+            )
+        )
+        .order_by("open__entered_at")
         .values_list("user__username", "pk", "open__pk")
     )
     shoppers = {name: (pk, visit) for name, pk, visit in rows}
@@ -101,14 +117,14 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
     if not analysis:
         return {}
     if analysis["source"] == "sees":
-        faces, open_visits = _sees_faces(analysis["names"])
+        faces, open_visits = _sees_faces(analysis["names"], frame.captured_at)
     else:
         faces = analysis["faces"]
         open_visits = dict(
-            Visit.objects.filter(
-                status=VisitStatus.OPEN,
-                shopper_id__in=[f["shopper"] for f in faces if f["shopper"]],
-            ).values_list("shopper_id", "pk")
+            _visits_at(frame.captured_at)
+            .filter(shopper_id__in=[f["shopper"] for f in faces if f["shopper"]])
+            .order_by("entered_at")
+            .values_list("shopper_id", "pk")
         )
     seen_at = frame.captured_at
     rows, seen = [], []
