@@ -367,6 +367,9 @@ def main() -> None:
                         "INFO",
                         "--without-gossip",
                         "--without-mingle",
+                        # The periodic jobs (settling, recovery) run as in production,
+                        # beside the first worker.
+                        *(["--beat", "-s", str(folder / "beat-schedule")] if i == 1 else []),
                     ],
                     env,
                     log,

@@ -35,20 +35,32 @@ def settle_shelf_events() -> int:
     return shelf_events_settle()
 
 
+SETTLE_QUEUED = "settle-receipts-queued"
+
+
 @shared_task(**RETRY)
 def settle_receipts() -> int:
+    from django.core.cache import cache
+
     from store.services.settlement import visits_settle
 
-    return visits_settle()
+    # Dropped before anything is read: a poke from now on queues a run of its own.
+    cache.delete(SETTLE_QUEUED)
+    with live.batched():
+        return visits_settle()
 
 
 def settle_receipts_soon() -> None:
-    """Run the settle job now: inline when embedded, else on a worker."""
+    """Run the settle job now: inline when embedded, else on a worker. With workers, one run
+    queued at a time: every decided pick pokes it, and a run that has not started yet will
+    see what the poke was about (the mark goes when the run starts, as for wakes)."""
+    from django.core.cache import cache
+
     from minigo.celery import app
 
     if app.conf.task_always_eager:
         settle_receipts()
-    else:
+    elif cache.add(SETTLE_QUEUED, 1, 60):
         settle_receipts.delay()
 
 

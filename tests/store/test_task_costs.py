@@ -224,3 +224,25 @@ def test_the_device_endpoint_replaces_a_connection_only_after_an_error_or_old_ag
         conns.all.return_value = [fine, failed, old]
         async_to_sync(consumers._parallel_db(lambda: None))()
     assert (fine.checked, failed.checked, old.checked) == (0, 1, 1)
+
+
+def test_one_settle_run_is_queued_at_a_time_and_a_started_run_lets_the_next_poke_queue():
+    from django.core.cache import cache
+
+    from minigo.celery import app
+    from store import tasks
+
+    cache.delete(tasks.SETTLE_QUEUED)
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with mock.patch.object(tasks.settle_receipts, "delay") as delay:
+            tasks.settle_receipts_soon()
+            tasks.settle_receipts_soon()  # the first run has not started: it covers this
+            assert delay.call_count == 1
+            with mock.patch("store.services.settlement.visits_settle", return_value=0):
+                tasks.settle_receipts.run()  # the run starts
+            tasks.settle_receipts_soon()
+            assert delay.call_count == 2
+    finally:
+        app.conf.task_always_eager = before
