@@ -115,7 +115,7 @@ def main() -> int:
     from django.utils import timezone
 
     from store.models import Product, Shelf, Shopper, Slot
-    from store.replay.build import TINY_JPEG
+    from store.replay.frames import sees_jpeg
     from store.services.devices import device_create
     from store.services.events import event_store, frame_store
     from store.services.visits import visit_open
@@ -140,7 +140,7 @@ def main() -> int:
     for i in range(args.frames):
         header = {"event_id": f"f{i}", "camera": "0", "seq": i, "ts": start + i * 10.0,
                   "sees": {"shoppers": [{"id": names[i % SHOPPERS], "x": 0.5}]}}  # fmt: skip
-        frame_store(device=shelf_dev, header=header, jpeg=TINY_JPEG, width=1, height=1)
+        frame_store(device=shelf_dev, header=header, jpeg=sees_jpeg(), width=16, height=16)
     frames_cpu, frames_wall = drain(
         env, "SELECT count(*) FROM store_frame WHERE status = 'pending'", "frames"
     )
