@@ -67,7 +67,6 @@ async def _run(port: int, boot: dict[str, str], visits: int) -> tuple[list[float
     from websockets.asyncio.client import connect
 
     from edge_agent import protocol
-
     from store.replay.frames import sees_jpeg
 
     jpeg = sees_jpeg()
