@@ -27,11 +27,12 @@ log = logging.getLogger(__name__)
 GATES = (DeviceKind.ENTRY_GATE, DeviceKind.EXIT_GATE)
 
 
-def frame_process(*, frame_id: int) -> Frame | None:
+def frame_process(*, frame_id: int, faces: bool = False) -> Frame | None:
     """Run vision on a stored frame once. Safe to run twice: vision runs outside any
     transaction (it is slow and has no side effects); its results are then written in one
     transaction that ends by marking the frame processed only if it is still pending. If
-    another run got there first, this run's writes are rolled back."""
+    another run got there first, this run's writes are rolled back. `faces`: a shelf event
+    asked for this frame's faces (ondemand.py), so they are computed whatever else waits."""
     frame = (
         Frame.objects.select_related("device", "device__shelf")
         .defer("jpeg")
@@ -45,7 +46,7 @@ def frame_process(*, frame_id: int) -> Frame | None:
     # A shelf frame's faces only when an event needs them (ondemand.py); one that needs
     # neither faces nor its shelf's product detector is not even decoded. A synthetic frame
     # (`sees`, what vision would find) follows the same rule, so a replay measures it.
-    deferred = not gate and not ondemand.faces_wanted(frame=frame)
+    deferred = not gate and not faces and not ondemand.faces_wanted(frame=frame)
     jpeg, rgb = None, None
     decode = sees is None and not (deferred and not _has_detector(frame))
     if decode or (sees is None and settings.MINIGO["KEEP_FRAMES"]):

@@ -108,4 +108,4 @@ def _analyse_now(ids: list[int]) -> None:
         status=EventStatus.PENDING
     )
     for pk in ids:
-        frame_process(frame_id=pk)
+        frame_process(frame_id=pk, faces=True)

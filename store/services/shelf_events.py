@@ -174,16 +174,22 @@ def _frames_pending(event: ShelfEvent) -> bool:
     """True while frames from this shelf's camera around the event were received but not
     processed yet (a worker backlog): deciding now would ignore their sightings and send the
     pick to review (under load, most doubtful picks would go to review this way). Bounded
-    by FRAME_BACKLOG_WAIT_S, so a frame that never gets processed cannot hold an event."""
-    if timezone.now() - event.occurred_at > timedelta(seconds=FRAME_BACKLOG_WAIT_S):
-        return False
+    by FRAME_BACKLOG_WAIT_S, so a frame that never gets processed cannot hold an event.
+    Frames whose faces were deferred (store/services/ondemand.py) count too, whatever the
+    event's age: waiting on them analyses them at once."""
+    from store.services.ondemand import DEFERRED
+
     window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
-    return Frame.objects.filter(
+    frames = Frame.objects.filter(
         device=event.device,
-        status=EventStatus.PENDING,
         captured_at__gte=event.occurred_at - window,
         captured_at__lte=event.occurred_at + window,
-    ).exists()
+    )
+    if frames.filter(status=EventStatus.APPLIED, result__faces=DEFERRED).exists():
+        return True
+    if timezone.now() - event.occurred_at > timedelta(seconds=FRAME_BACKLOG_WAIT_S):
+        return False
+    return frames.filter(status=EventStatus.PENDING).exists()
 
 
 def _review(event, *, reason, slot, product=None, quantity=0, candidates=(), evidence=None):
