@@ -160,7 +160,7 @@ def frame_release(*, frame: Frame, jpeg: bytes | None, keep_s: float = 0) -> dic
         transaction.on_commit(lambda: pixels_release(frame=frame))
     if settings.MINIGO["KEEP_FRAMES"] and jpeg is not None:
         return {"jpeg": jpeg, "expires_at": timezone.now() + timedelta(hours=hours)}
-    return {}
+    return {"jpeg": None}  # a row that held pixels (an older version's) lets them go
 
 
 def frames_expire() -> int:

@@ -49,10 +49,14 @@ def pixels_hold(*, device_pk: int, event_id: str, digest: str, jpeg: bytes) -> N
 
 
 def pixels_get(*, frame: Frame) -> bytes | None:
-    """The frame's JPEG while anything still holds it: its row (a kept frame) or the cache."""
+    """The frame's JPEG while anything still holds it: the cache, or its row (a kept frame,
+    or one stored by a version that kept pending pixels in the row)."""
     if "jpeg" in frame.__dict__ and frame.jpeg is not None:
         return bytes(frame.jpeg)
-    return _cache().get(_key_of(frame))
+    jpeg = _cache().get(_key_of(frame))
+    if jpeg is None and frame.pk is not None:
+        jpeg = Frame.objects.filter(pk=frame.pk).values_list("jpeg", flat=True).first()
+    return bytes(jpeg) if jpeg is not None else None
 
 
 def pixels_held(*, frame: Frame) -> bool:
