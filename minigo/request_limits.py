@@ -17,6 +17,7 @@ PostgreSQL cannot hold NUL in text, so a search for one would fail deep in the d
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from typing import Any
@@ -134,8 +135,6 @@ def install_daphne_body_limit(max_bytes: int) -> bool:
             super().requestReceived(command, path, version)
 
         def _minigo_refuse(self) -> None:
-            import io
-
             self._minigo_refused = True
             self.content = io.BytesIO()
             body = _too_large_body(self.minigo_max_body)
