@@ -145,6 +145,12 @@ def _event_id(msg: dict[str, Any]) -> str:
     return event_id
 
 
+def _printable(text: str) -> str:
+    """Free text from a device without control characters (PostgreSQL refuses a NUL in text;
+    the rest would only garble logs and pages)."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
 def _timestamp(msg: dict[str, Any]) -> float:
     ts = _number(msg, "ts")
     if ts <= 0:
@@ -170,7 +176,7 @@ def validate(msg: Any) -> dict[str, Any]:
             "type": "hello",
             "device": _require(msg, "device", str)[:64],
             "kind": device_kind,
-            "software": str(msg.get("software", ""))[:40],
+            "software": _printable(str(msg.get("software", "")))[:40],
         }
     if kind == "heartbeat":
         return {"type": "heartbeat", "ts": _timestamp(msg)}
@@ -180,8 +186,10 @@ def validate(msg: Any) -> dict[str, Any]:
         if sensor not in SENSORS:
             raise ProtocolError(BAD_MESSAGE, f"'sensor' must be one of {SENSORS}", event_id)
         slot = _require(msg, "slot", str)
-        if not 1 <= len(slot) <= 32:
-            raise ProtocolError(BAD_MESSAGE, "'slot' must be 1 to 32 characters", event_id)
+        if not 1 <= len(slot) <= 32 or not slot.isprintable():
+            raise ProtocolError(
+                BAD_MESSAGE, "'slot' must be 1 to 32 printable characters", event_id
+            )
         before, after = _number(msg, "before"), _number(msg, "after")
         if sensor == "light" and {before, after} - {0.0, 1.0}:
             raise ProtocolError(IMPOSSIBLE_READING, "a light sensor reads 0 or 1", event_id)
@@ -257,7 +265,7 @@ def decode_frame(data: bytes, *, max_bytes: int) -> tuple[dict[str, Any], bytes]
         "type": "frame",
         "event_id": event_id,
         "ts": _timestamp(header),
-        "camera": str(header.get("camera", "0"))[:32],
+        "camera": _printable(str(header.get("camera", "0")))[:32] or "0",
         "seq": seq,
     }
     if "sees" in header:
