@@ -7,7 +7,6 @@ DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis with real Celery worke
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -15,26 +14,16 @@ from django.core.exceptions import ImproperlyConfigured
 
 from edge_agent import protocol
 from minigo.env import envbool, envfloat, envint, envlist, envstr
+from minigo.local_state import lazy_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Named here, made by minigo.local_state.ensure_folders() (manage.py runs it): importing the
+# settings creates nothing.
 VAR_DIR = Path(envstr("MINIGO_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-
-def _secret_key() -> str:
-    key = envstr("SECRET_KEY")
-    if key:
-        return key
-    # A local install gets a random key kept beside its data, never a key shipped in the
-    # repository: sessions survive restarts and no two installs share a key.
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+# Without SECRET_KEY, a random key kept in VAR_DIR/secret_key, made when first used: sessions
+# survive restarts and no two installs share a key.
+SECRET_KEY = envstr("SECRET_KEY") or lazy_secret_key(VAR_DIR)
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
@@ -159,11 +148,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_CHANNEL_ERROR_RETRY = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# The periodic jobs, in seconds. Celery beat runs them with workers; embedded, the server's
+# own thread runs the same table (minigo.embedded_beat).
 CELERY_BEAT_SCHEDULE = {
     "expire-frames": {"task": "store.tasks.expire_frames", "schedule": 3600.0},
     "mark-devices-offline": {"task": "store.tasks.mark_stale_devices_offline", "schedule": 30.0},
-    # Shelf events waiting for late camera frames are decided once their window has passed.
-    "settle-shelf-events": {"task": "store.tasks.settle_shelf_events", "schedule": 2.0},
+    # Shelf events waiting for late camera frames are decided once their window has passed:
+    # every second, so a receipt waits at most about that long for the last of them.
+    "settle-shelf-events": {"task": "store.tasks.settle_shelf_events", "schedule": 1.0},
+    # Receipts of visits whose evidence is complete (or past the deadline) are issued; the
+    # watermark reports and decided events trigger it at once, this catches the rest.
+    "settle-receipts": {"task": "store.tasks.settle_receipts", "schedule": 2.0},
     # Frames whose task was lost with the broker's queue are queued again.
     "recover-frames": {"task": "store.tasks.recover_frames", "schedule": 60.0},
 }
@@ -207,7 +202,6 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Served by WhiteNoise straight from the source folders, so no collectstatic step is needed.
 WHITENOISE_USE_FINDERS = True
@@ -313,6 +307,9 @@ MINIGO = {
     # event the shelf camera's frames are compared with it.
     "DETECTOR_THREADS": envint("MINIGO_DETECTOR_THREADS", 1, minimum=1),
     "DETECTION_WINDOW_S": envfloat("MINIGO_DETECTION_WINDOW_S", 10.0, minimum=0.0),
+    # A receipt waits for every shelf device to report past the exit time; a shelf silent
+    # this long after the exit gets the receipt issued as provisional (its evidence amends it).
+    "SETTLE_DEADLINE_S": envfloat("MINIGO_SETTLE_DEADLINE_S", 60.0, minimum=0.0),
     "DEVICE_OFFLINE_AFTER_S": envint("MINIGO_DEVICE_OFFLINE_AFTER_S", 60, minimum=5),
     # The largest HTTP request body (a kiosk's photos, a detector model upload); larger ones
     # are refused with 413 before anything parses them. nginx's client_max_body_size in
