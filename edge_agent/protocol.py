@@ -327,6 +327,16 @@ def check_bounds(msg: dict[str, Any], *, now: float, max_skew_s: float = MAX_CLO
         )
 
 
+def check_watermark(msg: dict[str, Any]) -> None:
+    """A heartbeat's watermark must be a time a clock can read (one merely ahead of the
+    server's clock is clamped to it by the server; 1e12 is the year 33658)."""
+    watermark = msg.get("watermark")
+    if isinstance(watermark, float | int) and not MIN_TS <= watermark <= MAX_TS:
+        raise ProtocolError(
+            CLOCK_SKEW, f"'watermark' {watermark:.0f} is not a time this device can have read"
+        )
+
+
 def frame_fits(data: bytes, *, max_bytes: int) -> bool:
     """Whether a frame message (as encode_frame builds it) is within a server's frame limit."""
     if len(data) < 4:
