@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
@@ -96,6 +96,8 @@ def report(request: HttpRequest, pk: int) -> HttpResponse:
     obj = get_object_or_404(Receipt.objects.filter(shopper=request.shopper), pk=pk)
     line = None
     if request.POST.get("line"):
+        if not request.POST["line"].isdigit():
+            raise Http404("no such line")
         line = get_object_or_404(ReceiptLine, pk=request.POST["line"], receipt=obj)
     try:
         quantity = int(request.POST.get("quantity") or 1)
