@@ -14,7 +14,7 @@ from store.errors import NotFound
 from store.models import Product, ReviewItem, Shelf, Slot
 from store.selectors import receipts_for, visits_for
 from store.services.carts import cart_snapshot
-from store.services.inventory import slot_restock
+from store.services.restock import slot_restock
 from store.services.review import review_resolve
 from store.services.visits import visit_current
 
@@ -78,7 +78,13 @@ class SlotRestock(APIView):
         slot = get_object_or_404(Slot, pk=pk)
         data = s.RestockSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        slot = slot_restock(slot=slot, quantity=data.validated_data["quantity"], by=request.user)
+        slot = slot_restock(
+            slot=slot,
+            quantity=data.validated_data["quantity"],
+            by=request.user,
+            batch_code=data.validated_data.get("batch_code") or "",
+            best_before=data.validated_data.get("best_before"),
+        )
         return Response(s.SlotSerializer(slot).data)
 
 

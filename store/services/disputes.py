@@ -15,6 +15,7 @@ from store.errors import Conflict, DomainError
 from store.models import CartEntry, Dispute, Receipt, ReceiptLine, ReviewStatus, Shopper
 from store.services import live
 from store.services.carts import cart_correct
+from store.services.payments import payment_settle_receipt
 
 
 def dispute_payload(*, dispute: Dispute) -> dict[str, Any]:
@@ -128,6 +129,8 @@ def dispute_resolve(
             )
             # The refund is at the price on the receipt, whatever the product costs today.
             CartEntry.objects.filter(pk=entry.pk).update(unit_price=locked.line.unit_price)
+            # The money goes back the way it came (the account, or the card's provider).
+            payment_settle_receipt(receipt=locked.receipt)
             locked.status = ReviewStatus.RESOLVED
         else:
             locked.status = ReviewStatus.DISMISSED

@@ -12,6 +12,7 @@ from store.errors import Conflict
 from store.models import Product, Receipt, ReceiptLine, Visit, VisitStatus
 from store.services import live
 from store.services.carts import cart_lines
+from store.services.payments import payment_settle_receipt
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -74,6 +75,7 @@ def receipt_issue(*, visit: Visit) -> Receipt:
             )
             for product, line, line_total, rate in rows
         )
+        payment_settle_receipt(receipt=receipt)
         payload = receipt_payload(receipt=receipt)
         live.to_shopper(locked.shopper_id, "receipt", payload)
         live.to_managers("receipt", {**payload, "name": locked.shopper.display_name})

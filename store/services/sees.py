@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from store.models import DeviceKind, Frame, Shopper
-from store.services.visits import visit_close, visit_current, visit_open
+from store.services.entry import entry_admit
+from store.services.groups import group_guests_seen
+from store.services.visits import visit_close, visit_current
 
 
 def sees_name(item: Any) -> str:
@@ -35,16 +37,27 @@ def sees_shoppers(*, names: list[Any]) -> tuple[dict[str, Shopper], int]:
 def sees_gate_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
     names = analysis["sees"].get("shoppers") or []
     shoppers, unknown = sees_shoppers(names=names if isinstance(names, list) else [])
-    opened, closed = [], []
+    opened, closed, refused = [], [], []
+    entry = frame.device.kind == DeviceKind.ENTRY_GATE
     for shopper in shoppers.values():
-        if frame.device.kind == DeviceKind.ENTRY_GATE:
-            visit, created = visit_open(
+        if entry:
+            admission = entry_admit(
                 shopper=shopper, device=frame.device, method="face", at=frame.captured_at
             )
-            if created:
-                opened.append(visit.pk)
+            if admission.outcome == "visit_opened":
+                opened.append(admission.visit.pk)
+            elif admission.outcome == "refused":
+                refused.append(shopper.pk)
         else:
             visit = visit_current(shopper=shopper)
             if visit is not None:
                 closed.append(visit_close(visit=visit, device=frame.device).pk)
-    return {"sees": names, "opened": opened, "receipts": closed, "unknown_faces": unknown}
+    guests = (
+        group_guests_seen(device=frame.device, at=frame.captured_at, count=unknown)
+        if (entry and unknown)
+        else 0
+    )
+    result = {"sees": names, "opened": opened, "receipts": closed, "unknown_faces": unknown}
+    if refused:
+        result["refused"] = refused
+    return result | {"guests": guests} if guests else result
