@@ -16,7 +16,7 @@ _started = threading.Event()
 _stop = threading.Event()
 
 # (job, every seconds): the same jobs as CELERY_BEAT_SCHEDULE.
-INTERVALS = {"settle": 1.0, "offline": 30.0, "expire": 3600.0}
+INTERVALS = {"settle": 1.0, "offline": 30.0, "expire": 3600.0, "stock_report": 900.0}
 
 
 def _run_forever() -> None:
@@ -28,6 +28,7 @@ def _run_forever() -> None:
         "settle": tasks.settle_shelf_events,
         "offline": tasks.mark_stale_devices_offline,
         "expire": tasks.expire_frames,
+        "stock_report": tasks.send_stock_report,
     }
     last = dict.fromkeys(jobs, 0.0)
     while not _stop.is_set():
