@@ -112,9 +112,13 @@ def group_announce(*, shopper: Shopper, companions: int) -> ShoppingGroup:
     return group
 
 
-def _anchor(group: ShoppingGroup) -> datetime:
-    """When the payer passed the gate (or said "+N" while inside, if later)."""
-    return max(group.payer_visit.entered_at, group.created_at)
+def _gap(group: ShoppingGroup, at: datetime) -> float:
+    """Seconds between `at` and the payer passing the gate, or the payer's "+N" if they said
+    it once inside."""
+    gaps = [abs((at - group.payer_visit.entered_at).total_seconds())]
+    if group.created_at > group.payer_visit.entered_at:
+        gaps.append(abs((at - group.created_at).total_seconds()))
+    return min(gaps)
 
 
 def group_for_entrant(
@@ -130,7 +134,7 @@ def group_for_entrant(
         groups = groups.exclude(payer=shopper)
     best = None
     for group in groups:
-        gap = abs((at - _anchor(group)).total_seconds())
+        gap = _gap(group, at)
         if gap <= window.total_seconds() and _free(group) > 0:
             if best is None or gap < best[0]:
                 best = (gap, group)

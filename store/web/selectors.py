@@ -22,6 +22,7 @@ from store.models import (
 )
 from store.services.carts import cart_snapshot
 from store.services.devices import device_status_payload
+from store.services.groups import group_label
 from store.services.receipts import receipt_payload
 
 FEED_SIZE = 40
@@ -172,6 +173,7 @@ def manager_state() -> dict[str, Any]:
                 "entered_at": _iso(v.entered_at),
                 "method": v.entry_method,
                 "cart": cart_snapshot(visit=v),
+                "group": group_label(visit=v),
             }
             for v in visits.order_by("entered_at")
         ],
