@@ -45,7 +45,7 @@ def test_a_companion_s_picks_land_on_the_payer_s_cart_and_receipt(store, shopper
 
     companion_receipt = visit_close(visit=companion_visit)
     payer_receipt = visit_close(visit=payer_visit)
-    assert {(l.sku, l.quantity) for l in payer_receipt.lines.all()} == {("COLA", 1), ("CHIPS", 1)}
+    assert {(x.sku, x.quantity) for x in payer_receipt.lines.all()} == {("COLA", 1), ("CHIPS", 1)}
     assert payer_receipt.total == Decimal("2.60")
     assert companion_receipt.lines.count() == 0 and companion_receipt.total == 0
     assert Account.objects.get(shopper=shopper).balance == Decimal("-2.60")
