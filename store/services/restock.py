@@ -361,7 +361,7 @@ def stock_report_text(*, today: date) -> str:
     for r in soon:
         rows.append(
             f"  {r['shelf']}/{r['code']:<6} {r['product']:<30} {r['remaining']:>3} best before "
-            f"{r['best_before']} ({r['days_left']} days)"
+            f"{r['best_before']} ({r['days_left']} days) batch {r['batch_code'] or '-'}"
         )
     return "\n".join(rows)
 
