@@ -11,6 +11,8 @@ let enteredAt = null;
 
 function renderCart(cart, since) {
   if (since) enteredAt = since;
+  statusEl.className = '';
+  statusEl.removeAttribute('role');
   if (!cart) {
     currentVisit = null;
     enteredAt = null;
@@ -106,6 +108,11 @@ connectLive({
     } else if (name === 'receipt') {
       renderCart(null);
       renderReceipt(data, { announce: shownReceipt !== data.receipt });
+    } else if (name === 'entry_refused') {
+      // The gate said no (e.g. balance below the store's floor): tell the phone why.
+      statusEl.textContent = data.reason;
+      statusEl.className = 'error';
+      statusEl.setAttribute('role', 'alert');
     }
   },
 });
