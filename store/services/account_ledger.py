@@ -124,6 +124,7 @@ def _entry_row(entry: AccountEntry) -> dict[str, Any]:
     return {
         "entry": entry.pk,
         "at": entry.created_at.isoformat(),
+        "at_local": store_local(entry.created_at).strftime("%Y-%m-%d %H:%M"),
         "kind": entry.kind,
         "kind_label": entry.get_kind_display(),
         "amount": str(entry.amount),
