@@ -21,7 +21,7 @@ from django.utils import timezone
 from store.models import Receipt, ReviewItem, ShelfEvent
 from store.replay import build
 from store.replay.metrics import Metrics, score
-from store.replay.scenario import Scenario
+from store.replay.scenario import PHONE, Scenario
 from store.services.receipts import receipt_text
 from store.services.shelf_events import shelf_events_settle
 
@@ -142,6 +142,9 @@ async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
             clock.t = t
             # The periodic settle task, run on the scenario's clock.
             await settle()
+            if line["type"] in PHONE:
+                await database_sync_to_async(build.phone_action)(line)
+                continue
             event_id = f"l{number}"
             kind, payload = await message(line, scenario, shoppers, clock, event_id)
             comm = comms.get(line["device"])

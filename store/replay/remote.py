@@ -21,7 +21,7 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from store.replay import build
-from store.replay.scenario import Scenario
+from store.replay.scenario import PHONE, Scenario
 
 
 def read_tokens(path: str) -> dict[str, str]:
@@ -101,6 +101,9 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
             delay = start + t / speed - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if line["type"] in PHONE:
+                await sync_to_async(build.phone_action, thread_sensitive=True)(line)
+                continue
             kind, payload = await message(line, sc, f"p{run}-{number}")
             ws = conns[line["device"]]
             await ws.send(payload)

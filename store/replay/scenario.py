@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 TIMED = ("frame", "qr", "weight", "sensor")
+# Timed lines that come from a shopper's phone rather than a device.
+PHONE = ("group",)
 
 
 class ScenarioError(ValueError):
@@ -55,6 +57,10 @@ def load(path: str | Path) -> Scenario:
                 shoppers.append(line)
             elif kind == "expect":
                 expects.append(line)
+            elif kind in PHONE:
+                if not isinstance(line.get("t"), int | float) or "shopper" not in line:
+                    raise ScenarioError(f"line {number}: a {kind} line needs t and shopper")
+                timeline.append((float(line["t"]), number, line))
             elif kind in TIMED:
                 if not isinstance(line.get("t"), int | float) or "device" not in line:
                     raise ScenarioError(f"line {number}: a {kind} line needs t and device")
