@@ -4,12 +4,13 @@ slot_stock_count, so both keep their ledgers."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from store import models as m
-from store.errors import DomainError
-from store.services.account_ledger import TOPUP_METHODS, account_topup
+from store.services.account_ledger import TOPUP_MAX, TOPUP_METHODS, account_topup
 
 
 @admin.register(m.StorePolicy)
@@ -57,6 +58,12 @@ class TopUpForm(forms.ModelForm):
         model = m.AccountEntry
         fields = ["amount", "note"]
 
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount is None or not Decimal("0") < amount <= TOPUP_MAX:
+            raise forms.ValidationError(f"A top-up is between 0.01 and {TOPUP_MAX}.")
+        return amount
+
 
 @admin.register(m.AccountEntry)
 class AccountEntryAdmin(admin.ModelAdmin):
@@ -81,18 +88,16 @@ class AccountEntryAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, change=change, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        try:
-            entry = account_topup(
-                shopper=form.cleaned_data["shopper"],
-                amount=form.cleaned_data["amount"],
-                by=request.user,
-                method=form.cleaned_data["method"],
-                note=form.cleaned_data.get("note") or "",
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-            return
-        obj.pk = entry.pk
+        entry = account_topup(
+            shopper=form.cleaned_data["shopper"],
+            amount=form.cleaned_data["amount"],
+            by=request.user,
+            method=form.cleaned_data["method"],
+            note=form.cleaned_data.get("note") or "",
+        )
+        # The admin logs and links the object it saved: it is the entry the service wrote.
+        for field in m.AccountEntry._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(entry, field.attname))
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

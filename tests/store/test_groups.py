@@ -135,3 +135,19 @@ def test_a_companion_cannot_announce_their_own_group(store, shopper, child):
     with pytest.raises(DomainError) as exc:
         group_announce(shopper=child, companions=1)
     assert exc.value.code == "already_companion"
+
+
+def test_after_the_payer_leaves_a_companion_s_picks_are_still_paid_by_the_payer(
+    store, shopper, child
+):
+    now = timezone.now()
+    group_announce(shopper=shopper, companions=1)
+    payer_visit = _enter(store, shopper, now - timedelta(seconds=10))
+    companion_visit = _enter(store, child, now - timedelta(seconds=9))
+    visit_close(visit=payer_visit)
+    entry = cart_take(visit=companion_visit, product=store.chips, quantity=1, slot=store.a2)
+    assert entry.visit_id == companion_visit.pk
+    receipt = visit_close(visit=companion_visit)
+    assert receipt.total == Decimal("1.10")
+    assert Account.objects.get(shopper=shopper).balance == Decimal("-1.10")
+    assert not AccountEntry.objects.filter(account__shopper=child).exists()
