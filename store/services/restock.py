@@ -164,7 +164,11 @@ def slot_restock(
     if not isinstance(quantity, int) or quantity <= 0:
         raise DomainError("bad_quantity", "restock a positive quantity")
     with transaction.atomic():
-        locked = Slot.objects.select_for_update().select_related("shelf", "product").get(pk=slot.pk)
+        locked = (
+            Slot.objects.select_for_update(of=("self",))
+            .select_related("shelf", "product")
+            .get(pk=slot.pk)
+        )
         if locked.product_id is None:
             raise DomainError("slot_empty", "the slot holds no product; set its product first")
         if locked.stock + quantity > locked.capacity:
@@ -204,7 +208,11 @@ def slot_stock_count(
     if not isinstance(stock, int) or stock < 0:
         raise DomainError("bad_quantity", "a count is zero or more")
     with transaction.atomic():
-        locked = Slot.objects.select_for_update().select_related("shelf", "product").get(pk=slot.pk)
+        locked = (
+            Slot.objects.select_for_update(of=("self",))
+            .select_related("shelf", "product")
+            .get(pk=slot.pk)
+        )
         if stock > locked.capacity:
             raise DomainError("over_capacity", f"the slot holds {locked.capacity}")
         before = locked.stock
