@@ -47,11 +47,14 @@ function renderReceipt(r, { announce = false } = {}) {
   }
 }
 
-async function notify(r) {
+function notify(r) {
+  return showNote(`Receipt ${r.number}`, { body: `Total ${money(r.total, r.currency)}. Thanks for shopping!`,
+    tag: `receipt-${r.receipt}`, data: { url: `/app/receipts/${r.receipt}/` } });
+}
+
+async function showNote(title, options) {
   if (!('Notification' in window) || Notification.permission !== 'granted') return;
-  const title = `Receipt ${r.number}`;
-  const options = { body: `Total ${money(r.total, r.currency)}. Thanks for shopping!`,
-    icon: '/static/icons/icon-192.png', tag: `receipt-${r.receipt}`, data: { url: `/app/receipts/${r.receipt}/` } };
+  options = { icon: '/static/icons/icon-192.png', ...options };
   try {
     // Phones only show notifications through the service worker.
     const reg = navigator.serviceWorker && await navigator.serviceWorker.getRegistration();
@@ -113,6 +116,7 @@ connectLive({
       statusEl.textContent = data.reason;
       statusEl.className = 'error';
       statusEl.setAttribute('role', 'alert');
+      showNote('Not let in', { body: data.reason, tag: 'entry-refused', data: { url: '/app/account/' } });
     }
   },
 });

@@ -138,3 +138,50 @@ def test_staff_record_a_delivery_and_see_stock_move_live(
     expect(page.locator(f'#restock tr[data-slot="{store.a2.pk}"]')).to_contain_text("3 / 20")
     assert fits_width(page)
     shot(page, f"manager-restock-{size}")
+
+
+def test_a_refused_entry_shows_on_the_gate_and_the_phone(server, sized, store, shopper):
+    """A QR code at the entry gate of a prepaid store, balance below the floor: the gate's
+    greeting says why, the phone says why at once, and no visit opens."""
+    import json
+    import time
+
+    from websockets.sync.client import connect
+
+    from edge_agent import protocol
+    from store.models import StorePolicy, Visit
+    from store.replay.build import qr_jpeg
+    from store.services.account_ledger import account_post
+    from store.services.qr import qr_issue
+
+    StorePolicy.objects.create(pk=1, account_mode="prepaid", entry_floor=0)
+    account_post(shopper=shopper, kind="adjustment", amount=-2)
+    phone = sized("kit", "phone")
+    phone.goto("/app/")
+    expect(phone.locator("#live-status")).to_have_text("Live")
+    frame = protocol.encode_frame(
+        event_id="q1", ts=time.time(), jpeg=qr_jpeg(qr_issue(shopper=shopper).token)
+    )
+    with connect(
+        f"ws://127.0.0.1:{server.port}/ws/device/",
+        additional_headers={"Authorization": f"Bearer {store.tokens['gate-in']}"},
+        open_timeout=10,
+    ) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "config"
+        ws.send(frame)
+        greets = []
+        while True:
+            msg = json.loads(ws.recv(timeout=60))
+            if msg["type"] == "greet":
+                greets.append(msg)
+            elif msg["type"] == "ack":
+                break
+        if not greets:  # the greeting follows the ack once the frame is processed
+            greets.append(json.loads(ws.recv(timeout=60)))
+    assert greets[0]["kind"] == "refused" and "-2.00" in greets[0]["text"], greets
+    expect(phone.locator("#store-status")).to_contain_text("top up at the counter")
+    expect(phone.locator("#store-status")).to_have_class("error")
+    assert not Visit.objects.filter(shopper=shopper).exists()
+    phone.wait_for_function("window.__notes.length > 0")
+    assert phone.evaluate("window.__notes") == ["Not let in"]
+    shot(phone, "shopper-refused-phone")
