@@ -135,7 +135,8 @@ def group_for_entrant(
     best = None
     for group in groups:
         gap = _gap(group, at)
-        if gap <= window.total_seconds() and _free(group) > 0:
+        places = _free(group) + (group.guests if shopper is not None else 0)
+        if gap <= window.total_seconds() and (places > 0 or shopper is None):
             if best is None or gap < best[0]:
                 best = (gap, group)
     return best[1] if best else None
@@ -146,8 +147,14 @@ def group_join(*, group: ShoppingGroup, visit: Visit, at: datetime) -> GroupMemb
     racing for the last place cannot both get it)."""
     with transaction.atomic():
         locked = ShoppingGroup.objects.select_for_update().get(pk=group.pk)
-        if GroupMember.objects.filter(visit=visit).exists() or _free(locked) <= 0:
+        if GroupMember.objects.filter(visit=visit).exists():
             return None
+        if _free(locked) <= 0:
+            if locked.guests == 0:
+                return None
+            # A "guest" was this companion in a frame where the gate could not name them.
+            locked.guests -= 1
+            locked.save(update_fields=["guests"])
         member = GroupMember.objects.create(group=locked, visit=visit, joined_at=at)
         _push(locked)
     return member
@@ -190,22 +197,23 @@ def group_bind_payer(*, visit: Visit, at: datetime) -> tuple[ShoppingGroup | Non
 
 
 def group_guests_seen(*, device: Device, at: datetime, count: int) -> int:
-    """Faces the entry gate could not name: within the window of a payer with free places
-    they are that payer's guests. Returns how many were counted."""
-    counted = 0
-    for _ in range(count):
-        group = group_for_entrant(shopper=None, device=device, at=at)
-        if group is None:
-            break
-        with transaction.atomic():
-            locked = ShoppingGroup.objects.select_for_update().get(pk=group.pk)
-            if _free(locked) <= 0:
-                break
-            locked.guests += 1
+    """Faces the entry gate could not name, `count` of them in one frame: within the window of
+    a payer with places left they are that payer's guests. A gate sends many frames of the
+    same people walking in, so the guests are the most seen in one frame, not the sum.
+    Returns the group's guests after this frame (0 when no group was in the window)."""
+    if count <= 0:
+        return 0
+    group = group_for_entrant(shopper=None, device=device, at=at)
+    if group is None:
+        return 0
+    with transaction.atomic():
+        locked = ShoppingGroup.objects.select_for_update().get(pk=group.pk)
+        seen = min(count, _free(locked) + locked.guests)
+        if seen > locked.guests:
+            locked.guests = seen
             locked.save(update_fields=["guests"])
             _push(locked)
-        counted += 1
-    return counted
+    return locked.guests
 
 
 def group_cart_visit(*, visit: Visit) -> Visit:

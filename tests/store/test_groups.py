@@ -97,6 +97,8 @@ def test_faces_nobody_knows_count_as_guests(store, shopper):
     group_announce(shopper=shopper, companions=2)
     visit = _enter(store, shopper, now - timedelta(seconds=5))
     assert group_guests_seen(device=store.gate_in, at=now - timedelta(seconds=4), count=3) == 2
+    # More frames of the same people walking in do not add to them.
+    assert group_guests_seen(device=store.gate_in, at=now - timedelta(seconds=3), count=1) == 2
     assert ShoppingGroup.objects.get(payer_visit=visit).guests == 2
     assert group_label(visit=visit) == {"role": "payer", "companions": [], "guests": 2}
 
@@ -151,3 +153,14 @@ def test_after_the_payer_leaves_a_companion_s_picks_are_still_paid_by_the_payer(
     assert receipt.total == Decimal("1.10")
     assert Account.objects.get(shopper=shopper).balance == Decimal("-1.10")
     assert not AccountEntry.objects.filter(account__shopper=child).exists()
+
+
+def test_a_companion_first_seen_as_an_unknown_face_still_joins(store, shopper, child):
+    now = timezone.now()
+    group_announce(shopper=shopper, companions=1)
+    visit = _enter(store, shopper, now - timedelta(seconds=5))
+    assert group_guests_seen(device=store.gate_in, at=now - timedelta(seconds=5), count=1) == 1
+    companion_visit = _enter(store, child, now - timedelta(seconds=4))
+    group = ShoppingGroup.objects.get(payer_visit=visit)
+    assert group.guests == 0
+    assert list(group.members.values_list("visit", flat=True)) == [companion_visit.pk]
