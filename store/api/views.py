@@ -14,7 +14,7 @@ from store.errors import NotFound
 from store.models import Product, ReviewItem, Shelf, Slot
 from store.selectors import receipts_for, visits_for
 from store.services.carts import cart_snapshot
-from store.services.restock import slot_restock
+from store.services.restock import slot_restock, slot_stock_count
 from store.services.review import review_resolve
 from store.services.visits import visit_current
 
@@ -53,6 +53,14 @@ class SlotDetail(generics.RetrieveUpdateAPIView):
     queryset = Slot.objects.select_related("product", "shelf")
     serializer_class = s.SlotSerializer
     permission_classes = [IsStaff]
+
+    def perform_update(self, serializer):
+        # A new stock figure is a count by this staff member: kept in the slot's history.
+        stock = serializer.validated_data.pop("stock", None)
+        slot = serializer.save()
+        if stock is not None and stock != slot.stock:
+            slot_stock_count(slot=slot, stock=stock, by=self.request.user, note="api")
+            slot.refresh_from_db()
 
 
 class StockList(generics.ListAPIView):

@@ -190,3 +190,16 @@ def test_a_count_sets_the_stock_and_takes_the_missing_from_the_oldest_batch(fres
     slot_stock_count(slot=fresh.a1, stock=6, by=manager, note="shelf count")
     assert dict(StockBatch.objects.values_list("batch_code", "remaining")) == {"L1": 1, "L2": 5}
     assert stock_history(slot=fresh.a1)[0]["note"] == "shelf count"
+
+
+def test_a_stock_figure_set_through_the_api_is_a_count_in_the_history(client, store, manager):
+    client.force_login(manager)
+    r = client.patch(f"/api/slots/{store.a1.pk}/", {"stock": 7}, content_type="application/json")
+    assert r.status_code == 200 and r.json()["stock"] == 7
+    (row,) = stock_history(slot=store.a1)
+    assert (row["reason"], row["delta"], row["stock_after"], row["who"]) == (
+        "count",
+        -5,
+        7,
+        "manager",
+    )
