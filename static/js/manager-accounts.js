@@ -48,6 +48,7 @@ function renderCashup(c) {
 
 async function load() {
   const params = new URLSearchParams({ q: q.value, day: day.value });
+  if (document.getElementById('owing').checked) params.set('owing', '1');
   const state = await api(`/manager/accounts.json?${params}`);
   shoppers = state.shoppers;
   render();
@@ -56,6 +57,7 @@ async function load() {
 
 document.getElementById('find').addEventListener('submit', (ev) => { ev.preventDefault(); load(); });
 day.addEventListener('change', load);
+document.getElementById('owing').addEventListener('change', load);
 tbody.addEventListener('click', async (ev) => {
   const top = ev.target.closest('[data-topup]');
   if (top) { choose(shoppers.find((s) => String(s.shopper) === top.dataset.topup)); return; }

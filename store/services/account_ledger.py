@@ -176,6 +176,28 @@ def account_statement(
     return Statement(shopper=shopper, opening=opening, closing=closing, entries=rows)
 
 
+def statement_csv(*, statement: Statement) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["time", "kind", "method", "receipt", "amount", "balance_after", "by", "note"])
+    writer.writerow(["", "opening", "", "", "", statement.opening, "", ""])
+    for e in statement.entries:
+        writer.writerow(
+            [
+                e["at_local"],
+                e["kind"],
+                e["method"],
+                e["receipt"] or "",
+                e["amount"],
+                e["balance_after"],
+                e["by"] or "",
+                e["note"],
+            ]
+        )
+    writer.writerow(["", "closing", "", "", "", statement.closing, "", ""])
+    return out.getvalue()
+
+
 CASHUP_HEADER = [
     "time",
     "shopper",

@@ -23,6 +23,7 @@ from store.services.account_ledger import (
     cashup_summary,
     parse_amount,
     policy_get,
+    statement_csv,
 )
 from store.services.age import age_verify
 from store.services.groups import group_announce, group_current, group_payload
@@ -82,10 +83,15 @@ def counter_state(request: HttpRequest) -> JsonResponse:
         shoppers = shoppers.filter(
             Q(display_name__icontains=q) | Q(user__username__icontains=q) | Q(user__email__iexact=q)
         )
+    if request.GET.get("owing") in ("1", "true"):
+        # Tabs to settle: who owes the store, the largest debt first.
+        shoppers = shoppers.filter(account__balance__lt=0).order_by("account__balance")
+    else:
+        shoppers = shoppers.order_by("display_name")
     day = _day(request.GET.get("day"))
     return JsonResponse(
         {
-            "shoppers": [_shopper_row(s) for s in shoppers.order_by("display_name")[:SEARCH_LIMIT]],
+            "shoppers": [_shopper_row(s) for s in shoppers[:SEARCH_LIMIT]],
             "cashup": cashup_summary(day=day),
         }
     )
@@ -131,12 +137,18 @@ def statement(request: HttpRequest, pk: int) -> HttpResponse:
         end = _day(request.GET.get("to")) if request.GET.get("to") else None
     except DomainError as exc:
         return HttpResponse(exc.message, status=400)
+    result = account_statement(shopper=shopper, start=start, end=end)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(statement_csv(statement=result), content_type="text/csv")
+        name = f"statement-{shopper.user.get_username()}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
     return render(
         request,
         "manager/statement.html",
         {
             "section": "accounts",
-            "statement": account_statement(shopper=shopper, start=start, end=end),
+            "statement": result,
             "account": account_for(shopper=shopper),
             "start": start,
             "end": end,

@@ -137,3 +137,28 @@ def test_staff_record_a_delivery_and_read_the_history(client, store, manager):
     assert {r["code"]: r["bring"] for r in state["restock"]}["A1"] == 5
     assert state["expiring"][0]["batch_code"] == "L9"
     assert Decimal(state["expiring"][0]["remaining"]) == 3
+
+
+def test_the_counter_lists_who_owes_the_largest_debt_first(
+    client, store, shopper, other_shopper, manager
+):
+    from store.services.account_ledger import account_post
+
+    account_post(shopper=shopper, kind="charge", amount=Decimal("-3.00"))
+    account_post(shopper=other_shopper, kind="charge", amount=Decimal("-8.00"))
+    client.force_login(manager)
+    rows = client.get(reverse("manager-accounts-state"), {"owing": "1"}).json()["shoppers"]
+    assert [(r["username"], r["balance"]) for r in rows] == [("ana", "-8.00"), ("kit", "-3.00")]
+
+
+def test_a_statement_downloads_as_csv(client, store, shopper, manager):
+    client.force_login(manager)
+    client.post(
+        reverse("manager-topup", args=[shopper.pk]),
+        {"amount": "4"},
+        content_type="application/json",
+    )
+    r = client.get(reverse("manager-statement", args=[shopper.pk]), {"format": "csv"})
+    rows = list(csv.reader(io.StringIO(r.content.decode())))
+    assert rows[1][1] == "opening" and rows[2][1] == "settlement" and rows[2][4] == "4.00"
+    assert rows[-1][1:6] == ["closing", "", "", "", "4.00"]
