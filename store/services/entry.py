@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from store.models import Device, Shopper, Visit
@@ -14,6 +15,8 @@ from store.services import live
 from store.services.groups import group_bind_payer, group_for_entrant, group_join
 from store.services.payments import payment_authorise, payment_open, payment_set_payer
 from store.services.visits import visit_current, visit_open
+
+REFUSAL_QUIET_S = 20
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class Admission:
     code: str = ""
     reason: str = ""
     payer: Shopper | None = None
+    # False for a refusal already told a moment ago (the gate need not say it again).
+    announce: bool = True
 
 
 def entry_admit(
@@ -36,6 +41,11 @@ def entry_admit(
     payer = group.payer if group is not None else shopper
     authorisation = payment_authorise(payer=payer)
     if not authorisation.ok:
+        # A gate sends a dozen frames of one person walking up: say it once, not a dozen times.
+        if not cache.add(f"minigo:entry-refused:{shopper.pk}", 1, timeout=REFUSAL_QUIET_S):
+            return Admission(
+                "refused", None, authorisation.code, authorisation.reason, payer, False
+            )
         where = {"device": device.device_id if device else None, "at": at.isoformat()}
         live.to_shopper(
             shopper.pk,

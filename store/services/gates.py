@@ -116,6 +116,8 @@ def _enter(frame: Frame, shopper: Shopper, method: str) -> str:
         shopper=shopper, device=frame.device, method=method, at=frame.captured_at
     )
     if admission.outcome == "refused":
+        if not admission.announce:
+            return f"refused_{admission.code}"
         live.to_device(
             frame.device_id,
             "greet",

@@ -95,6 +95,9 @@ def test_it_parses_only_plain_amounts(text):
 
 
 def test_a_refused_entry_opens_no_visit(store, shopper, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    cache.delete(f"minigo:entry-refused:{shopper.pk}")
     _policy(floor="0.00")
     account_post(shopper=shopper, kind="adjustment", amount=Decimal("-2.50"))
     frame = Frame.objects.create(
@@ -264,3 +267,16 @@ def test_balances_stay_right_under_concurrent_receipts(store, shopper, manager):
     assert _balance(shopper) == ledger == Decimal("4.00") - totals
     last = AccountEntry.objects.filter(account__shopper=shopper).order_by("-id").first()
     assert last.balance_after == _balance(shopper)
+
+
+def test_a_refusal_is_said_once_for_the_many_frames_of_one_approach(store, shopper, settings):
+    from django.core.cache import cache
+
+    cache.delete(f"minigo:entry-refused:{shopper.pk}")
+    _policy(floor="0.00")
+    account_post(shopper=shopper, kind="adjustment", amount=Decimal("-1.00"))
+    first = entry_admit(shopper=shopper, device=store.gate_in, method="face")
+    again = entry_admit(shopper=shopper, device=store.gate_in, method="face")
+    assert (first.outcome, first.announce) == ("refused", True)
+    assert (again.outcome, again.announce) == ("refused", False)
+    assert not Visit.objects.exists()
