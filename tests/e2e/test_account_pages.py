@@ -146,6 +146,7 @@ def test_a_refused_entry_shows_on_the_gate_and_the_phone(server, sized, store, s
     import json
     import time
 
+    from django.core.cache import cache
     from websockets.sync.client import connect
 
     from edge_agent import protocol
@@ -153,8 +154,6 @@ def test_a_refused_entry_shows_on_the_gate_and_the_phone(server, sized, store, s
     from store.replay.build import qr_jpeg
     from store.services.account_ledger import account_post
     from store.services.qr import qr_issue
-
-    from django.core.cache import cache
 
     cache.delete(f"minigo:entry-refused:{shopper.pk}")  # shared with the server on Redis
     StorePolicy.objects.create(pk=1, account_mode="prepaid", entry_floor=0)
