@@ -280,3 +280,40 @@ def test_a_refusal_is_said_once_for_the_many_frames_of_one_approach(store, shopp
     assert (first.outcome, first.announce) == ("refused", True)
     assert (again.outcome, again.announce) == ("refused", False)
     assert not Visit.objects.exists()
+
+
+def test_another_provider_plugs_in_behind_the_same_three_calls(store, shopper, manager):
+    """A card provider: the visit's payment names it, and settling calls its capture and
+    refund with the differences only; the store account is not touched."""
+    from store.services import payments
+
+    calls = []
+
+    class Card:
+        name = "card"
+
+        def authorise(self, *, payer):
+            return payments.Authorisation(True, self.name, reference="auth-42")
+
+        def capture(self, *, payment, receipt, amount):
+            calls.append(("capture", payment.reference, amount))
+
+        def refund(self, *, payment, receipt, amount):
+            calls.append(("refund", payment.reference, amount))
+
+    with mock.patch.dict(payments.PROVIDERS, {"card": Card()}):
+        visit = Visit.objects.create(shopper=shopper, entered_at=datetime(2026, 1, 1, tzinfo=UTC))
+        auth = payments.payment_authorise(payer=shopper, provider="card")
+        payments.payment_open(visit=visit, payer=shopper, authorisation=auth)
+        cart_take(visit=visit, product=store.cola, quantity=2, slot=store.a1)
+        receipt = visit_close(visit=visit)
+        cart_correct(
+            visit=visit, product=store.cola, quantity=-1, by=manager, note="", allow_closed=True
+        )
+        payment_settle_receipt(receipt=receipt)
+        payment_settle_receipt(receipt=receipt)
+    assert calls == [
+        ("capture", "auth-42", Decimal("3.00")),
+        ("refund", "auth-42", Decimal("1.50")),
+    ]
+    assert not AccountEntry.objects.exists()
