@@ -16,7 +16,13 @@ _started = threading.Event()
 _stop = threading.Event()
 
 # (job, every seconds): the same jobs as CELERY_BEAT_SCHEDULE.
-INTERVALS = {"settle": 1.0, "offline": 30.0, "expire": 3600.0, "stock_report": 900.0}
+INTERVALS = {
+    "settle": 1.0,
+    "offline": 30.0,
+    "expire": 3600.0,
+    "stock_report": 900.0,
+    "tab_statements": 900.0,
+}
 
 
 def _run_forever() -> None:
@@ -29,6 +35,7 @@ def _run_forever() -> None:
         "offline": tasks.mark_stale_devices_offline,
         "expire": tasks.expire_frames,
         "stock_report": tasks.send_stock_report,
+        "tab_statements": tasks.send_tab_statements,
     }
     last = dict.fromkeys(jobs, 0.0)
     while not _stop.is_set():

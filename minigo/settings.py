@@ -153,6 +153,8 @@ CELERY_BEAT_SCHEDULE = {
     "settle-shelf-events": {"task": "store.tasks.settle_shelf_events", "schedule": 2.0},
     # Checked every 15 minutes; the mail itself goes out once per store-local day.
     "stock-report": {"task": "store.tasks.send_stock_report", "schedule": 900.0},
+    # Tab stores mail last month's statement to those who owe, once a month.
+    "tab-statements": {"task": "store.tasks.send_tab_statements", "schedule": 900.0},
 }
 
 if REDIS_URL:

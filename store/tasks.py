@@ -52,5 +52,12 @@ def send_stock_report() -> bool:
 
 
 @shared_task
+def send_tab_statements() -> int:
+    from store.services.account_ledger import tab_statements_send
+
+    return tab_statements_send()
+
+
+@shared_task
 def ping() -> str:
     return "pong"

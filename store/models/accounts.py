@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -33,6 +34,15 @@ class StorePolicy(models.Model):
     expiring_days = models.PositiveSmallIntegerField(default=3)
     # The daily low-stock mail goes out once per store-local day.
     stock_report_sent_on = models.DateField(null=True, blank=True)
+    # Tab stores: on this day of each month every shopper who owes gets last month's
+    # statement by mail (empty: no reminders). `tab_reminders_sent_on` keeps it to once.
+    tab_statement_day = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(28)],
+        help_text="Day of the month (1-28) on which tabs are mailed to those who owe",
+    )
+    tab_reminders_sent_on = models.DateField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -28,6 +31,7 @@ from store.models import (
 from store.services import live
 from store.services.storetime import store_day_bounds, store_local
 
+log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 # A single top-up above this is almost certainly a typo (1000 for 10.00).
 TOPUP_MAX = Decimal("1000.00")
@@ -268,3 +272,55 @@ def cashup_csv(*, day: date) -> str:
     for key in ("sales", "refunds", "adjustments"):
         writer.writerow(["total", key, summary[key]])
     return out.getvalue()
+
+
+def statement_text(*, statement: Statement, currency: str) -> str:
+    rows = [f"MiniGo account statement for {statement.shopper}", ""]
+    rows.append(f"{'Opening balance':<48} {statement.opening:>9} {currency}")
+    for e in statement.entries:
+        what = f"{e['kind_label']} {e['receipt'] or e['method'] or ''}".strip()
+        rows.append(f"{e['at_local']}  {what:<30} {e['amount']:>9}")
+    rows.append(f"{'Closing balance':<48} {statement.closing:>9} {currency}")
+    return "\n".join(rows)
+
+
+def tab_statements_send(*, now: datetime | None = None) -> int:
+    """Tab stores: once a month, on the policy's day (from the store's report hour), mail
+    last month's statement to every shopper who owes the store. Returns how many were
+    mailed; safe to call every few minutes."""
+    now = now or timezone.now()
+    local = store_local(now)
+    policy = policy_get()
+    day = policy.tab_statement_day
+    if policy.account_mode != AccountMode.TAB or day is None:
+        return 0
+    if local.day < day or local.hour < settings.MINIGO["STOCK_REPORT_HOUR"]:
+        return 0
+    due_on = local.date().replace(day=day)
+    end = local.date().replace(day=1) - timedelta(days=1)
+    start = end.replace(day=1)
+    sent = 0
+    with transaction.atomic():
+        locked = StorePolicy.objects.select_for_update().get(pk=policy.pk)
+        if locked.tab_reminders_sent_on is not None and locked.tab_reminders_sent_on >= due_on:
+            return 0
+        owing = Account.objects.filter(balance__lt=0).select_related("shopper__user")
+        for account in owing.exclude(shopper__user__email=""):
+            statement = account_statement(shopper=account.shopper, start=start, end=end)
+            currency = settings.MINIGO["CURRENCY"]
+            try:
+                send_mail(
+                    f"Your MiniGo tab: {-account.balance} {currency} to settle",
+                    statement_text(statement=statement, currency=currency)
+                    + f"\n\nOwed today: {-account.balance} {currency}. "
+                    "Please settle it at the counter.",
+                    None,
+                    [account.shopper.user.email],
+                )
+            except Exception:  # one bad address must not stop the others
+                log.exception("could not mail the tab of %s", account.shopper)
+                continue
+            sent += 1
+        locked.tab_reminders_sent_on = local.date()
+        locked.save(update_fields=["tab_reminders_sent_on"])
+    return sent

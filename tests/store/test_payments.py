@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from unittest import mock
 
@@ -317,3 +317,37 @@ def test_another_provider_plugs_in_behind_the_same_three_calls(store, shopper, m
         ("refund", "auth-42", Decimal("1.50")),
     ]
     assert not AccountEntry.objects.exists()
+
+
+def test_a_tab_store_mails_last_month_s_statement_to_those_who_owe_once(
+    store, shopper, other_shopper, manager, settings
+):
+    from django.core import mail
+
+    from store.services.account_ledger import tab_statements_send
+
+    settings.MINIGO = {**settings.MINIGO, "STORE_TIME_ZONE": "UTC", "STOCK_REPORT_HOUR": 6}
+    _policy(mode="tab", floor=None)
+    StorePolicy.objects.filter(pk=1).update(tab_statement_day=1)
+    visit = _enter(store, shopper)
+    cart_take(visit=visit, product=store.cola, quantity=2, slot=store.a1)
+    receipt = visit_close(visit=visit)
+    account_topup(shopper=other_shopper, amount=Decimal("5"), by=manager)  # owes nothing
+    today = store_today()
+    first = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+    morning = datetime(first.year, first.month, 1, 7, tzinfo=UTC)
+    assert tab_statements_send(now=morning - timedelta(hours=2)) == 0  # before the hour
+    assert tab_statements_send(now=morning) == 1
+    assert tab_statements_send(now=morning + timedelta(days=3)) == 0
+    (message,) = mail.outbox
+    assert message.to == ["kit@example.com"] and "3.00 EUR to settle" in message.subject
+    assert receipt.number in message.body and "Closing balance" in message.body
+
+
+def test_prepaid_stores_send_no_tab_statements(store, shopper):
+    from store.services.account_ledger import tab_statements_send
+
+    _policy(mode="prepaid")
+    StorePolicy.objects.filter(pk=1).update(tab_statement_day=1)
+    account_post(shopper=shopper, kind="adjustment", amount=Decimal("-4"))
+    assert tab_statements_send(now=datetime(2027, 1, 1, 12, tzinfo=UTC)) == 0
