@@ -16,7 +16,7 @@ from store.services.account_ledger import TOPUP_MAX, TOPUP_METHODS, account_topu
 @admin.register(m.StorePolicy)
 class StorePolicyAdmin(admin.ModelAdmin):
     list_display = ["account_mode", "entry_floor", "expiring_days", "updated_at"]
-    readonly_fields = ["stock_report_sent_on"]
+    readonly_fields = ["stock_report_sent_on", "tab_reminders_sent_on"]
 
     def has_add_permission(self, request) -> bool:
         return not m.StorePolicy.objects.exists()

@@ -39,7 +39,10 @@ TOPUP_METHODS = ("cash", "card", "transfer", "voucher")
 
 
 def policy_get() -> StorePolicy:
-    policy, _ = StorePolicy.objects.get_or_create(pk=1)
+    """The store's one policy row (made with the defaults the first time it is asked for)."""
+    policy = StorePolicy.objects.order_by("pk").first()
+    if policy is None:
+        policy, _ = StorePolicy.objects.get_or_create(pk=1)
     return policy
 
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 from store.errors import DomainError
 from store.models import CartEntry, Product, Slot, StockBatch, StockMove, StorePolicy
 from store.services import live
+from store.services.account_ledger import policy_get
 from store.services.storetime import store_local, store_today
 
 log = logging.getLogger(__name__)
@@ -295,8 +296,7 @@ def expiring_soon(*, days: int | None = None, today: date | None = None) -> list
     """Batches still on the shelf whose best-before date is within `days` (the store's
     setting) or already past, soonest first."""
     if days is None:
-        days = StorePolicy.objects.filter(pk=1).values_list("expiring_days", flat=True).first()
-        days = 3 if days is None else days
+        days = policy_get().expiring_days
     today = today or store_today()
     batches = (
         StockBatch.objects.filter(
@@ -391,7 +391,7 @@ def stock_report_send(*, now: datetime | None = None) -> bool:
         )
     )
     with transaction.atomic():
-        policy, _ = StorePolicy.objects.select_for_update().get_or_create(pk=1)
+        policy = StorePolicy.objects.select_for_update().get(pk=policy_get().pk)
         if policy.stock_report_sent_on == today:
             return False
         if not recipients:

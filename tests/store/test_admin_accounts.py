@@ -49,3 +49,22 @@ def test_a_stock_count_typed_in_the_admin_is_kept_in_the_history(client, store, 
     assert store.a1.stock == 9
     move = StockMove.objects.get()
     assert (move.reason, move.delta, move.stock_after, move.by) == ("count", -3, 9, manager)
+
+
+def test_the_store_policy_is_set_in_the_admin(client, store, manager):
+    from store.models import StorePolicy
+
+    client.force_login(manager)
+    r = client.post(
+        reverse("admin:store_storepolicy_add"),
+        {
+            "account_mode": "prepaid",
+            "entry_floor": "0.00",
+            "expiring_days": 2,
+            "tab_statement_day": "",
+        },
+    )
+    assert r.status_code == 302, r.content[:2000]
+    policy = StorePolicy.objects.get()
+    assert (policy.pk, policy.account_mode, policy.entry_floor) == (1, "prepaid", Decimal("0.00"))
+    assert client.get(reverse("admin:store_storepolicy_add")).status_code == 403  # only one
