@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -21,7 +22,7 @@ from django.utils import timezone
 from store.models import Receipt, ReviewItem, ShelfEvent
 from store.replay import build
 from store.replay.metrics import Metrics, score
-from store.replay.scenario import PHONE, Scenario
+from store.replay.scenario import PHONE, Scenario, ScenarioError
 from store.services.receipts import receipt_text
 from store.services.shelf_events import shelf_events_settle
 
@@ -76,6 +77,39 @@ class Outcome:
                 yield f"{who} visit {n + 1}: expected {want}, got {got}"
 
 
+def scenario_start(scenario: Scenario) -> datetime | None:
+    """The store line's optional "start" (ISO 8601 with its offset): when the scenario's t=0
+    is, for scenarios whose outcome depends on the time of day (sale hours)."""
+    start = scenario.store.get("start")
+    if start is None:
+        return None
+    try:
+        value = datetime.fromisoformat(str(start))
+    except ValueError:
+        raise ScenarioError(f"start {start!r} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise ScenarioError("start needs its UTC offset, e.g. 2026-01-10T23:00:00+01:00")
+    return value
+
+
+@contextlib.contextmanager
+def store_time_zone(name: str | None) -> Iterator[None]:
+    """The store line's optional "time_zone" (IANA name) as the store's clock for the run."""
+    if name is None:
+        yield
+        return
+    try:
+        ZoneInfo(str(name))
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ScenarioError(f"unknown time zone {name!r}") from None
+    previous = settings.MINIGO["STORE_TIME_ZONE"]
+    settings.MINIGO["STORE_TIME_ZONE"] = str(name)
+    try:
+        yield
+    finally:
+        settings.MINIGO["STORE_TIME_ZONE"] = previous
+
+
 def replay_scenario(
     scenario: Scenario,
     *,
@@ -85,8 +119,8 @@ def replay_scenario(
     """Run `scenario` against the current database (which it fills with the scenario's store)
     and score the receipts. Needs MINIGO["ACCEPT_SEES"] for `sees` frames."""
     started = time.perf_counter()
-    clock = SimClock(timezone.now().replace(microsecond=0))
-    with clock.installed():
+    clock = SimClock(scenario_start(scenario) or timezone.now().replace(microsecond=0))
+    with clock.installed(), store_time_zone(scenario.store.get("time_zone")):
         tokens = build.build_store(scenario)
         shoppers = build.build_shoppers(scenario, faces=faces)
         errors = asyncio.run(_drive(scenario, tokens, shoppers, clock, progress))
