@@ -75,6 +75,9 @@ if ('Notification' in window && Notification.permission === 'default') {
 async function resync() {
   const state = await api('/app/state.json');
   renderCart(state.cart, state.entered_at);
+  if (state.group && state.group.role === 'companion') {
+    statusEl.textContent += ` You shop with ${state.group.payer}: what you take goes on their receipt.`;
+  }
   if (!state.in_store && state.latest_receipt && shownReceipt !== state.latest_receipt.receipt) {
     // A receipt issued while the socket was down still appears (without a second alert).
     const fresh = Date.now() - new Date(state.latest_receipt.issued_at).getTime() < 15 * 60000;
@@ -111,6 +114,8 @@ connectLive({
     } else if (name === 'receipt') {
       renderCart(null);
       renderReceipt(data, { announce: shownReceipt !== data.receipt });
+    } else if (name === 'group') {
+      resync();
     } else if (name === 'entry_refused') {
       // The gate said no (e.g. balance below the store's floor): tell the phone why.
       statusEl.textContent = data.reason;

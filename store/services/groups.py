@@ -56,6 +56,9 @@ def _free(group: ShoppingGroup, members: int | None = None) -> int:
 def _push(group: ShoppingGroup) -> None:
     payload = group_payload(group=group)
     live.to_shopper(group.payer_id, "group", payload)
+    # Companions' phones learn whose receipt their picks go on.
+    for member in payload["members"]:
+        live.to_shopper(member["shopper"], "group", payload)
     live.to_managers("group", payload)
 
 

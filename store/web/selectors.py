@@ -196,5 +196,6 @@ def shopper_state(*, shopper: Shopper) -> dict[str, Any]:
         "in_store": visit is not None,
         "cart": cart_snapshot(visit=visit) if visit else None,
         "entered_at": _iso(visit.entered_at) if visit else None,
+        "group": group_label(visit=visit) if visit else None,
         "latest_receipt": receipt_payload(receipt=latest) if latest else None,
     }

@@ -164,3 +164,14 @@ def test_a_companion_first_seen_as_an_unknown_face_still_joins(store, shopper, c
     group = ShoppingGroup.objects.get(payer_visit=visit)
     assert group.guests == 0
     assert list(group.members.values_list("visit", flat=True)) == [companion_visit.pk]
+
+
+def test_a_companion_s_phone_says_whose_receipt_the_picks_go_on(store, shopper, child):
+    from store.web.selectors import shopper_state
+
+    now = timezone.now()
+    group_announce(shopper=shopper, companions=1)
+    _enter(store, shopper, now - timedelta(seconds=3))
+    _enter(store, child, now - timedelta(seconds=2))
+    assert shopper_state(shopper=child)["group"] == {"role": "companion", "payer": "Kit"}
+    assert shopper_state(shopper=shopper)["group"]["companions"] == ["Noa"]
