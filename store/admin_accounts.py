@@ -124,7 +124,7 @@ class GroupMemberInline(admin.TabularInline):
 
 @admin.register(m.ShoppingGroup)
 class ShoppingGroupAdmin(admin.ModelAdmin):
-    list_display = ["payer", "payer_visit", "announced", "guests", "created_at"]
+    list_display = ["payer", "payer_visit", "announced", "guests", "announced_at"]
     inlines = [GroupMemberInline]
 
 

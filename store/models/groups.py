@@ -16,12 +16,13 @@ class ShoppingGroup(models.Model):
     )
     announced = models.PositiveSmallIntegerField(default=0)
     guests = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField()
+    # When the payer last said "+N" (inside the store, that opens the gate window again).
+    announced_at = models.DateTimeField()
     # An announcement not used by then lapses (the payer changed their mind).
     expires_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-announced_at"]
 
     def __str__(self) -> str:
         return f"group of {self.payer} (+{self.announced})"

@@ -72,7 +72,7 @@ def group_current(*, shopper: Shopper) -> ShoppingGroup | None:
             Q(payer_visit__status=VisitStatus.OPEN)
             | Q(payer_visit__isnull=True, expires_at__gte=now)
         )
-        .order_by("-created_at")
+        .order_by("-announced_at")
         .first()
     )
 
@@ -97,9 +97,9 @@ def group_announce(*, shopper: Shopper, companions: int) -> ShoppingGroup:
                 raise Conflict("companions_already_in", f"{taken} companions are already in")
             group.announced = companions
             # Inside the store, "+N" opens the gate window again from now.
-            group.created_at = now
+            group.announced_at = now
             group.expires_at = now + timedelta(seconds=settings.MINIGO["GROUP_ANNOUNCE_TTL_S"])
-            group.save(update_fields=["announced", "created_at", "expires_at"])
+            group.save(update_fields=["announced", "announced_at", "expires_at"])
         else:
             if companions == 0:
                 raise DomainError("bad_companions", "nobody announced")
@@ -108,7 +108,7 @@ def group_announce(*, shopper: Shopper, companions: int) -> ShoppingGroup:
                 payer=shopper,
                 payer_visit=visit,
                 announced=companions,
-                created_at=now,
+                announced_at=now,
                 expires_at=now + timedelta(seconds=settings.MINIGO["GROUP_ANNOUNCE_TTL_S"]),
             )
         _push(group)
@@ -119,8 +119,8 @@ def _gap(group: ShoppingGroup, at: datetime) -> float:
     """Seconds between `at` and the payer passing the gate, or the payer's "+N" if they said
     it once inside."""
     gaps = [abs((at - group.payer_visit.entered_at).total_seconds())]
-    if group.created_at > group.payer_visit.entered_at:
-        gaps.append(abs((at - group.created_at).total_seconds()))
+    if group.announced_at > group.payer_visit.entered_at:
+        gaps.append(abs((at - group.announced_at).total_seconds()))
     return min(gaps)
 
 
@@ -172,7 +172,7 @@ def group_bind_payer(*, visit: Visit, at: datetime) -> tuple[ShoppingGroup | Non
         group = (
             ShoppingGroup.objects.select_for_update()
             .filter(payer=visit.shopper, payer_visit__isnull=True, expires_at__gte=min(at, now))
-            .order_by("-created_at")
+            .order_by("-announced_at")
             .first()
         )
         if group is None:
