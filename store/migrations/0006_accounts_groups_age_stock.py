@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('store', '0004_merge_issue5_issue6'),
+        ('store', '0005_frame_digest'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
