@@ -75,10 +75,11 @@ def receipt_issue(*, visit: Visit) -> Receipt:
             )
             for product, line, line_total, rate in rows
         )
-        payment_settle_receipt(receipt=receipt)
         payload = receipt_payload(receipt=receipt)
         live.to_shopper(locked.shopper_id, "receipt", payload)
         live.to_managers("receipt", {**payload, "name": locked.shopper.display_name})
+        # Charged in the same transaction as the receipt; its pushes follow the receipt's.
+        payment_settle_receipt(receipt=receipt)
         transaction.on_commit(lambda: receipt_email(receipt_id=receipt.pk))
     return receipt
 
