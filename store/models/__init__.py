@@ -9,7 +9,16 @@ from .review import Dispute, ReviewItem, ReviewStatus
 from .shoppers import FaceEmbedding, Shopper
 from .sightings import Sighting
 from .stock import StockBatch, StockMove, StockMoveReason
-from .visits import CartEntry, EntryKind, Receipt, ReceiptLine, Visit, VisitStatus
+from .visits import (
+    CartEntry,
+    EntryKind,
+    Receipt,
+    ReceiptLine,
+    ReceiptRevision,
+    RevisionReason,
+    Visit,
+    VisitStatus,
+)
 
 __all__ = [
     "Account",
@@ -33,8 +42,10 @@ __all__ = [
     "Product",
     "Receipt",
     "ReceiptLine",
+    "ReceiptRevision",
     "ReviewItem",
     "ReviewStatus",
+    "RevisionReason",
     "SensorKind",
     "Shelf",
     "ShelfEvent",

@@ -36,13 +36,14 @@ class StockMoveReason(models.TextChoices):
     RETURN = "return", "Put back by a shopper"
     RESTOCK = "restock", "Restocked"
     COUNT = "count", "Counted / set by staff"
+    CORRECTION = "correction", "Receipt corrected by staff"
 
 
 class StockMove(models.Model):
     """One change of a slot's stock (its history); written with the change, never edited."""
 
     slot = models.ForeignKey("store.Slot", on_delete=models.CASCADE, related_name="moves")
-    reason = models.CharField(max_length=8, choices=StockMoveReason.choices)
+    reason = models.CharField(max_length=12, choices=StockMoveReason.choices)
     delta = models.IntegerField()
     stock_after = models.PositiveIntegerField()
     batch = models.ForeignKey(

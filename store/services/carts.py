@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -105,13 +106,17 @@ def cart_snapshot(*, visit: Visit) -> dict[str, Any]:
     }
 
 
-def _lock_open_visit(visit: Visit) -> Visit:
-    # Locking the visit row serialises every change to one cart, so two events for the same
-    # shopper cannot both read "2 in the cart" and both return 2.
+def _lock_visit(visit: Visit, *, at: datetime | None, allow_closed: bool) -> Visit:
+    """Lock the visit row: that serialises every change to one cart, so two events for the
+    same shopper cannot both read "2 in the cart" and both return 2. A closed visit takes
+    entries only for what happened while the shopper was in the store (`at` up to the exit:
+    late evidence amends the receipt) or when a person decides (`allow_closed`)."""
     locked = Visit.objects.select_for_update().get(pk=visit.pk)
-    if locked.status != VisitStatus.OPEN:
-        raise Conflict("visit_closed", "the shopper has already left the store")
-    return locked
+    if locked.status == VisitStatus.OPEN or allow_closed:
+        return locked
+    if at is not None and locked.exited_at is not None and at <= locked.exited_at:
+        return locked
+    raise Conflict("visit_closed", "the shopper had left the store before this happened")
 
 
 def _lock_slot(slot: Slot | None) -> Slot | None:
@@ -155,6 +160,8 @@ def cart_take(
     confidence: float | None = None,
     evidence: dict[str, Any] | None = None,
     created_by: AbstractBaseUser | None = None,
+    at: datetime | None = None,
+    allow_closed: bool = False,
 ) -> CartEntry:
     """Append a take to the cart and move the slot's stock down, in one transaction.
 
@@ -164,22 +171,23 @@ def cart_take(
     An item near its best-before date is priced with its markdown, here and only here."""
     if quantity <= 0:
         raise DomainError("bad_quantity", "a take needs a positive quantity")
-    at = shelf_event.occurred_at if shelf_event is not None else timezone.now()
+    # When the item left the shelf decides its sale hours and markdown.
+    when = at or (shelf_event.occurred_at if shelf_event is not None else None) or timezone.now()
     if review_item is None and created_by is None:
-        pick_check(visit=visit, product=product, at=at)
-    cart_visit = group_cart_visit(visit=visit)
+        pick_check(visit=visit, product=product, at=when)
+    cart_visit = group_cart_visit(visit=visit, at=when)
     if cart_visit.pk != visit.pk:
         evidence = {
             **(evidence or {}),
             "picked_by": {"visit": visit.pk, "shopper": visit.shopper_id},
         }
     with transaction.atomic():
-        visit = _lock_open_visit(cart_visit)
+        visit = _lock_visit(cart_visit, at=at, allow_closed=allow_closed)
         locked_slot = _lock_slot(slot)
         picked = None
         before = None
         if locked_slot is not None:
-            picked = slot_take_items(slot=locked_slot, product=product, quantity=quantity, at=at)
+            picked = slot_take_items(slot=locked_slot, product=product, quantity=quantity, at=when)
             before = locked_slot.stock
             # The sensor is the truth about what left the shelf; a stock count that says
             # fewer were there was wrong, so it stops at zero rather than refusing the take.
@@ -236,19 +244,21 @@ def cart_return(
     confidence: float | None = None,
     evidence: dict[str, Any] | None = None,
     created_by: AbstractBaseUser | None = None,
+    at: datetime | None = None,
+    allow_closed: bool = False,
 ) -> CartEntry:
     """Append a return (items put back on `slot`) and move the stock up. A return can never
     take a product's quantity in the cart below zero: that raises `return_exceeds_cart`."""
     if quantity <= 0:
         raise DomainError("bad_quantity", "a return needs a positive quantity")
-    cart_visit = group_cart_visit(visit=visit)
+    cart_visit = group_cart_visit(visit=visit, at=at)
     if cart_visit.pk != visit.pk:
         evidence = {
             **(evidence or {}),
             "put_back_by": {"visit": visit.pk, "shopper": visit.shopper_id},
         }
     with transaction.atomic():
-        visit = _lock_open_visit(cart_visit)
+        visit = _lock_visit(cart_visit, at=at, allow_closed=allow_closed)
         in_cart = cart_quantity(visit=visit, product=product)
         if quantity > in_cart:
             raise Conflict(
@@ -298,9 +308,11 @@ def cart_correct(
     note: str,
     dispute: Dispute | None = None,
     allow_closed: bool = False,
+    slot: Slot | None = None,
 ) -> CartEntry:
-    """A manager's correction: a new signed entry, never an edit of an old one. Stock is not
-    moved (the goods did not move). `allow_closed` is for refunds after the receipt."""
+    """A manager's correction: a new signed entry, never an edit of an old one. Stock moves
+    only with a `slot` (the items came off, or went back on, that slot); a refund or a
+    pricing fix moves no goods. `allow_closed` is for amendments after the exit."""
     if quantity == 0:
         raise DomainError("bad_quantity", "a correction needs a non-zero quantity")
     with transaction.atomic():
@@ -309,6 +321,18 @@ def cart_correct(
             raise Conflict("visit_closed", "the shopper has already left the store")
         if quantity < 0 and -quantity > cart_quantity(visit=locked, product=product):
             raise Conflict("correction_below_zero", "a correction cannot go below zero")
+        locked_slot = _lock_slot(slot)
+        batch = None
+        if locked_slot is not None:
+            before = locked_slot.stock
+            if quantity > 0:
+                batch = slot_take_items(
+                    slot=locked_slot, product=product, quantity=quantity, at=timezone.now()
+                ).batch
+            else:
+                batch = slot_return_items(slot=locked_slot, product=product, quantity=-quantity)
+            locked_slot.stock = max(0, locked_slot.stock - quantity)
+            locked_slot.save(update_fields=["stock"])
         entry = CartEntry.objects.create(
             visit=locked,
             product=product,
@@ -316,8 +340,20 @@ def cart_correct(
             quantity=quantity,
             unit_price=product.price,
             dispute=dispute,
+            slot=locked_slot,
             note=note[:200],
             created_by=by,
         )
+        if locked_slot is not None:
+            stock_move_record(
+                slot=locked_slot,
+                reason="correction",
+                delta=locked_slot.stock - before,
+                batch=batch,
+                cart_entry=entry,
+                by=by,
+                before=before,
+                note=note,
+            )
         _push(locked, entry)
     return entry

@@ -219,17 +219,21 @@ def group_guests_seen(*, device: Device, at: datetime, count: int) -> int:
     return locked.guests
 
 
-def group_cart_visit(*, visit: Visit) -> Visit:
-    """Where a pick by this visit's shopper goes: the payer's visit while it is open, else
-    the shopper's own (a companion still inside after the payer left keeps shopping, still
-    on the payer's account)."""
+def group_cart_visit(*, visit: Visit, at: datetime | None = None) -> Visit:
+    """Where a pick by this visit's shopper goes: the payer's visit if the payer was still in
+    the store when it happened (`at`; late evidence amends the payer's receipt), else the
+    shopper's own (a companion still inside after the payer left keeps shopping, still on
+    the payer's account)."""
     member = (
         GroupMember.objects.filter(visit_id=visit.pk).select_related("group__payer_visit").first()
     )
     if member is None or member.group.payer_visit is None:
         return visit
     payer_visit = member.group.payer_visit
-    return payer_visit if payer_visit.status == VisitStatus.OPEN else visit
+    if payer_visit.status == VisitStatus.OPEN:
+        return payer_visit
+    left = payer_visit.exited_at
+    return payer_visit if at is not None and left is not None and at <= left else visit
 
 
 def group_payer_of(*, visit: Visit) -> Shopper | None:

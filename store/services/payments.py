@@ -20,7 +20,6 @@ from store.errors import DomainError
 from store.models import AccountEntryKind, Payment, Receipt, Shopper, Visit
 from store.services import live
 from store.services.account_ledger import CENT, account_for, account_post, policy_get
-from store.services.carts import cart_lines
 
 
 @dataclass(frozen=True)
@@ -126,16 +125,9 @@ def payment_set_payer(*, visit: Visit, payer: Shopper) -> None:
 
 
 def receipt_due(*, receipt: Receipt) -> Decimal:
-    """What the receipt comes to now: the visit's ledger priced as its lines are, so an
-    amendment or a refund (new ledger entries) changes it and nothing else does."""
-    total = sum(
-        (
-            (line.unit_price * line.quantity).quantize(CENT)
-            for line in cart_lines(visit=receipt.visit)
-        ),
-        Decimal("0.00"),
-    )
-    return total
+    """What the receipt comes to now: its current revision's total, read afresh (every
+    amendment and refund writes a new revision first, then settles)."""
+    return Receipt.objects.values_list("total", flat=True).get(pk=receipt.pk)
 
 
 def _locked_payment(receipt: Receipt) -> Payment:

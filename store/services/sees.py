@@ -37,7 +37,7 @@ def sees_shoppers(*, names: list[Any]) -> tuple[dict[str, Shopper], int]:
 def sees_gate_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
     names = analysis["sees"].get("shoppers") or []
     shoppers, unknown = sees_shoppers(names=names if isinstance(names, list) else [])
-    opened, closed, refused = [], [], []
+    opened, closed, settling, refused = [], [], [], []
     entry = frame.device.kind == DeviceKind.ENTRY_GATE
     for shopper in shoppers.values():
         if entry:
@@ -51,13 +51,22 @@ def sees_gate_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]
         else:
             visit = visit_current(shopper=shopper)
             if visit is not None:
-                closed.append(visit_close(visit=visit, device=frame.device).pk)
-    guests = (
-        group_guests_seen(device=frame.device, at=frame.captured_at, count=unknown)
-        if (entry and unknown)
-        else 0
-    )
-    result = {"sees": names, "opened": opened, "receipts": closed, "unknown_faces": unknown}
+                receipt = visit_close(visit=visit, device=frame.device, at=frame.captured_at)
+                if receipt is None:
+                    settling.append(visit.pk)
+                else:
+                    closed.append(receipt.pk)
+    result = {
+        "sees": names,
+        "opened": opened,
+        "receipts": closed,
+        "settling": settling,
+        "unknown_faces": unknown,
+    }
     if refused:
         result["refused"] = refused
-    return result | {"guests": guests} if guests else result
+    if entry and unknown:
+        guests = group_guests_seen(device=frame.device, at=frame.captured_at, count=unknown)
+        if guests:
+            result["guests"] = guests
+    return result

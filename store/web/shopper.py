@@ -83,7 +83,7 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "section": "receipts",
             "receipt": obj,
-            "lines": obj.lines.all(),
+            "lines": obj.lines.filter(quantity__gt=0),
             "disputes": disputes,
             "open_lines": open_lines,
         },

@@ -32,12 +32,12 @@ from store.services.account_ledger import (
     cashup_csv,
     parse_amount,
 )
-from store.services.carts import cart_correct, cart_take
+from store.services.carts import cart_take
 from store.services.disputes import dispute_open, dispute_resolve
 from store.services.entry import entry_admit
 from store.services.gates import gate_frame_apply
 from store.services.payments import payment_settle_receipt
-from store.services.receipts import receipt_issue
+from store.services.receipts import receipt_correct, receipt_issue
 from store.services.storetime import store_today
 from store.services.visits import visit_close
 from tests.conftest import needs_postgres
@@ -156,16 +156,11 @@ def test_an_amended_receipt_is_charged_or_refunded_the_difference(store, shopper
     cart_take(visit=visit, product=store.cola, quantity=1, slot=store.a1)
     receipt = visit_close(visit=visit)
     assert _balance(shopper) == Decimal("-1.50")
-    # A late pick found after the exit (an amendment): +2 crisps.
-    cart_correct(
-        visit=visit, product=store.chips, quantity=2, by=manager, note="late", allow_closed=True
-    )
-    assert payment_settle_receipt(receipt=receipt) == Decimal("2.20")
+    # A staff correction after the exit (an amendment): +2 crisps. The new revision settles.
+    receipt_correct(receipt=receipt, product=store.chips, quantity=2, by=manager, note="late")
     assert _balance(shopper) == Decimal("-3.70")
-    cart_correct(
-        visit=visit, product=store.cola, quantity=-1, by=manager, note="x", allow_closed=True
-    )
-    assert payment_settle_receipt(receipt=receipt) == Decimal("-1.50")
+    assert payment_settle_receipt(receipt=receipt) == 0  # already settled by the revision
+    receipt_correct(receipt=receipt, product=store.cola, quantity=-1, by=manager, note="x")
     assert _balance(shopper) == Decimal("-2.20")
     kinds = list(AccountEntry.objects.filter(receipt=receipt).values_list("kind", "amount"))
     assert kinds == [
@@ -307,10 +302,7 @@ def test_another_provider_plugs_in_behind_the_same_three_calls(store, shopper, m
         payments.payment_open(visit=visit, payer=shopper, authorisation=auth)
         cart_take(visit=visit, product=store.cola, quantity=2, slot=store.a1)
         receipt = visit_close(visit=visit)
-        cart_correct(
-            visit=visit, product=store.cola, quantity=-1, by=manager, note="", allow_closed=True
-        )
-        payment_settle_receipt(receipt=receipt)
+        receipt_correct(receipt=receipt, product=store.cola, quantity=-1, by=manager, note="x")
         payment_settle_receipt(receipt=receipt)
     assert calls == [
         ("capture", "auth-42", Decimal("3.00")),

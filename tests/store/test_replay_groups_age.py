@@ -25,7 +25,7 @@ def test_a_group_and_an_age_restricted_pick_replay_exactly(replay_settings):
     from store.models import Account, GroupMember, ReviewItem, Shopper, Visit
 
     outcome = replay_scenario(load(SCENARIOS / "group-and-age.jsonl"))
-    assert outcome.metrics.line() == "cAcc=3/3 items_p=1.0000 items_r=1.0000 review=2"
+    assert outcome.metrics.line() == "cAcc=3/3 items_p=1.0000 items_r=1.0000 review=2 amended=0"
     assert outcome.by_shopper == {
         "mum": [{"CHIPS": 1, "BEER": 1}],
         "kid": [{}],
