@@ -30,6 +30,7 @@ function renderVisits() {
       el('div', { class: 'row' },
         el('strong', {}, v.name),
         el('span', { class: 'muted' }, ` in since ${timeOf(v.entered_at)} (${since(v.entered_at)})`)),
+      groupNote(v.group),
       el('ul', { class: 'lines plain' }, lines),
       el('div', { class: 'row total' }, `${cart.items} item(s)`,
         el('strong', { class: 'num cart-total' }, money(cart.total))),
@@ -38,6 +39,21 @@ function renderVisits() {
   }
   document.getElementById('instore-count').textContent = visits.size;
   document.getElementById('visits-empty').hidden = visits.size > 0;
+}
+
+// Shopping together: a companion's picks go on the payer's cart; say so on both rows.
+function groupNote(g) {
+  if (!g) return null;
+  if (g.role === 'companion') return el('p', { class: 'muted small group' }, `with ${g.payer}, who pays`);
+  const others = [...g.companions];
+  if (g.guests) others.push(`${g.guests} guest${g.guests > 1 ? 's' : ''}`);
+  return el('p', { class: 'muted small group' }, others.length ? `pays for ${others.join(', ')}` : 'expects companions');
+}
+
+async function refreshVisits() {
+  const state = await api('/manager/state.json');
+  visits = new Map(state.visits.map((v) => [v.visit, v]));
+  renderVisits();
 }
 
 function addFeed(kind, text, at) {
@@ -180,6 +196,9 @@ const handlers = {
   device_offline(d) { addFeed('offline', `${d.device} went offline`); },
   detections() { refreshDevices(); },
   dispute_opened(d) { addFeed('dispute', `${d.name} reported a problem on ${d.number}`); },
+  alert(d) { addFeed('review', `⚠ ${d.title}: ${d.shopper || 'someone'} took ${d.product || 'an item'} (${d.slot || ''})`); },
+  entry_refused(d) { addFeed('unknown', `${d.name} refused at ${d.device || 'the gate'}: ${d.reason}`); },
+  group() { refreshVisits().catch(() => {}); },
 };
 
 // Camera frames arrive continuously: their boxes are refreshed on detection events and, as

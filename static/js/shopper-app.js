@@ -11,6 +11,8 @@ let enteredAt = null;
 
 function renderCart(cart, since) {
   if (since) enteredAt = since;
+  statusEl.className = '';
+  statusEl.removeAttribute('role');
   if (!cart) {
     currentVisit = null;
     enteredAt = null;
@@ -61,11 +63,14 @@ function renderReceipt(r, { announce = false } = {}) {
   }
 }
 
-async function notify(r) {
+function notify(r) {
+  return showNote(`Receipt ${r.number}`, { body: `Total ${money(r.total, r.currency)}. Thanks for shopping!`,
+    tag: `receipt-${r.receipt}`, data: { url: `/app/receipts/${r.receipt}/` } });
+}
+
+async function showNote(title, options) {
   if (!('Notification' in window) || Notification.permission !== 'granted') return;
-  const title = `Receipt ${r.number}`;
-  const options = { body: `Total ${money(r.total, r.currency)}. Thanks for shopping!`,
-    icon: '/static/icons/icon-192.png', tag: `receipt-${r.receipt}`, data: { url: `/app/receipts/${r.receipt}/` } };
+  options = { icon: '/static/icons/icon-192.png', ...options };
   try {
     // Phones only show notifications through the service worker.
     const reg = navigator.serviceWorker && await navigator.serviceWorker.getRegistration();
@@ -86,6 +91,9 @@ if ('Notification' in window && Notification.permission === 'default') {
 async function resync() {
   const state = await api('/app/state.json');
   renderCart(state.cart, state.entered_at);
+  if (state.group && state.group.role === 'companion') {
+    statusEl.textContent += ` You shop with ${state.group.payer}: what you take goes on their receipt.`;
+  }
   if (!state.in_store && state.settling) renderFinalising();
   if (!state.in_store && state.latest_receipt && shownReceipt !== state.latest_receipt.receipt) {
     // A receipt issued while the socket was down still appears (without a second alert).
@@ -126,6 +134,14 @@ connectLive({
     } else if (name === 'receipt') {
       renderCart(null);
       renderReceipt(data, { announce: shownReceipt !== data.receipt });
+    } else if (name === 'group') {
+      resync();
+    } else if (name === 'entry_refused') {
+      // The gate said no (e.g. balance below the store's floor): tell the phone why.
+      statusEl.textContent = data.reason;
+      statusEl.className = 'error';
+      statusEl.setAttribute('role', 'alert');
+      showNote('Not let in', { body: data.reason, tag: 'entry-refused', data: { url: '/app/account/' } });
     }
   },
 });

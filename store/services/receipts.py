@@ -28,6 +28,7 @@ from store.models import (
 )
 from store.services import live
 from store.services.carts import cart_correct, cart_lines
+from store.services.payments import payment_settle_receipt
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -68,10 +69,11 @@ def _write_lines(receipt: Receipt, rows: list[dict[str, Any]]) -> None:
     """Make the receipt's lines say what the current revision says. Lines are updated in
     place (a dispute points at its line); a product no longer bought keeps its line at zero.
     The ledger itself stays append-only and the revisions keep every earlier view."""
-    existing = {line.product_id: line for line in receipt.lines.all()}
-    wanted = {row["product"]: row for row in rows}
-    for product_id, line in existing.items():
-        row = wanted.get(product_id)
+    # One line per product and unit price: a marked-down item is its own line.
+    existing = {(line.product_id, line.unit_price): line for line in receipt.lines.all()}
+    wanted = {(row["product"], Decimal(row["unit_price"])): row for row in rows}
+    for key, line in existing.items():
+        row = wanted.get(key)
         quantity = row["quantity"] if row else 0
         total = Decimal(row["line_total"]) if row else Decimal("0.00")
         if (line.quantity, line.line_total) != (quantity, total):
@@ -88,22 +90,29 @@ def _write_lines(receipt: Receipt, rows: list[dict[str, Any]]) -> None:
             tax_rate=Decimal(row["tax_rate"]),
             line_total=Decimal(row["line_total"]),
         )
-        for product_id, row in wanted.items()
-        if product_id not in existing
+        for key, row in wanted.items()
+        if key not in existing
     )
 
 
 def _changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What changed per product between two revisions' lines: {sku, name, was, now}."""
-    old = {row["sku"]: row for row in before}
-    new = {row["sku"]: row for row in after}
+    old, new, names = _per_sku(before), _per_sku(after), {}
+    for row in [*before, *after]:
+        names[row["sku"]] = row["name"]
     out = []
     for sku in sorted(set(old) | set(new)):
-        was = old.get(sku, {}).get("quantity", 0)
-        now = new.get(sku, {}).get("quantity", 0)
+        was, now = old.get(sku, 0), new.get(sku, 0)
         if was != now:
-            name = (new.get(sku) or old.get(sku))["name"]
-            out.append({"sku": sku, "name": name, "was": was, "now": now})
+            out.append({"sku": sku, "name": names[sku], "was": was, "now": now})
+    return out
+
+
+def _per_sku(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Quantities per product (a product can have a line per unit price)."""
+    out: dict[str, int] = {}
+    for row in rows:
+        out[row["sku"]] = out.get(row["sku"], 0) + row["quantity"]
     return out
 
 
@@ -254,6 +263,8 @@ def receipt_revised(*, receipt: Receipt, revision: ReceiptRevision) -> None:
     payload = receipt_payload(receipt=receipt)
     live.to_shopper(receipt.shopper_id, "receipt", payload)
     live.to_managers("receipt", {**payload, "name": receipt.shopper.display_name})
+    # Charged (or refunded) the difference in the same transaction; its pushes follow.
+    payment_settle_receipt(receipt=receipt)
     transaction.on_commit(lambda: receipt_email(receipt_id=receipt.pk))
 
 

@@ -22,6 +22,7 @@ from store.models import (
 )
 from store.services.carts import cart_snapshot
 from store.services.devices import device_status_payload
+from store.services.groups import group_label
 from store.services.receipts import receipt_payload
 
 FEED_SIZE = 40
@@ -203,6 +204,7 @@ def manager_state() -> dict[str, Any]:
                 "entered_at": _iso(v.entered_at),
                 "method": v.entry_method,
                 "cart": cart_snapshot(visit=v),
+                "group": group_label(visit=v),
             }
             for v in visits.order_by("entered_at")
         ],
@@ -225,6 +227,7 @@ def shopper_state(*, shopper: Shopper) -> dict[str, Any]:
         "in_store": visit is not None,
         "cart": cart_snapshot(visit=visit) if visit else None,
         "entered_at": _iso(visit.entered_at) if visit else None,
+        "group": group_label(visit=visit) if visit else None,
         "latest_receipt": receipt_payload(receipt=latest) if latest else None,
         # Left, and the receipt is still being finalised (its evidence is not complete).
         "settling": Visit.objects.filter(

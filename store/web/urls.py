@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
+from store.web import accounts as a
 from store.web import manager as m
+from store.web import restock as r
 from store.web import shopper as s
 
 urlpatterns = [
@@ -24,6 +26,19 @@ urlpatterns = [
     path("manager/disputes/<int:pk>/decide/", m.dispute_decide, name="manager-dispute-decide"),
     path("manager/analytics/", m.analytics, name="manager-analytics"),
     path("manager/analytics.json", m.analytics_data, name="manager-analytics-data"),
+    path("manager/accounts/", a.counter, name="manager-accounts"),
+    path("manager/accounts.json", a.counter_state, name="manager-accounts-state"),
+    path("manager/accounts/<int:pk>/topup/", a.topup, name="manager-topup"),
+    path("manager/accounts/<int:pk>/age/", a.verify_age, name="manager-verify-age"),
+    path("manager/accounts/<int:pk>/", a.statement, name="manager-statement"),
+    path("manager/cashup.csv", a.cashup, name="manager-cashup"),
+    path("manager/restock/", r.page, name="manager-restock"),
+    path("manager/restock.json", r.state, name="manager-restock-state"),
+    path("manager/restock/<int:pk>/", r.restock, name="manager-restock-slot"),
+    path("manager/restock/<int:pk>/history.json", r.history, name="manager-stock-history"),
+    path("app/account/", a.my_account, name="shopper-account"),
+    path("app/account.json", a.my_account_state, name="shopper-account-state"),
+    path("app/account/group/", a.my_group, name="shopper-group"),
     path("signup/", s.signup, name="signup"),
     path("app/", s.app, name="shopper-app"),
     path("app/state.json", s.state, name="shopper-state"),
