@@ -85,7 +85,8 @@ def _read(upload) -> bytes:
 class MyFace(APIView):
     """POST a selfie (multipart field "image") → 201 {"embeddings": n stored for you}, or 400
     with a code: consent_required, no_face, many_faces, face_too_small, face_blurry,
-    face_matches_other, frame_corrupt, frame_bad_type, frame_too_large, frame_dimensions.
+    face_matches_other, face_other_person, frame_corrupt, frame_bad_type, frame_too_large,
+    frame_dimensions.
     DELETE removes all your face data → 204."""
 
     parser_classes = [MultiPartParser, FormParser]

@@ -4,6 +4,7 @@ from .catalog import Product, SensorKind, Shelf, Slot
 from .detection import ClassMapping, DatasetBox, DatasetImage, DetectorModel
 from .devices import Device, DeviceKind, EventStatus, Frame, ShelfEvent
 from .review import Dispute, ReviewItem, ReviewStatus
+from .settings import StoreSettings
 from .shoppers import FaceEmbedding, Shopper
 from .sightings import Sighting
 from .visits import CartEntry, EntryKind, Receipt, ReceiptLine, Visit, VisitStatus
@@ -31,6 +32,7 @@ __all__ = [
     "ShelfEvent",
     "Shopper",
     "Sighting",
+    "StoreSettings",
     "Slot",
     "Visit",
     "VisitStatus",

@@ -45,6 +45,10 @@ def dispute_refunded(*, dispute: Dispute) -> Decimal:
     return total
 
 
+def dispute_refundable(*, line: ReceiptLine) -> int:
+    return _refundable(line)
+
+
 def _refundable(line: ReceiptLine) -> int:
     """Items of a receipt line not yet refunded by an earlier dispute."""
     refunded = CartEntry.objects.filter(
@@ -71,8 +75,18 @@ def dispute_open(
     if line is not None:
         if line.receipt_id != receipt.pk:
             raise DomainError("line_not_on_receipt", "that line is not on this receipt")
-        if not 1 <= quantity <= line.quantity:
-            raise DomainError("bad_quantity", f"between 1 and {line.quantity}")
+        left = _refundable(line)
+        if left <= 0:
+            raise Conflict("line_already_refunded", "every item on this line was already refunded")
+        if quantity < 1:
+            raise DomainError("bad_quantity", "report at least 1 item")
+        if quantity > left:
+            refunded = line.quantity - left
+            raise DomainError(
+                "bad_quantity",
+                f"you can report at most {left} {'item' if left == 1 else 'items'} on this line"
+                + (f" ({refunded} already refunded)" if refunded else ""),
+            )
     else:
         quantity = 0
     with transaction.atomic():
@@ -115,8 +129,14 @@ def dispute_resolve(
                 raise DomainError("dispute_has_no_line", "only a receipt line can be refunded")
             qty = quantity if quantity is not None else locked.quantity
             left = _refundable(locked.line)
+            if left <= 0:
+                raise Conflict(
+                    "line_already_refunded", "every item on this line was already refunded"
+                )
             if not 1 <= qty <= left:
-                raise DomainError("bad_quantity", f"between 1 and {left} can be refunded")
+                raise DomainError(
+                    "bad_quantity", f"you can refund at most {left} on this line (asked {qty})"
+                )
             entry = cart_correct(
                 visit=locked.receipt.visit,
                 product=locked.line.product,

@@ -9,9 +9,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from store.errors import Conflict
-from store.models import Product, Receipt, ReceiptLine, Visit, VisitStatus
+from store.models import CartEntry, Product, Receipt, ReceiptLine, Visit, VisitStatus
 from store.services import live
 from store.services.carts import cart_lines
+from store.services.store_settings import store_settings_get
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -57,7 +58,7 @@ def receipt_issue(*, visit: Visit) -> Receipt:
                     subtotal=total - tax,
                     tax=tax,
                     total=total,
-                    currency=settings.MINIGO["CURRENCY"],
+                    currency=store_settings_get().currency or settings.MINIGO["CURRENCY"],
                 )
         except IntegrityError:
             return Receipt.objects.get(visit=locked)
@@ -104,15 +105,68 @@ def receipt_payload(*, receipt: Receipt) -> dict:
     }
 
 
+def receipt_tax_breakdown(*, receipt: Receipt) -> list[dict]:
+    """Per tax rate: the gross amount (prices include tax), the tax it contains and the net,
+    as a receipt must show them. Rounded per rate, as receipt_issue rounds per line."""
+    by_rate: dict[Decimal, list[ReceiptLine]] = {}
+    for line in receipt.lines.all():
+        by_rate.setdefault(line.tax_rate, []).append(line)
+    rows = []
+    for rate in sorted(by_rate):
+        lines = by_rate[rate]
+        gross = sum((line.line_total for line in lines), Decimal("0.00"))
+        tax = sum(
+            (
+                (line.line_total * rate / (1 + rate)).quantize(CENT, rounding=ROUND_HALF_UP)
+                for line in lines
+            ),
+            Decimal("0.00"),
+        )
+        rows.append(
+            {
+                "rate": rate,
+                "percent": (rate * 100).normalize(),
+                "gross": gross,
+                "tax": tax,
+                "net": gross - tax,
+            }
+        )
+    return rows
+
+
+def receipt_refunds(*, receipt: Receipt) -> dict:
+    """What disputes gave back on this receipt: items per receipt line and the amount, from
+    the refund correction entries on the visit's ledger (priced as on the receipt)."""
+    per_line: dict[int, int] = {}
+    amount = Decimal("0.00")
+    entries = CartEntry.objects.filter(
+        visit_id=receipt.visit_id, dispute__isnull=False, dispute__receipt=receipt
+    ).values_list("dispute__line_id", "quantity", "unit_price")
+    for line_id, quantity, unit_price in entries:
+        if line_id is not None:
+            per_line[line_id] = per_line.get(line_id, 0) - quantity
+        amount += -quantity * unit_price
+    return {"per_line": per_line, "amount": amount, "net_total": receipt.total - amount}
+
+
 def receipt_text(*, receipt: Receipt) -> str:
-    rows = [f"MiniGo receipt {receipt.number}", f"{receipt.issued_at:%Y-%m-%d %H:%M} UTC", ""]
+    shop = store_settings_get()
+    rows = [shop.name, *shop.address.splitlines()]
+    if shop.tax_ids:
+        rows.append(shop.tax_ids)
+    rows += ["", f"MiniGo receipt {receipt.number}", f"{receipt.issued_at:%Y-%m-%d %H:%M} UTC", ""]
     for line in receipt.lines.all():
         rows.append(f"{line.quantity:>3} × {line.name:<30} {line.line_total:>8}")
-    rows += [
-        "",
-        f"{'Total':<36} {receipt.total:>8} {receipt.currency}",
-        f"{'of which tax':<36} {receipt.tax:>8}",
-    ]
+    rows += ["", f"{'Total':<36} {receipt.total:>8} {receipt.currency}"]
+    for band in receipt_tax_breakdown(receipt=receipt):
+        label = f"of which tax {band['percent']}% on {band['gross']}"
+        rows.append(f"{label:<36} {band['tax']:>8}")
+    refunds = receipt_refunds(receipt=receipt)
+    if refunds["amount"]:
+        rows.append(f"{'Refunded':<36} {-refunds['amount']:>8}")
+        rows.append(f"{'Total after refunds':<36} {refunds['net_total']:>8} {receipt.currency}")
+    if shop.receipt_footer:
+        rows += ["", shop.receipt_footer]
     return "\n".join(rows)
 
 
