@@ -7,6 +7,11 @@ from store.services.config import device_config_push, shelves_config_push
 from store.services.devices import device_revoke, device_rotate_token
 
 
+@admin.register(m.StoreSettings)
+class StoreSettingsAdmin(admin.ModelAdmin):
+    list_display = ["name", "currency", "tax_ids", "updated_at"]
+
+
 @admin.register(m.Product)
 class ProductAdmin(admin.ModelAdmin):
     list_display = [

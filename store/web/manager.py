@@ -4,7 +4,6 @@ below on open and after every websocket reconnect."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -15,17 +14,15 @@ from store.models import (
     Dispute,
     Frame,
     Product,
-    Receipt,
-    ReviewItem,
     ReviewStatus,
     SensorKind,
     Shelf,
-    Visit,
-    VisitStatus,
 )
 from store.services.disputes import dispute_payload, dispute_resolve
-from store.services.review import review_payload
+from store.services.store_settings import FIELDS as SETTINGS_FIELDS
+from store.services.store_settings import store_settings_get, store_settings_update
 from store.web import analytics as analytics_selectors
+from store.web import review as review_selectors
 from store.web.access import staff_required
 from store.web.selectors import devices_state, manager_state
 
@@ -74,29 +71,6 @@ def inventory(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _review_rows() -> list[dict]:
-    items = ReviewItem.objects.filter(status=ReviewStatus.OPEN).select_related(
-        "product", "slot__shelf", "shelf_event", "frame"
-    )
-    rows = []
-    for item in items.order_by("created_at"):
-        event = item.shelf_event
-        rows.append(
-            {
-                **review_payload(item=item),
-                "slot_label": str(item.slot) if item.slot_id else None,
-                "weights": {"before": event.before, "after": event.after, "sensor": event.sensor}
-                if event
-                else None,
-                "evidence": item.evidence,
-                "frame": item.frame_id,
-                "frame_held": bool(item.frame_id)
-                and Frame.objects.filter(pk=item.frame_id, jpeg__isnull=False).exists(),
-            }
-        )
-    return rows
-
-
 @staff_required
 def review(request: HttpRequest) -> HttpResponse:
     return render(request, "manager/review.html", {"section": "review"})
@@ -105,35 +79,12 @@ def review(request: HttpRequest) -> HttpResponse:
 @never_cache
 @staff_required
 def review_state(request: HttpRequest) -> JsonResponse:
-    visits = Visit.objects.filter(status=VisitStatus.OPEN).select_related("shopper")
-    return JsonResponse(
-        {
-            "items": _review_rows(),
-            "in_store": [{"visit": v.pk, "name": v.shopper.display_name} for v in visits],
-        }
-    )
+    return JsonResponse(review_selectors.review_state())
 
 
 @staff_required
 def kiosk(request: HttpRequest) -> HttpResponse:
     return render(request, "manager/kiosk.html", {"section": "kiosk"})
-
-
-@staff_required
-def receipts(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "").strip()
-    qs = Receipt.objects.select_related("shopper").prefetch_related("lines", "disputes__line")
-    if q:
-        qs = qs.filter(
-            Q(number__icontains=q)
-            | Q(shopper__display_name__icontains=q)
-            | Q(shopper__user__username__icontains=q)
-            | Q(lines__sku__icontains=q)
-            | Q(lines__name__icontains=q)
-        ).distinct()
-    return render(
-        request, "manager/receipts.html", {"section": "receipts", "q": q, "receipts": qs[:100]}
-    )
 
 
 @staff_required
@@ -185,3 +136,27 @@ def analytics_data(request: HttpRequest) -> JsonResponse:
     except ValueError:
         days = 14
     return JsonResponse(analytics_selectors.analytics(days=days))
+
+
+@staff_required
+def store_settings(request: HttpRequest) -> HttpResponse:
+    """The store's name, address, currency and tax ids, printed on every receipt."""
+    current = store_settings_get()
+    error = None
+    if request.method == "POST":
+        values = {k: request.POST.get(k, "") for k in SETTINGS_FIELDS}
+        try:
+            store_settings_update(by=request.user, **values)
+        except DomainError as exc:
+            error = exc
+            for key, value in values.items():
+                setattr(current, key, value)
+        else:
+            messages.success(request, "Store settings saved: new receipts show them.")
+            return redirect("manager-settings")
+    return render(
+        request,
+        "manager/settings.html",
+        {"section": "settings", "shop": current, "error": error},
+        status=400 if error else 200,
+    )

@@ -31,9 +31,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def frame_boxes(result: dict[str, Any]) -> list[dict[str, Any]]:
+def frame_boxes(
+    result: dict[str, Any], *, names: dict[int, str] | None = None
+) -> list[dict[str, Any]]:
     """Boxes [x1, y1, x2, y2] in frame pixels from a frame's stored vision result, whatever
-    the producer (product detections, faces as face_recognition's (top, right, bottom, left))."""
+    the producer (product detections, faces as face_recognition's (top, right, bottom, left)).
+    `names` labels faces matched to a shopper id with that shopper's name."""
     boxes: list[dict[str, Any]] = []
     if not isinstance(result, dict):
         return boxes
@@ -62,8 +65,10 @@ def frame_boxes(result: dict[str, Any]) -> list[dict[str, Any]]:
                 coords = [float(v) for v in xyxy]
             except (TypeError, ValueError):
                 continue
+            shopper = item.get("shopper") or item.get("shopper_id")
             label = (
-                item.get("label")
+                (names or {}).get(shopper)
+                or item.get("label")
                 or item.get("class_name")
                 or item.get("sku")
                 or item.get("name")

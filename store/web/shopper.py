@@ -16,6 +16,7 @@ from store.models import Dispute, Receipt, ReceiptLine
 from store.services.accounts import shopper_sign_up
 from store.services.disputes import dispute_open
 from store.web.access import shopper_required
+from store.web.receipts import receipt_context
 from store.web.selectors import shopper_state
 
 
@@ -77,16 +78,14 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
     obj = get_object_or_404(Receipt.objects.filter(shopper=request.shopper), pk=pk)
     disputes = Dispute.objects.filter(receipt=obj).select_related("line")
     open_lines = {d.line_id for d in disputes if d.status == "open"}
+    context = receipt_context(obj)
+    for row in context["receipt_lines"]:
+        row["open"] = row["line"].pk in open_lines
+        row["left"] = row["line"].quantity - row["refunded"]
     return render(
         request,
         "shopper/receipt.html",
-        {
-            "section": "receipts",
-            "receipt": obj,
-            "lines": obj.lines.all(),
-            "disputes": disputes,
-            "open_lines": open_lines,
-        },
+        {"section": "receipts", **context, "disputes": disputes},
     )
 
 

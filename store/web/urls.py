@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
+from store.web import accounts as a
 from store.web import manager as m
+from store.web import receipts as r
 from store.web import shopper as s
 
 urlpatterns = [
@@ -14,11 +16,15 @@ urlpatterns = [
     path("manager/review/", m.review, name="manager-review"),
     path("manager/review.json", m.review_state, name="manager-review-state"),
     path("manager/kiosk/", m.kiosk, name="manager-kiosk"),
-    path("manager/receipts/", m.receipts, name="manager-receipts"),
+    path("manager/receipts/", r.receipts, name="manager-receipts"),
+    path("manager/receipts.csv", r.receipts_csv, name="manager-receipts-csv"),
+    path("manager/receipts/<int:pk>/", r.receipt, name="manager-receipt"),
     path("manager/disputes/", m.disputes, name="manager-disputes"),
     path("manager/disputes/<int:pk>/decide/", m.dispute_decide, name="manager-dispute-decide"),
     path("manager/analytics/", m.analytics, name="manager-analytics"),
+    path("manager/settings/", m.store_settings, name="manager-settings"),
     path("manager/analytics.json", m.analytics_data, name="manager-analytics-data"),
+    path("invite/<uidb64>/<token>/", a.invite, name="shopper-invite"),
     path("signup/", s.signup, name="signup"),
     path("app/", s.app, name="shopper-app"),
     path("app/state.json", s.state, name="shopper-state"),
