@@ -3,6 +3,8 @@ below on open and after every websocket reconnect."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,7 +20,7 @@ from store.models import (
     SensorKind,
     Shelf,
 )
-from store.services.disputes import dispute_payload, dispute_resolve
+from store.services.disputes import dispute_payload, dispute_refundable, dispute_resolve
 from store.services.store_settings import FIELDS as SETTINGS_FIELDS
 from store.services.store_settings import store_settings_get, store_settings_update
 from store.web import analytics as analytics_selectors
@@ -47,25 +49,40 @@ def devices(request: HttpRequest) -> JsonResponse:
 @never_cache
 @staff_required
 def frame_jpeg(request: HttpRequest, pk: int) -> HttpResponse:
-    """A frame's JPEG while the server still holds it; 404 once it was dropped."""
-    jpeg = Frame.objects.filter(pk=pk).values_list("jpeg", flat=True).first()
+    """A frame's JPEG while the server still holds it. Once its pixels were dropped (after
+    processing, unless frames are kept) the answer is 204: the page then draws the boxes on
+    a blank frame, and a page racing the drop does not see an error. No such frame: 404."""
+    row = Frame.objects.filter(pk=pk).values_list("jpeg", flat=True)
+    if not row.exists():
+        raise Http404("no such frame")
+    jpeg = row.first()
     if jpeg is None:
-        raise Http404("no frame held")
-    response = HttpResponse(bytes(jpeg), content_type="image/jpeg")
+        response = HttpResponse(status=204)
+    else:
+        response = HttpResponse(bytes(jpeg), content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def _percent(rate: Decimal) -> str:
+    text = f"{rate * 100:.2f}".rstrip("0").rstrip(".")
+    return text or "0"
 
 
 @staff_required
 def inventory(request: HttpRequest) -> HttpResponse:
     shelves = Shelf.objects.select_related("device").prefetch_related("slots__product")
+    products = list(Product.objects.all())
+    for product in products:
+        # Shown and edited as a percentage (7 %), stored as a fraction (0.0700).
+        product.tax_percent = _percent(product.tax_rate)
     return render(
         request,
         "manager/inventory.html",
         {
             "section": "inventory",
             "shelves": shelves,
-            "products": Product.objects.all(),
+            "products": products,
             "sensors": SensorKind.choices,
         },
     )
@@ -87,16 +104,27 @@ def kiosk(request: HttpRequest) -> HttpResponse:
     return render(request, "manager/kiosk.html", {"section": "kiosk"})
 
 
-@staff_required
-def disputes(request: HttpRequest) -> HttpResponse:
+def _disputes_page(request: HttpRequest, *, errors: dict[int, str] | None = None) -> HttpResponse:
     qs = Dispute.objects.select_related("receipt", "line", "shopper")
-    open_ = [dispute_payload(dispute=d) for d in qs.filter(status=ReviewStatus.OPEN)]
+    open_ = []
+    for d in qs.filter(status=ReviewStatus.OPEN):
+        row = dispute_payload(dispute=d)
+        row["left"] = dispute_refundable(line=d.line) if d.line_id else 0
+        row["currency"] = d.receipt.currency
+        row["error"] = (errors or {}).get(d.pk)
+        open_.append(row)
     done = [dispute_payload(dispute=d) for d in qs.exclude(status=ReviewStatus.OPEN)[:50]]
     return render(
         request,
         "manager/disputes.html",
         {"section": "disputes", "open_disputes": open_, "done_disputes": done},
+        status=400 if errors else 200,
     )
+
+
+@staff_required
+def disputes(request: HttpRequest) -> HttpResponse:
+    return _disputes_page(request)
 
 
 @require_POST
@@ -117,9 +145,9 @@ def dispute_decide(request: HttpRequest, pk: int) -> HttpResponse:
             note=request.POST.get("note", ""),
         )
     except DomainError as exc:
-        messages.error(request, f"Dispute {pk}: {exc.message}")
-    else:
-        messages.success(request, f"Dispute {pk} {'refunded' if refund else 'rejected'}.")
+        # Shown on the dispute's own card, not at the top of the page.
+        return _disputes_page(request, errors={pk: exc.message})
+    messages.success(request, f"Dispute {pk} {'refunded' if refund else 'rejected'}.")
     return redirect("manager-disputes")
 
 

@@ -21,6 +21,7 @@ from store.services.store_settings import store_settings_get
 from store.web.access import staff_required
 
 PAGE_SIZE = 25
+CENT = Decimal("0.01")
 
 
 def _day(value: str) -> date | None:
@@ -83,8 +84,12 @@ def daily_totals(qs: QuerySet[Receipt]) -> list[dict[str, Any]]:
         refunds[key] = refunds.get(key, Decimal("0.00")) - quantity * unit_price
     out = []
     for row in rows:
-        refunded = refunds.get((row["day"], row["currency"]), Decimal("0.00"))
-        out.append({**row, "refunded": refunded, "net": row["total"] - refunded})
+        refunded = refunds.get((row["day"], row["currency"]), Decimal("0.00")).quantize(CENT)
+        # SQLite sums decimals as floats: back to cents.
+        total, tax = Decimal(row["total"]).quantize(CENT), Decimal(row["tax"]).quantize(CENT)
+        out.append(
+            {**row, "total": total, "tax": tax, "refunded": refunded, "net": total - refunded}
+        )
     return out
 
 

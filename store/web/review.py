@@ -20,24 +20,10 @@ from store.models import (
     Visit,
     VisitStatus,
 )
-from store.web.selectors import frame_boxes
+from store.web.selectors import frame_boxes, reason_text
 
-# What each reason code means, as a question the manager answers.
-REASONS = {
-    "who_unknown": "Who took it?",
-    "weight_unexplained": "The weight change fits no whole number of items",
-    "return_unexplained": "Something was put back that nobody was holding",
-    "nobody_in_store": "A shelf changed while nobody was in the store",
-    "slot_not_in_planogram": "A sensor reported a slot that has no product",
-    "shopper_left": "The shopper had already left",
-    "detection_disagrees": "The camera and the scale disagree",
-}
 SENSORS = {value: label for value, label in SensorKind.choices}
 TRACE_WINDOW_S = 120
-
-
-def reason_text(code: str) -> str:
-    return REASONS.get(code) or code.replace("_", " ").capitalize()
 
 
 def _grams(value: float) -> str:

@@ -26,6 +26,21 @@ from store.services.receipts import receipt_payload
 
 FEED_SIZE = 40
 
+# What each reason code means, as a question the manager answers.
+REASONS = {
+    "who_unknown": "Who took it?",
+    "weight_unexplained": "The weight change fits no whole number of items",
+    "return_unexplained": "Something was put back that nobody was holding",
+    "nobody_in_store": "A shelf changed while nobody was in the store",
+    "slot_not_in_planogram": "A sensor reported a slot that has no product",
+    "shopper_left": "The shopper had already left",
+    "detection_disagrees": "The camera and the scale disagree",
+}
+
+
+def reason_text(code: str) -> str:
+    return REASONS.get(code) or code.replace("_", " ").capitalize()
+
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
@@ -133,7 +148,7 @@ def _feed() -> list[dict[str, Any]]:
         "-created_at", "-id"
     )[:FEED_SIZE]
     for e in entries:
-        verb = {"take": "took", "return": "put back"}.get(e.kind, "correction:")
+        verb = {"take": "took", "return": "put back"}.get(e.kind, "was corrected by")
         items.append(
             {
                 "kind": e.kind,
@@ -141,8 +156,9 @@ def _feed() -> list[dict[str, Any]]:
                 "text": f"{e.visit.shopper} {verb} {abs(e.quantity)} × {e.product.name}",
             }
         )
-    for r in ReviewItem.objects.order_by("-created_at")[:FEED_SIZE]:
-        text = f"Needs review: {r.reason.replace('_', ' ')}"
+    for r in ReviewItem.objects.select_related("product").order_by("-created_at")[:FEED_SIZE]:
+        what = f" ({r.product.name})" if r.product_id else ""
+        text = f"Needs a decision: {reason_text(r.reason).lower()}{what}"
         items.append({"kind": "review", "at": _iso(r.created_at), "text": text})
     for d in Device.objects.filter(online=False, last_seen__isnull=False):
         items.append({"kind": "offline", "at": _iso(d.last_seen), "text": f"{d} went offline"})
