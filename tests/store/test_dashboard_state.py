@@ -203,6 +203,13 @@ def test_events_are_counted_per_device(store):
 
 def test_the_analytics_endpoint_returns_every_chart(store, manager):
     data = staff(manager).get("/manager/analytics.json?days=7").json()
-    assert set(data) == {"sales", "device_events", "top_products", "average_visit", "days"}
+    assert set(data) == {
+        "sales",
+        "device_events",
+        "top_products",
+        "average_visit",
+        "days",
+        "currency",
+    }
     assert data["days"] == 7 and data["average_visit"]["minutes"] is None
     assert Decimal(str(sum(data["sales"]["per_day"]["values"]))) == 0
