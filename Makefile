@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test lint format worker clean
+.PHONY: setup run demo banner test lint format worker clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,12 +21,54 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_store
-	@echo "MiniGo on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
+	@$(MAKE) --no-print-directory banner
 	@if [ -n "$$REDIS_URL" ]; then \
 	  echo "REDIS_URL is set: starting a Celery worker (with beat) beside the server"; \
 	  $(BIN)/celery -A minigo worker --beat --loglevel=info --concurrency=2 & \
 	fi; \
 	$(BIN)/daphne -b $(HOST) -p $(PORT) minigo.asgi:application
+
+# Where to go once the server is up.
+banner:
+	@echo ""
+	@echo "  MiniGo is starting on http://$(HOST):$(PORT)/"
+	@echo "  Shoppers start here:  http://$(HOST):$(PORT)/signup/   (open it on a phone; then Face & QR)"
+	@echo "  Managers sign in at:  http://$(HOST):$(PORT)/accounts/login/  with the manager account above"
+	@echo "                        (kept in var/demo-credentials.txt), then land on /manager/"
+	@echo "  Make the store move:  stop this and run 'make demo': the server in demo mode plays a"
+	@echo "                        scenario whose shoppers you can sign in as (the password is printed)."
+	@echo "                        A replay against this server needs MINIGO_ACCEPT_SEES=true."
+	@echo "  API docs: http://$(HOST):$(PORT)/api/docs/   admin: http://$(HOST):$(PORT)/admin/"
+	@echo ""
+
+# The server in demo mode (MINIGO_DEMO=true: accepts synthetic camera frames, replayed
+# shoppers get a known password) playing a generated scenario; the server keeps running
+# after the scenario ends. DEMO_SHOPPERS / DEMO_PICKS / DEMO_SPEED / DEMO_SEED tune it.
+DEMO_SHOPPERS ?= 3
+DEMO_PICKS ?= 12
+DEMO_SPEED ?= 0.5
+DEMO_SEED ?= 1
+demo: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo_store
+	mkdir -p var
+	$(BIN)/python manage.py simulate var/demo-scenario.jsonl --shoppers $(DEMO_SHOPPERS) \
+	  --picks $(DEMO_PICKS) --seed $(DEMO_SEED)
+	@$(MAKE) --no-print-directory banner
+	@set -e; export MINIGO_DEMO=true; \
+	if [ -n "$$REDIS_URL" ]; then \
+	  $(BIN)/celery -A minigo worker --beat --loglevel=warning --concurrency=2 & worker=$$!; \
+	fi; \
+	$(BIN)/daphne -b $(HOST) -p $(PORT) minigo.asgi:application & server=$$!; \
+	trap 'kill $$server $${worker:-} 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 1 60); do \
+	  curl -fsS -o /dev/null http://$(HOST):$(PORT)/healthz && break; sleep 1; \
+	done; \
+	echo "Playing var/demo-scenario.jsonl at $(DEMO_SPEED)x real time: watch /manager/"; \
+	$(BIN)/python manage.py replay var/demo-scenario.jsonl --server http://$(HOST):$(PORT) \
+	  --setup --speed $(DEMO_SPEED) --no-progress; \
+	echo "Scenario played. The demo server keeps running: Ctrl-C stops it."; \
+	wait $$server
 
 worker: setup
 	$(BIN)/celery -A minigo worker --loglevel=info

@@ -14,6 +14,7 @@ from django.db import transaction
 from PIL import Image
 
 from edge_agent import protocol
+from store.errors import DomainError
 from store.models import Device, Product, Shelf, Shopper, Slot
 from store.replay.scenario import Scenario, ScenarioError
 from store.services.devices import device_create, device_rotate_token
@@ -99,6 +100,26 @@ def build_shoppers(scenario: Scenario, *, faces: bool = True) -> dict[str, Shopp
             images = [_read(scenario.base_dir, p) for p in line["photos"]]
             enrol_photos(shopper=shopper, images=images)
     return out
+
+
+# The password every replayed shopper gets on a demo server (MINIGO_DEMO=true) only.
+DEMO_SHOPPER_PASSWORD = "walk-out-demo"
+
+
+def demo_passwords(shoppers: dict[str, Shopper]) -> list[str]:
+    """Give the replayed shoppers the known demo password, so a person can sign in as one
+    and watch their phone. Refused unless the server runs in demo mode."""
+    from django.conf import settings
+
+    if not settings.MINIGO.get("DEMO"):
+        raise DomainError("not_demo", "known passwords are given only in demo mode (MINIGO_DEMO)")
+    names = []
+    for key, shopper in sorted(shoppers.items()):
+        user = shopper.user
+        user.set_password(DEMO_SHOPPER_PASSWORD)
+        user.save(update_fields=["password"])
+        names.append(key)
+    return names
 
 
 def enrol_photos(*, shopper: Shopper, images: list[bytes]) -> int:

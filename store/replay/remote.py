@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
@@ -45,8 +46,15 @@ def play(
 ) -> Counter:
     if setup:
         tokens = build.build_store(sc, reuse=True)
-        build.build_shoppers(sc)
+        shoppers = build.build_shoppers(sc)
         out.write(f"Store of the scenario set up; {len(tokens)} device tokens minted.")
+        if settings.MINIGO.get("DEMO") and shoppers:
+            names = build.demo_passwords(shoppers)
+            out.write(
+                f"Demo shoppers: sign in at {server.rstrip('/')}/accounts/login/ as any of "
+                f"{', '.join(names)} with the password '{build.DEMO_SHOPPER_PASSWORD}' "
+                "(demo mode only) to watch their cart live."
+            )
     elif tokens_file:
         tokens = read_tokens(tokens_file)
     else:

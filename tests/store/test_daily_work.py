@@ -210,3 +210,16 @@ def test_a_refund_shows_on_the_daily_totals(store, shopper, manager):
     totals = re.search(r'id="daily-totals".*?</details>', html, re.S).group(0)
     assert "4.50 EUR" in totals and "1.50" in totals and "3.00 EUR" in totals
     assert Decimal("4.50") == receipt.total
+
+
+def test_replayed_shoppers_get_the_known_password_only_in_demo_mode(store, shopper, settings):
+    from store.errors import DomainError
+    from store.replay.build import DEMO_SHOPPER_PASSWORD, demo_passwords
+
+    with pytest.raises(DomainError) as refused:
+        demo_passwords({"kit": shopper})
+    assert refused.value.code == "not_demo"
+    assert not Client().login(username="kit", password=DEMO_SHOPPER_PASSWORD)
+    settings.MINIGO = {**settings.MINIGO, "DEMO": True}
+    assert demo_passwords({"kit": shopper}) == ["kit"]
+    assert Client().login(username="kit", password=DEMO_SHOPPER_PASSWORD)
