@@ -218,8 +218,8 @@ def test_a_review_is_resolved_in_one_click_and_the_cart_updates_live(
     item = boss.locator("#review-items article")
     # The pick first waits for camera evidence (attribution window + grace, 4 s by default)
     # and is then decided by the server's periodic settle: allow for both.
-    expect(item).to_contain_text("who unknown", timeout=15_000)
-    expect(item).to_contain_text("Sensor load_cell: 450 → 405")
+    expect(item).to_contain_text("Who took it?", timeout=15_000)
+    expect(item).to_contain_text("Load cell (grams): 450 → 405 g")
     shot(boss, "manager-review-desktop")
     item.get_by_role("button", name="Give 1 × Crisps to Kit").click()
     expect(boss.locator("#review-msg")).to_contain_text("Given to Kit")
