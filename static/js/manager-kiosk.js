@@ -58,7 +58,9 @@ document.getElementById('kiosk-form').addEventListener('submit', async (ev) => {
     }
     if (!consent || added > 0) {
       form.reset(); photos = []; thumbs.replaceChildren(); showCount();
-      await showInvite(shopper);
+      showInvite(shopper).catch((e) => {
+        msg.append(` No sign-in card could be made: ${e.message}.`);
+      });
     }
   } catch (e) {
     say(e.status === 404 ? 'Enrolment is not available on this server.' : `Not enrolled: ${e.message}`, true);

@@ -49,10 +49,16 @@ function showFrame(card, d) {
   if (box.dataset.key === key) return;
   box.dataset.key = key;
   if (!frame) {
-    box.replaceChildren(el('div', { class: 'frame-empty' }, 'No camera frame yet'));
+    box.replaceChildren(el('p', { class: 'frame-empty compact' }, 'No camera frame yet.'));
     return;
   }
   const labels = frame.boxes.length ? frame.boxes.map((b) => b.label).join(', ') : 'nothing detected';
+  if (!frame.has_image && !frame.boxes.length) {
+    // Nothing to draw: say so in a line rather than a blank picture.
+    box.replaceChildren(el('p', { class: 'frame-empty compact' },
+      `Camera at ${timeOf(frame.captured_at)}: nothing detected (photos are not kept after processing)`));
+    return;
+  }
   const canvas = el('canvas', { role: 'img',
     'aria-label': `Latest frame of ${d.device} at ${timeOf(frame.captured_at)}: ${labels}` });
   const note = el('p', { class: 'muted small' }, `${timeOf(frame.captured_at)} · ${labels}`);
@@ -77,6 +83,7 @@ function renderDevice(d) {
   d.last_seen ? ' · seen ' : '', d.last_seen ? agoEl(d.last_seen) : '');
   status.className = `status ${d.online ? 'ok' : 'low'}`;
   if ('frame' in d) showFrame(card, d);
+  document.getElementById('devices-empty').hidden = true;
 }
 
 function renderLow(list) {
@@ -128,8 +135,11 @@ const handlers = {
     const c = d.change || {};
     const line = d.lines.find((l) => l.product === c.product);
     const what = c.name || (line ? line.name : 'an item');
-    const verb = c.kind === 'take' ? 'took' : c.kind === 'return' ? 'put back' : 'was corrected by';
-    addFeed(c.kind || 'cart', `${d.name} ${verb} ${Math.abs(c.quantity || 0)} × ${what}`);
+    const n = Math.abs(c.quantity || 0);
+    const text = c.kind === 'take' ? `${d.name} took ${n} × ${what}`
+      : c.kind === 'return' ? `${d.name} put back ${n} × ${what}`
+        : `${d.name}'s cart corrected: ${c.quantity > 0 ? '+' : '−'}${n} × ${what}`;
+    addFeed(c.kind || 'cart', text);
   },
   stock(d) {
     if (d.low) addFeed('low', `Low stock: slot ${d.code} has ${d.stock} left`);
@@ -200,8 +210,10 @@ let found = new Map(); // "Name (username)" -> shopper id
 admitInput.addEventListener('input', () => {
   clearTimeout(admitTimer);
   admitTimer = setTimeout(async () => {
-    const q = admitInput.value.trim();
-    if (q.length < 1 || found.has(q)) return;
+    const label = admitInput.value.trim();
+    // A label picked from the list ("Kit (kit)") searches by its name part.
+    const q = label.replace(/\s*\(.*$/, '');
+    if (q.length < 1 || found.has(label)) return;
     try {
       const page = await api(`/api/shoppers/?q=${encodeURIComponent(q)}`);
       found = new Map(page.results.map((s) => [`${s.display_name} (${s.username})`, s.id]));

@@ -110,7 +110,7 @@ function card(item) {
     el('header', {},
       el('input', { type: 'checkbox', class: 'pick', 'data-review': item.review, 'aria-label': `Select review ${item.review}` }),
       el('h2', { id: `rv-${item.review}` }, item.title)),
-    el('p', { class: 'when' }, [item.shelf, item.slot_label].filter(Boolean).join(' · ') || 'Store', ' · ',
+    el('p', { class: 'when' }, [item.shelf, item.slot_code && `slot ${item.slot_code}`].filter(Boolean).join(' · ') || 'Store', ' · ',
       timeOf(item.occurred_at), ' (', agoEl(item.occurred_at), ')'),
     el('p', { class: 'story' }, item.story),
     candidates(item),

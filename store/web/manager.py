@@ -3,8 +3,6 @@ below on open and after every websocket reconnect."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,6 +24,7 @@ from store.services.store_settings import store_settings_get, store_settings_upd
 from store.web import analytics as analytics_selectors
 from store.web import review as review_selectors
 from store.web.access import staff_required
+from store.web.receipts import percent_text
 from store.web.selectors import devices_state, manager_state
 
 
@@ -64,18 +63,13 @@ def frame_jpeg(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-def _percent(rate: Decimal) -> str:
-    text = f"{rate * 100:.2f}".rstrip("0").rstrip(".")
-    return text or "0"
-
-
 @staff_required
 def inventory(request: HttpRequest) -> HttpResponse:
     shelves = Shelf.objects.select_related("device").prefetch_related("slots__product")
     products = list(Product.objects.all())
     for product in products:
         # Shown and edited as a percentage (7 %), stored as a fraction (0.0700).
-        product.tax_percent = _percent(product.tax_rate)
+        product.tax_percent = percent_text(product.tax_rate)
     return render(
         request,
         "manager/inventory.html",

@@ -24,6 +24,12 @@ PAGE_SIZE = 25
 CENT = Decimal("0.01")
 
 
+def percent_text(rate: Decimal) -> str:
+    """A tax rate kept as a fraction (0.0700) as people read it (7)."""
+    text = f"{rate * 100:.2f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
 def _day(value: str) -> date | None:
     try:
         return date.fromisoformat(value.strip()) if value and value.strip() else None
@@ -187,7 +193,11 @@ def receipt_context(receipt: Receipt) -> dict[str, Any]:
     breakdown and the totals."""
     refunds = receipt_refunds(receipt=receipt)
     lines = [
-        {"line": line, "refunded": refunds["per_line"].get(line.pk, 0)}
+        {
+            "line": line,
+            "refunded": refunds["per_line"].get(line.pk, 0),
+            "tax_percent": percent_text(line.tax_rate),
+        }
         for line in receipt.lines.all()
     ]
     return {

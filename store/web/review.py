@@ -183,6 +183,7 @@ def review_card(item: ReviewItem, *, names: dict[int, str], in_store: list[dict]
         "quantity": item.quantity,
         "slot_label": str(item.slot) if item.slot_id else (event.slot_code if event else None),
         "shelf": shelf,
+        "slot_code": item.slot.code if item.slot_id else (event.slot_code if event else None),
         "created_at": item.created_at.isoformat(),
         "occurred_at": event.occurred_at.isoformat() if event else item.created_at.isoformat(),
         "candidates": candidates,

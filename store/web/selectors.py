@@ -148,14 +148,16 @@ def _feed() -> list[dict[str, Any]]:
         "-created_at", "-id"
     )[:FEED_SIZE]
     for e in entries:
-        verb = {"take": "took", "return": "put back"}.get(e.kind, "was corrected by")
-        items.append(
-            {
-                "kind": e.kind,
-                "at": _iso(e.created_at),
-                "text": f"{e.visit.shopper} {verb} {abs(e.quantity)} × {e.product.name}",
-            }
-        )
+        who, what = e.visit.shopper, e.product.name
+        if e.kind == "take":
+            text = f"{who} took {e.quantity} × {what}"
+        elif e.kind == "return":
+            text = f"{who} put back {-e.quantity} × {what}"
+        elif e.dispute_id:
+            text = f"{who} was refunded {-e.quantity} × {what}"
+        else:
+            text = f"{who}'s cart corrected: {e.quantity:+d} × {what}"
+        items.append({"kind": e.kind, "at": _iso(e.created_at), "text": text})
     for r in ReviewItem.objects.select_related("product").order_by("-created_at")[:FEED_SIZE]:
         what = f" ({r.product.name})" if r.product_id else ""
         text = f"Needs a decision: {reason_text(r.reason).lower()}{what}"

@@ -15,6 +15,7 @@ from store.errors import DomainError
 from store.models import Dispute, Receipt, ReceiptLine
 from store.services.accounts import shopper_sign_up
 from store.services.disputes import dispute_open
+from store.services.receipts import receipt_refunds
 from store.web.access import shopper_required
 from store.web.receipts import receipt_context
 from store.web.selectors import shopper_state
@@ -68,7 +69,10 @@ def enrol(request: HttpRequest) -> HttpResponse:
 
 @shopper_required
 def receipts(request: HttpRequest) -> HttpResponse:
-    qs = Receipt.objects.filter(shopper=request.shopper).prefetch_related("lines")
+    qs = list(Receipt.objects.filter(shopper=request.shopper).prefetch_related("lines"))
+    for r in qs:
+        # The total the shopper paid in the end: refunds given on disputes are taken off.
+        r.refunds = receipt_refunds(receipt=r)
     return render(request, "shopper/receipts.html", {"section": "receipts", "receipts": qs})
 
 

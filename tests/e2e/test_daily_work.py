@@ -438,3 +438,23 @@ def test_the_live_page_has_no_failed_requests_over_a_replay(server, open_as, man
     assert overflow(boss) <= 1
     shot(boss, "daily-live-after-replay-phone")
     assert failures == []
+
+
+def test_a_shopper_is_let_in_by_hand_from_the_live_page(server, open_as, store, manager, shopper):
+    from store.models import Visit
+
+    phone = open_as("manager", PHONE)
+    phone.goto("/manager/")
+    expect(phone.locator("#live-status")).to_have_text("Live")
+    expect(phone.locator("#visits-empty")).to_be_visible()
+    phone.get_by_text("Let a shopper in by hand").click()
+    phone.get_by_label("Shopper name or username").fill("Ki")
+    expect(phone.locator("#admit-options option")).to_have_count(1)
+    phone.get_by_label("Shopper name or username").fill("Kit (kit)")
+    phone.get_by_role("button", name="Let in").click()
+    expect(phone.locator("#admit-msg")).to_have_text("Kit (kit) is in the store.")
+    visit = phone.locator(f'#visits [data-shopper="{shopper.pk}"]')
+    expect(visit).to_contain_text("let in by hand")
+    assert Visit.objects.get(shopper=shopper, status="open").entry_method == "manual"
+    assert overflow(phone) <= 1
+    shot(phone, "daily-live-admit-phone")

@@ -20,7 +20,7 @@ def test_entry_pick_and_exit_appear_live_on_both_pages(server, login, store, man
     boss = login("manager")
     expect(boss.locator("#live-status")).to_have_text("Live")
     expect(boss.locator("#visits-empty")).to_be_visible()
-    expect(boss.locator('[data-device="shelf-1"]')).to_contain_text("No recent frame")
+    expect(boss.locator('[data-device="shelf-1"]')).to_contain_text("No camera frame yet")
 
     phone = login("kit", phone=True)
     expect(phone.locator("#live-status")).to_have_text("Live")
