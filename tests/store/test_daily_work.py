@@ -223,3 +223,75 @@ def test_replayed_shoppers_get_the_known_password_only_in_demo_mode(store, shopp
     settings.MINIGO = {**settings.MINIGO, "DEMO": True}
     assert demo_passwords({"kit": shopper}) == ["kit"]
     assert Client().login(username="kit", password=DEMO_SHOPPER_PASSWORD)
+
+
+def test_a_review_card_shows_the_nearest_frame_with_the_faces_named(store, shopper, manager):
+    from store.models import Frame, ShelfEvent
+    from store.services.review import review_open
+    from store.services.sightings import shelf_frame_apply
+    from store.web.review import review_state
+
+    visit, _ = visit_open(shopper=shopper)
+    now = timezone.now()
+    frame = Frame.objects.create(
+        device=store.shelf_device, event_id="f1", captured_at=now, width=320, height=240
+    )
+    analysis = {
+        "source": "face",
+        "faces": [
+            {
+                "shopper": shopper.pk,
+                "confidence": 0.7,
+                "distance": 0.4,
+                "x": 0.1,
+                "box": [10, 60, 50, 20],
+            },
+            {
+                "shopper": None,
+                "confidence": 1.0,
+                "distance": None,
+                "x": 0.8,
+                "box": [12, 300, 52, 260],
+            },
+        ],
+    }
+    Frame.objects.filter(pk=frame.pk).update(
+        result=shelf_frame_apply(frame=frame, analysis=analysis)
+    )
+    event = ShelfEvent.objects.create(
+        device=store.shelf_device,
+        event_id="e1",
+        slot_code="A1",
+        sensor="load_cell",
+        before=4200,
+        after=3850,
+        occurred_at=now + timedelta(seconds=1),
+    )
+    review_open(
+        reason="who_unknown",
+        shelf_event=event,
+        slot=store.a1,
+        product=store.cola,
+        quantity=1,
+        candidates=[
+            {
+                "visit": visit.pk,
+                "shopper": shopper.pk,
+                "name": "Kit",
+                "confidence": 0.55,
+                "evidence": "camera",
+                "dt_s": 1.0,
+                "share": 0.5,
+            }
+        ],
+    )
+    card = review_state()["items"][0]
+    assert card["frame"]["frame"] == frame.pk and card["frame"]["has_image"] is False
+    assert [(b["label"], b["xyxy"]) for b in card["frame"]["boxes"]] == [
+        ("Kit", [20.0, 10.0, 60.0, 50.0]),
+        ("face", [260.0, 12.0, 300.0, 52.0]),
+    ]
+    assert card["candidates"][0]["evidence"] == (
+        "seen by the shelf camera 1.0 s from the pick, one of several faces there "
+        "(50 % of what the camera saw)"
+    )
