@@ -23,6 +23,7 @@ from store.models import (
 from store.services.carts import cart_snapshot
 from store.services.devices import device_status_payload
 from store.services.receipts import receipt_payload
+from store.services.store_settings import store_settings_get
 
 FEED_SIZE = 40
 
@@ -218,4 +219,5 @@ def shopper_state(*, shopper: Shopper) -> dict[str, Any]:
         "cart": cart_snapshot(visit=visit) if visit else None,
         "entered_at": _iso(visit.entered_at) if visit else None,
         "latest_receipt": receipt_payload(receipt=latest) if latest else None,
+        "currency": store_settings_get().currency,
     }
