@@ -7,7 +7,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from store.services.devices import device_mark_stale_offline
-from store.services.events import frames_expire
+from store.services.events import frames_expire, frames_recover
 from store.services.frames import frame_process
 from store.services.shelf_events import shelf_event_process, shelf_events_settle
 
@@ -37,6 +37,11 @@ def expire_frames() -> int:
     expired = frames_expire()
     dataset_expire()  # unreviewed training images taken from frames go with them
     return expired
+
+
+@shared_task
+def recover_frames() -> int:
+    return frames_recover()
 
 
 @shared_task

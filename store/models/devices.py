@@ -83,6 +83,9 @@ class Frame(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     jpeg = models.BinaryField(null=True, blank=True)
+    # SHA-256 of the JPEG, kept after the pixels go: tells a resent frame from another frame
+    # that reuses its id.
+    digest = models.CharField(max_length=64, blank=True, default="")
     expires_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=EventStatus.choices, default="pending")
     processed_at = models.DateTimeField(null=True, blank=True)

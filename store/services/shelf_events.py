@@ -156,14 +156,14 @@ def _window_closed(event: ShelfEvent) -> bool:
     ).exists()
 
 
-# The longest a decided-in-doubt event waits for its camera's queued frames (issue #8).
+# The longest a decided-in-doubt event waits for its camera's queued frames.
 FRAME_BACKLOG_WAIT_S = 300
 
 
 def _frames_pending(event: ShelfEvent) -> bool:
     """True while frames from this shelf's camera around the event were received but not
     processed yet (a worker backlog): deciding now would ignore their sightings and send the
-    pick to review. The issue #8 load run saw nine picks in ten go to review this way. Bounded
+    pick to review (under load, most doubtful picks would go to review this way). Bounded
     by FRAME_BACKLOG_WAIT_S, so a frame that never gets processed cannot hold an event."""
     if timezone.now() - event.occurred_at > timedelta(seconds=FRAME_BACKLOG_WAIT_S):
         return False
@@ -342,7 +342,7 @@ def _apply(event, *, slot, option: Option, ranked: list, detail: dict) -> ShelfE
     try:
         with transaction.atomic():
             entry = cart_take(**common) if option.delta > 0 else cart_return(**common)
-            fault_point("shelf_event_apply")  # issue #8 fault tests; off unless env set
+            fault_point("shelf_event_apply")  # the fault tests' pause; off unless env set
     except DomainError as exc:
         reason = "shopper_left" if exc.code == "visit_closed" else exc.code
         return _review(

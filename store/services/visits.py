@@ -27,7 +27,7 @@ def visit_open(
                 shopper=shopper,
                 # When the gate saw them (`at`, the frame's capture time), not when a worker
                 # got to the frame: under a backlog the shopper's own picks would otherwise
-                # predate the visit and go to review (issue #8 load run). Never in the future.
+                # predate the visit and go to review. Never in the future.
                 entered_at=min(at, timezone.now()) if at else timezone.now(),
                 entry_method=method,
                 entry_device=device,

@@ -13,9 +13,9 @@ from django.views.decorators.http import require_POST
 
 from store.errors import DomainError
 from store.models import Dispute, Receipt, ReceiptLine
-from store.services.accounts import shopper_sign_up
 from store.services.disputes import dispute_open
 from store.services.receipts import receipt_refunds
+from store.services.shoppers import shopper_create
 from store.web.access import shopper_required
 from store.web.receipts import receipt_context
 from store.web.selectors import shopper_state
@@ -34,7 +34,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            shopper = shopper_sign_up(**form.cleaned_data)
+            shopper = shopper_create(**form.cleaned_data)
         except DomainError as exc:
             field = "username" if exc.code == "username_taken" else None
             if exc.code == "weak_password":

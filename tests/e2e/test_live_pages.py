@@ -236,8 +236,8 @@ def test_a_review_is_resolved_in_one_click_and_the_cart_updates_live(
 def test_enrolment_pages_send_camera_photos_in_the_api_contract(
     server, login, store, manager, shopper
 ):
-    """The enrolment API is another issue's; here it is stubbed in the browser so the test
-    checks what these pages send and how they show the answers."""
+    """The enrolment API is stubbed in the browser (tests/store/test_face_api.py tests it), so
+    this test checks what these pages send and how they show the answers."""
     boss = login("manager")
     sent: dict = {}
 

@@ -26,14 +26,6 @@ def replay_settings(settings):
     return settings
 
 
-def _gates_identify_faces() -> bool:
-    try:
-        import store.services.faces  # noqa: F401  (issue #4: face identity at the gates)
-    except ImportError:
-        return False
-    return True
-
-
 @pytest.mark.slow
 def test_real_face_photos_at_the_shelf_attribute_every_pick(replay_settings):
     """Obama (obama.jpg) and Biden (biden.jpg) enrolled; the shelf camera sends real photos:
@@ -52,7 +44,6 @@ def test_real_face_photos_at_the_shelf_attribute_every_pick(replay_settings):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _gates_identify_faces(), reason="needs issue #4's face identity")
 def test_real_face_photos_and_a_qr_code_at_the_gates(replay_settings):
     outcome = replay_scenario(load(SCENARIOS / "real-gates.jsonl"))
     assert outcome.metrics.exact == 2 and outcome.metrics.review == 0
@@ -87,7 +78,7 @@ def test_a_device_cannot_claim_identities_outside_replay(store, settings):
     from edge_agent import protocol
     from minigo.asgi import application
     from store.models import Frame
-    from store.replay.build import TINY_JPEG
+    from store.replay.frames import sees_jpeg
 
     assert settings.MINIGO["ACCEPT_SEES"] is False  # the default
 
@@ -100,7 +91,7 @@ def test_a_device_cannot_claim_identities_outside_replay(store, settings):
         await comm.connect()
         await comm.receive_json_from()
         frame = protocol.encode_frame(
-            event_id="f1", ts=time.time(), jpeg=TINY_JPEG, sees={"shoppers": ["kit"]}
+            event_id="f1", ts=time.time(), jpeg=sees_jpeg(), sees={"shoppers": ["kit"]}
         )
         await comm.send_to(bytes_data=frame)
         reply = await comm.receive_json_from()
