@@ -156,3 +156,29 @@ export function tickTimes(root = document) {
     node.textContent = (node.dataset.prefix || '') + text;
   }
 }
+
+// A name box with suggestions from /api/shoppers/ (staff): returns resolve(), which gives the
+// chosen shopper {id, display_name, username} or null.
+export function shopperPicker(input, datalist) {
+  let timer = null;
+  let found = new Map(); // "Name (username)" -> shopper
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const label = input.value.trim();
+      // A label picked from the list ("Kit (kit)") searches by its name part.
+      const q = label.replace(/\s*\(.*$/, '');
+      if (q.length < 1 || found.has(label)) return;
+      try {
+        const page = await api(`/api/shoppers/?q=${encodeURIComponent(q)}`);
+        found = new Map(page.results.map((s) => [`${s.display_name} (${s.username})`, s]));
+        datalist.replaceChildren(...[...found.keys()].map((value) => el('option', { value })));
+      } catch (e) { /* typing on searches again */ }
+    }, 200);
+  });
+  return () => {
+    const chosen = found.get(input.value.trim());
+    if (chosen) return chosen;
+    return found.size === 1 ? [...found.values()][0] : null;
+  };
+}

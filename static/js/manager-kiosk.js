@@ -1,5 +1,5 @@
 // Kiosk enrolment: create the shopper, then send several photos to the kiosk API.
-import { api } from './live.js';
+import { api, shopperPicker } from './live.js';
 import { FACE_ERRORS, snapshot, startCamera } from './camera.js';
 
 const video = document.getElementById('k-video');
@@ -87,4 +87,22 @@ async function showInvite(shopper) {
 document.getElementById('invite-done').addEventListener('click', () => {
   inviteBox.hidden = true;
   document.getElementById('k-username').focus();
+});
+
+// A new card for someone enrolled earlier (card lost, link expired).
+const reissueInput = document.getElementById('reissue-who');
+const reissueMsg = document.getElementById('reissue-msg');
+const pickShopper = shopperPicker(reissueInput, document.getElementById('reissue-options'));
+document.getElementById('reissue-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const who = pickShopper();
+  if (!who) { reissueMsg.textContent = 'Choose a shopper from the list (type part of the name).'; reissueMsg.className = 'error'; return; }
+  try {
+    await showInvite(who);
+    reissueMsg.textContent = '';
+    reissueInput.value = '';
+  } catch (e) {
+    reissueMsg.textContent = `No sign-in card: ${e.message}`;
+    reissueMsg.className = 'error';
+  }
 });

@@ -1,5 +1,5 @@
 // Manager live store: who is in, their running carts, the event feed and the devices.
-import { agoEl, api, connectLive, el, money, tickTimes, timeOf } from './live.js';
+import { agoEl, api, connectLive, el, money, shopperPicker, tickTimes, timeOf } from './live.js';
 import { drawFrame } from './frames.js';
 
 const visitsEl = document.getElementById('visits');
@@ -109,6 +109,17 @@ async function resync() {
   document.getElementById('review-count').textContent = state.review_open;
 }
 
+// A busy shelf sends a stock event per pick: the low-stock list is refetched at most once a
+// second, however many arrive.
+let lowTimer = null;
+function refreshLowStock() {
+  if (lowTimer) return;
+  lowTimer = setTimeout(() => {
+    lowTimer = null;
+    api('/manager/state.json').then((s) => renderLow(s.low_stock)).catch(() => {});
+  }, 1000);
+}
+
 const REVIEW_WORDS = {
   who_unknown: 'who took it?',
   weight_unexplained: 'a weight change that fits no item count',
@@ -143,7 +154,7 @@ const handlers = {
   },
   stock(d) {
     if (d.low) addFeed('low', `Low stock: slot ${d.code} has ${d.stock} left`);
-    api('/manager/state.json').then((s) => renderLow(s.low_stock)).catch(() => {});
+    refreshLowStock();
   },
   receipt(d) { addFeed('receipt', `Receipt ${d.number} for ${d.name}: ${money(d.total, d.currency)}`); },
   review_opened(d) {
@@ -205,30 +216,14 @@ const admitForm = document.getElementById('admit-form');
 const admitInput = document.getElementById('admit-who');
 const admitList = document.getElementById('admit-options');
 const admitMsg = document.getElementById('admit-msg');
-let admitTimer = null;
-let found = new Map(); // "Name (username)" -> shopper id
-admitInput.addEventListener('input', () => {
-  clearTimeout(admitTimer);
-  admitTimer = setTimeout(async () => {
-    const label = admitInput.value.trim();
-    // A label picked from the list ("Kit (kit)") searches by its name part.
-    const q = label.replace(/\s*\(.*$/, '');
-    if (q.length < 1 || found.has(label)) return;
-    try {
-      const page = await api(`/api/shoppers/?q=${encodeURIComponent(q)}`);
-      found = new Map(page.results.map((s) => [`${s.display_name} (${s.username})`, s.id]));
-      admitList.replaceChildren(...[...found.keys()].map((label) => el('option', { value: label })));
-    } catch (e) { /* typing on continues to search */ }
-  }, 200);
-});
+const pickShopper = shopperPicker(admitInput, admitList);
 admitForm.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const label = admitInput.value.trim();
-  let id = found.get(label);
-  if (!id && found.size === 1) [id] = found.values();
-  if (!id) { admitMsg.textContent = 'Choose a shopper from the list (type part of the name).'; admitMsg.className = 'error'; return; }
+  const who = pickShopper();
+  if (!who) { admitMsg.textContent = 'Choose a shopper from the list (type part of the name).'; admitMsg.className = 'error'; return; }
   try {
-    const visit = await api('/api/visits/admit/', { method: 'POST', body: { shopper: id } });
+    await api('/api/visits/admit/', { method: 'POST', body: { shopper: who.id } });
     admitMsg.textContent = `${label} is in the store.`;
     admitMsg.className = 'ok';
     admitInput.value = '';

@@ -383,6 +383,16 @@ def test_a_kiosk_invite_signs_a_shopper_in(server, open_as, store, manager):
     expect(phone.locator("h1")).to_have_text("This link no longer works")
     again = open_as("bea", PHONE, password="walk-out-4711")
     expect(again.locator("h1")).to_contain_text("Hi Bea")
+    # A card lost later: staff make a new one for the shopper by name.
+    boss.emulate_media(media="screen")
+    boss.get_by_role("button", name="Next shopper").click()
+    expect(invite).to_be_hidden()
+    boss.get_by_label("Enrolled shopper to make a card for").fill("Be")
+    expect(boss.locator("#reissue-options option")).to_have_count(1)
+    boss.get_by_role("button", name="Make sign-in card").click()
+    expect(invite).to_be_visible()
+    expect(boss.locator("#invite-username")).to_have_text("bea")
+    assert boss.locator("#invite-link").get_attribute("href") != url
 
 
 def test_the_live_page_has_no_failed_requests_over_a_replay(server, open_as, manager, tmp_path):
@@ -390,12 +400,13 @@ def test_the_live_page_has_no_failed_requests_over_a_replay(server, open_as, man
 
     scenario = tmp_path / "scenario.jsonl"
     write(generate(Params(shoppers=3, seed=5, picks=8)), scenario)
-    boss = open_as("manager", DESKTOP)
+    boss = open_as("manager", DESKTOP)  # signing in lands on the live page
+    expect(boss).to_have_url(re.compile(r"/manager/$"))
+    expect(boss.locator("#live-status")).to_have_text("Live")
+    # Watched from here on: leaving a page would abort its own requests.
     failures: list[str] = []
     boss.on("requestfailed", lambda r: failures.append(f"{r.url} {r.failure}"))
     boss.on("response", lambda r: r.status >= 400 and failures.append(f"{r.status} {r.url}"))
-    boss.goto("/manager/")
-    expect(boss.locator("#live-status")).to_have_text("Live")
     expect(boss.locator("#feed-empty")).to_be_visible()
     env = {**os.environ, "MINIGO_DB_NAME": server.db_name, "PYTHONPATH": str(ROOT)}
     played = subprocess.run(
