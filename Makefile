@@ -46,7 +46,8 @@ banner:
 	@echo "                        (kept in var/demo-credentials.txt), then land on /manager/"
 	@echo "  Make the store move:  stop this and run 'make demo': the server in demo mode plays a"
 	@echo "                        scenario whose shoppers you can sign in as (the password is printed)."
-	@echo "                        A replay against this server needs MINIGO_ACCEPT_SEES=true."
+	@echo "                        To replay your own scenario here, start with MINIGO_ACCEPT_SEES=true and run"
+	@echo "                        .venv/bin/python manage.py replay FILE.jsonl --server http://$(HOST):$(PORT) --setup"
 	@echo "  API docs: http://$(HOST):$(PORT)/api/docs/   admin: http://$(HOST):$(PORT)/admin/"
 	@echo ""
 
