@@ -51,6 +51,7 @@ class Link:
         on_config: Callable[[dict[str, Any]], None] | None = None,
         on_greet: Callable[..., object] | None = None,
         on_ack: Callable[[str, str], None] | None = None,
+        watermark: Callable[[], float | None] | None = None,
         heartbeat_s: float = 15.0,
         backoff_min_s: float = 1.0,
         backoff_max_s: float = 60.0,
@@ -63,6 +64,8 @@ class Link:
         self.url, self.token, self.outbox = url, token, outbox
         self.hello = protocol.hello(device=device, kind=kind, software=f"minigo-agent {software}")
         self.on_config, self.on_greet, self.on_ack = on_config, on_greet, on_ack
+        # "Everything I produced up to this Unix time is acked" (None: nothing to claim).
+        self.watermark = watermark or (lambda: outbox_watermark(outbox))
         self.heartbeat_s, self.window, self.ack_timeout_s = heartbeat_s, window, ack_timeout_s
         self.backoff_min_s, self.backoff_max_s = backoff_min_s, backoff_max_s
         self.connected = asyncio.Event()
@@ -74,6 +77,8 @@ class Link:
         self.frame_max_bytes = frame_max_bytes
         self.config_wait_s = config_wait_s
         self._wake = asyncio.Event()
+        self._report = asyncio.Event()  # send a heartbeat (with the watermark) now
+        self._sync_until = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inflight: dict[str, float] = {}
         self._frame_sizes: dict[str, int] = {}  # in-flight frames' message sizes
@@ -207,6 +212,12 @@ class Link:
                         self.on_greet(msg["name"])
             elif kind == "revoked":
                 log.error("the server revoked this device's token (%s)", msg.get("reason"))
+            elif kind == "sync":
+                # A shopper left at `until`: report as soon as the watermark reaches it.
+                until = msg.get("until")
+                if isinstance(until, int | float) and not isinstance(until, bool):
+                    self._sync_until = max(self._sync_until, float(until))
+                self._report.set()
             # heartbeat_ack and types from newer servers need nothing.
 
     def _dropped(self, code: int | None) -> None:
@@ -237,6 +248,8 @@ class Link:
         self._frame_sizes.pop(event_id, None)
         self._drops.pop(event_id, None)
         self._wake.set()
+        if not self._inflight and not len(self.outbox):
+            self._report.set()  # drained: the watermark jumped to now, say so
         if self.on_ack is not None:
             self.on_ack(event_id, status)
 
@@ -296,6 +309,36 @@ class Link:
                 pass
 
     async def _heartbeat(self, ws: Any) -> None:
+        """Every heartbeat_s, and at once when the outbox drained or the server asked (sync),
+        send a heartbeat carrying the watermark. A sync waits (a few seconds at most) until
+        the watermark has reached the time the server asked about."""
         while True:
-            await asyncio.sleep(self.heartbeat_s)
-            await ws.send(protocol.dumps(protocol.heartbeat(ts=time.time())))
+            try:
+                await asyncio.wait_for(self._report.wait(), timeout=self.heartbeat_s)
+            except TimeoutError:
+                pass
+            self._report.clear()
+            deadline = time.monotonic() + SYNC_WAIT_S
+            while self._sync_until and time.monotonic() < deadline:
+                mark = self.watermark()
+                if mark is not None and mark >= self._sync_until:
+                    break
+                await asyncio.sleep(0.05)
+            self._sync_until = 0.0
+            mark = self.watermark()
+            await ws.send(protocol.dumps(protocol.heartbeat(ts=time.time(), watermark=mark)))
+
+
+# How long an agent holds its answer to a sync for its watermark to reach the asked time.
+SYNC_WAIT_S = 5.0
+# Sensor readings are turned into events this long after they are read, at most.
+READING_LAG_S = 0.25
+
+
+def outbox_watermark(outbox: Outbox, now: float | None = None) -> float:
+    """Everything produced before the oldest item still waiting in the outbox (or before now,
+    less the time a reading takes to become an event, when it is empty) has been acked."""
+    now = time.time() if now is None else now
+    oldest = outbox.oldest_created()
+    mark = now - READING_LAG_S
+    return min(mark, oldest - 0.001) if oldest is not None else mark

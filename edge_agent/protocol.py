@@ -1,4 +1,4 @@
-"""The MiniGo device protocol, version 1: the one definition both the agent and the server use.
+"""The MiniGo device protocol, version 2: the one definition both the agent and the server use.
 
 Plain Python (no Django, no third-party imports) so it runs on a Raspberry Pi.
 
@@ -6,7 +6,16 @@ Text messages are JSON objects with "type" and "v". Frames travel as one binary 
 message: a 4-byte big-endian header length, the JSON header, then the JPEG bytes.
 
 Device → server: hello, heartbeat, shelf_event, frame (binary).
-Server → device: ack, error, config, greet, revoked, heartbeat_ack.
+Server → device: ack, error, config, greet, revoked, heartbeat_ack, sync.
+
+Version 2 adds the watermark: a heartbeat carries `watermark`, a Unix time up to which
+everything the device produced has been acked by the server (its outbox holds nothing
+older). Receipts wait for the shelves' watermarks to pass the shopper's exit. The server
+sends `sync {until}` when a shopper leaves; an agent answers with a heartbeat as soon as its
+watermark reaches `until`. The heartbeat_ack echoes the watermark the server recorded.
+Version 1 agents keep working: the server accepts both, and takes a version 1 heartbeat's
+own `ts` as its watermark (such an agent still draining a backlog then delivers events
+below it: they arrive late and amend the receipt instead of holding it).
 
 The server answers each message in the order received: ack {event_id, status: stored |
 duplicate} once the event is stored, or error {code, message, event_id?}. Error codes in
@@ -27,7 +36,9 @@ import math
 import struct
 from typing import Any
 
-VERSION = 1
+VERSION = 2
+# Versions the server accepts from agents (an agent is never forced to upgrade in step).
+SUPPORTED_VERSIONS = (1, 2)
 MAX_TEXT_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 4096
 SENSORS = ("load_cell", "ultrasonic", "light")
@@ -160,8 +171,10 @@ def validate(msg: Any) -> dict[str, Any]:
     if not isinstance(kind, str):
         raise ProtocolError(BAD_MESSAGE, "'type' is missing")
     version = msg.get("v", VERSION)
-    if version != VERSION or isinstance(version, bool):
-        raise ProtocolError(UNSUPPORTED_VERSION, f"protocol version {version!r} is not {VERSION}")
+    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
+        raise ProtocolError(
+            UNSUPPORTED_VERSION, f"protocol version {version!r} is not one of {SUPPORTED_VERSIONS}"
+        )
     if kind == "hello":
         device_kind = _require(msg, "kind", str)
         if device_kind not in DEVICE_KINDS:
@@ -171,9 +184,18 @@ def validate(msg: Any) -> dict[str, Any]:
             "device": _require(msg, "device", str)[:64],
             "kind": device_kind,
             "software": str(msg.get("software", ""))[:40],
+            "v": version,
         }
     if kind == "heartbeat":
-        return {"type": "heartbeat", "ts": _timestamp(msg)}
+        ts = _timestamp(msg)
+        watermark = None
+        if version >= 2 and msg.get("watermark") is not None:
+            watermark = _number(msg, "watermark")
+            if watermark <= 0:
+                raise ProtocolError(BAD_MESSAGE, "'watermark' must be a positive Unix time")
+        elif version < 2:
+            watermark = ts
+        return {"type": "heartbeat", "ts": ts, "watermark": watermark, "v": version}
     if kind == "shelf_event":
         event_id = _event_id(msg)
         sensor = _require(msg, "sensor", str)
@@ -244,8 +266,10 @@ def decode_frame(data: bytes, *, max_bytes: int) -> tuple[dict[str, Any], bytes]
     header = _loads(data[4 : 4 + size], "the frame header")
     if not isinstance(header, dict) or header.get("type") != "frame":
         raise ProtocolError(BAD_MESSAGE, "the frame header must have type 'frame'")
-    if header.get("v", VERSION) != VERSION:
-        raise ProtocolError(UNSUPPORTED_VERSION, f"protocol version is not {VERSION}")
+    if header.get("v", VERSION) not in SUPPORTED_VERSIONS:
+        raise ProtocolError(
+            UNSUPPORTED_VERSION, f"protocol version is not one of {SUPPORTED_VERSIONS}"
+        )
     event_id = _event_id(header)
     seq = header.get("seq", 0)
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
@@ -308,8 +332,11 @@ def hello(*, device: str, kind: str, software: str) -> dict[str, Any]:
     return {"type": "hello", "v": VERSION, "device": device, "kind": kind, "software": software}
 
 
-def heartbeat(*, ts: float) -> dict[str, Any]:
-    return {"type": "heartbeat", "v": VERSION, "ts": ts}
+def heartbeat(*, ts: float, watermark: float | None = None) -> dict[str, Any]:
+    msg: dict[str, Any] = {"type": "heartbeat", "v": VERSION, "ts": ts}
+    if watermark is not None:
+        msg["watermark"] = watermark
+    return msg
 
 
 def shelf_event(
@@ -347,7 +374,7 @@ def greet(name: str) -> dict[str, Any]:
     return {"type": "greet", "v": VERSION, "name": name}
 
 
-SERVER_TYPES = ("ack", "error", "config", "greet", "revoked", "heartbeat_ack")
+SERVER_TYPES = ("ack", "error", "config", "greet", "revoked", "heartbeat_ack", "sync")
 
 
 def parse_server(text: str | bytes) -> dict[str, Any]:

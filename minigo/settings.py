@@ -156,6 +156,9 @@ CELERY_BEAT_SCHEDULE = {
     # Shelf events waiting for late camera frames are decided once their window has passed:
     # every second, so a receipt waits at most about that long for the last of them.
     "settle-shelf-events": {"task": "store.tasks.settle_shelf_events", "schedule": 1.0},
+    # Receipts of visits whose evidence is complete (or past the deadline) are issued; the
+    # watermark reports and decided events trigger it at once, this catches the rest.
+    "settle-receipts": {"task": "store.tasks.settle_receipts", "schedule": 2.0},
     # Frames whose task was lost with the broker's queue are queued again.
     "recover-frames": {"task": "store.tasks.recover_frames", "schedule": 60.0},
 }
@@ -307,6 +310,9 @@ MINIGO = {
     # event the shelf camera's frames are compared with it.
     "DETECTOR_THREADS": envint("MINIGO_DETECTOR_THREADS", 1, minimum=1),
     "DETECTION_WINDOW_S": envfloat("MINIGO_DETECTION_WINDOW_S", 10.0, minimum=0.0),
+    # A receipt waits for every shelf device to report past the exit time; a shelf silent
+    # this long after the exit gets the receipt issued as provisional (its evidence amends it).
+    "SETTLE_DEADLINE_S": envfloat("MINIGO_SETTLE_DEADLINE_S", 60.0, minimum=0.0),
     "DEVICE_OFFLINE_AFTER_S": envint("MINIGO_DEVICE_OFFLINE_AFTER_S", 60, minimum=5),
     # The largest HTTP request body (a kiosk's photos, a detector model upload); larger ones
     # are refused with 413 before anything parses them. nginx's client_max_body_size in

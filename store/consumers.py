@@ -58,6 +58,11 @@ def _touch(device: Device, events: int) -> datetime:
 
 
 @database_sync_to_async
+def _watermark(device: Device, epoch: float) -> datetime:
+    return device_services.device_report_watermark(device=device, epoch=epoch)
+
+
+@database_sync_to_async
 def _config(device: Device) -> dict[str, Any]:
     from store.services.config import device_config
 
@@ -205,7 +210,11 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         elif kind == "heartbeat":
             self._last_touch = 0.0  # a heartbeat always writes: it is what keeps "online"
             await self._counted(0)
-            await self.send(protocol.dumps({"type": "heartbeat_ack", "v": protocol.VERSION}))
+            reply = {"type": "heartbeat_ack", "v": protocol.VERSION}
+            if msg["watermark"] is not None and self.device.kind == "shelf":
+                recorded = await _watermark(self.device, msg["watermark"])
+                reply["watermark"] = recorded.timestamp() if recorded else None
+            await self.send(protocol.dumps(reply))
         elif kind == "shelf_event":
             _within_bounds(msg)
             try:

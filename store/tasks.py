@@ -26,6 +26,23 @@ def settle_shelf_events() -> int:
 
 
 @shared_task(**RETRY)
+def settle_receipts() -> int:
+    from store.services.settlement import visits_settle
+
+    return visits_settle()
+
+
+def settle_receipts_soon() -> None:
+    """Run the settle job now: inline when embedded, else on a worker."""
+    from minigo.celery import app
+
+    if app.conf.task_always_eager:
+        settle_receipts()
+    else:
+        settle_receipts.delay()
+
+
+@shared_task(**RETRY)
 def process_frame(frame_id: int) -> None:
     frame_process(frame_id=frame_id)
 

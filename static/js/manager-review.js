@@ -168,7 +168,6 @@ function removeCard(cardEl) {
 
 function errorText(e) {
   if (e.code === 'review_already_resolved') return 'Someone already decided this one.';
-  if (e.code === 'visit_closed') return 'That shopper has left; their receipt is final.';
   return e.message;
 }
 

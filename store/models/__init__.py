@@ -7,7 +7,16 @@ from .review import Dispute, ReviewItem, ReviewStatus
 from .settings import StoreSettings
 from .shoppers import FaceEmbedding, Shopper
 from .sightings import Sighting
-from .visits import CartEntry, EntryKind, Receipt, ReceiptLine, Visit, VisitStatus
+from .visits import (
+    CartEntry,
+    EntryKind,
+    Receipt,
+    ReceiptLine,
+    ReceiptRevision,
+    RevisionReason,
+    Visit,
+    VisitStatus,
+)
 
 __all__ = [
     "CartEntry",
@@ -25,8 +34,10 @@ __all__ = [
     "Product",
     "Receipt",
     "ReceiptLine",
+    "ReceiptRevision",
     "ReviewItem",
     "ReviewStatus",
+    "RevisionReason",
     "SensorKind",
     "Shelf",
     "ShelfEvent",

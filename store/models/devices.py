@@ -24,6 +24,9 @@ class Device(models.Model):
     software_version = models.CharField(max_length=40, blank=True)
     # Events in the last minute, refreshed as events arrive (shown in admin and dashboard).
     event_rate_per_min = models.FloatField(default=0.0)
+    # The device's own word that everything it produced up to this time has reached the
+    # server (its outbox holds nothing older). Receipts wait for it to pass the exit time.
+    watermark = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["device_id"]

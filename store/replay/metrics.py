@@ -14,6 +14,8 @@ class Metrics:
     recall: float
     review: int
     events: int
+    # Receipts whose lines changed after they were issued (late evidence, reviews, refunds).
+    amended: int = 0
 
     @property
     def cacc(self) -> float:
@@ -22,7 +24,7 @@ class Metrics:
     def line(self) -> str:
         return (
             f"cAcc={self.exact}/{self.receipts} items_p={self.precision:.4f} "
-            f"items_r={self.recall:.4f} review={self.review}"
+            f"items_r={self.recall:.4f} review={self.review} amended={self.amended}"
         )
 
 

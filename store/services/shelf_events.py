@@ -27,10 +27,20 @@ from django.utils import timezone
 
 from store.errors import DomainError
 from store.faults import fault_point
-from store.models import CartEntry, EventStatus, Frame, Product, ShelfEvent, Slot
+from store.models import (
+    CartEntry,
+    EventStatus,
+    Frame,
+    Product,
+    RevisionReason,
+    ShelfEvent,
+    Slot,
+    VisitStatus,
+)
 from store.services import attribution, live
 from store.services.carts import cart_return, cart_take
 from store.services.events import mark_processed
+from store.services.receipts import receipt_revise
 from store.services.review import review_open
 
 log = logging.getLogger(__name__)
@@ -195,7 +205,18 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
     pending event is processed, inside one transaction with its cart entry and stock move.
     A doubtful event whose camera window is still open stays pending (it is re-run when a
     sighting arrives at this shelf, and decided when the window closes); `final` decides it
-    now whatever the evidence."""
+    now whatever the evidence. A decided event may be the last one a leaving shopper's
+    receipt waits for: the settlement is told."""
+    from store.services.settlement import settlement_poke
+
+    with transaction.atomic():
+        event = _process(event_id=event_id, final=final)
+        if event.status != EventStatus.PENDING:
+            settlement_poke(when=event.occurred_at)
+    return event
+
+
+def _process(*, event_id: int, final: bool) -> ShelfEvent:
     with transaction.atomic():
         event = ShelfEvent.objects.select_for_update().select_related("device").get(pk=event_id)
         if event.status != EventStatus.PENDING:
@@ -338,11 +359,16 @@ def _apply(event, *, slot, option: Option, ranked: list, detail: dict) -> ShelfE
         "shelf_event": event,
         "confidence": round(top.confidence, 4),
         "evidence": evidence,
+        # The shopper may have left since: what happened during the visit still belongs to
+        # it, and amends its receipt if one was issued.
+        "at": event.occurred_at,
     }
     try:
         with transaction.atomic():
             entry = cart_take(**common) if option.delta > 0 else cart_return(**common)
             fault_point("shelf_event_apply")  # the fault tests' pause; off unless env set
+            if entry.visit.status != VisitStatus.OPEN:
+                receipt_revise(visit=top.visit, reason=RevisionReason.LATE_EVENT)
     except DomainError as exc:
         reason = "shopper_left" if exc.code == "visit_closed" else exc.code
         return _review(
@@ -389,19 +415,6 @@ def shelf_events_settle(*, now=None) -> int:
     )
     ids = list(
         ShelfEvent.objects.filter(status=EventStatus.PENDING, occurred_at__lte=cutoff)
-        .order_by("occurred_at")
-        .values_list("pk", flat=True)
-    )
-    for pk in ids:
-        shelf_event_process(event_id=pk, final=True)
-    return len(ids)
-
-
-def shelf_events_settle_for(*, visit) -> int:
-    """Decide now the events still waiting whose best candidate is `visit`: called as the
-    shopper walks out, so a pick seen a moment ago lands on this receipt, not in review."""
-    ids = list(
-        ShelfEvent.objects.filter(status=EventStatus.PENDING, result__best__visit=visit.pk)
         .order_by("occurred_at")
         .values_list("pk", flat=True)
     )

@@ -14,11 +14,13 @@ from store.models import (
     Dispute,
     Frame,
     Product,
+    Receipt,
     ReviewStatus,
     SensorKind,
     Shelf,
 )
 from store.services.disputes import dispute_payload, dispute_refundable, dispute_resolve
+from store.services.receipts import receipt_correct
 from store.services.store_settings import FIELDS as SETTINGS_FIELDS
 from store.services.store_settings import store_settings_get, store_settings_update
 from store.web import analytics as analytics_selectors
@@ -96,6 +98,35 @@ def review_state(request: HttpRequest) -> JsonResponse:
 @staff_required
 def kiosk(request: HttpRequest) -> HttpResponse:
     return render(request, "manager/kiosk.html", {"section": "kiosk"})
+
+
+@require_POST
+@staff_required
+def receipt_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add items to, or remove them from, a receipt after the exit (a new revision)."""
+    receipt = get_object_or_404(Receipt, pk=pk)
+    product = Product.objects.filter(pk=request.POST.get("product") or 0).first()
+    try:
+        quantity = int(request.POST.get("quantity") or 0)
+    except ValueError:
+        quantity = 0
+    try:
+        if product is None:
+            raise DomainError("product_required", "choose the product")
+        if quantity == 0:
+            raise DomainError("bad_quantity", "add (positive) or remove (negative) items")
+        receipt_correct(
+            receipt=receipt,
+            product=product,
+            quantity=quantity,
+            by=request.user,
+            note=request.POST.get("note", ""),
+        )
+    except DomainError as exc:
+        messages.error(request, f"Receipt {receipt.number}: {exc.message}")
+    else:
+        messages.success(request, f"Receipt {receipt.number} corrected.")
+    return redirect("manager-receipt", pk=receipt.pk)
 
 
 def _disputes_page(request: HttpRequest, *, errors: dict[int, str] | None = None) -> HttpResponse:

@@ -93,8 +93,9 @@ def daily_totals(qs: QuerySet[Receipt]) -> list[dict[str, Any]]:
         refunded = refunds.get((row["day"], row["currency"]), Decimal("0.00")).quantize(CENT)
         # SQLite sums decimals as floats: back to cents.
         total, tax = Decimal(row["total"]).quantize(CENT), Decimal(row["tax"]).quantize(CENT)
+        # Refunds revise their receipts: the summed totals are already net of them.
         out.append(
-            {**row, "total": total, "tax": tax, "refunded": refunded, "net": total - refunded}
+            {**row, "sales": total + refunded, "tax": tax, "refunded": refunded, "net": total}
         )
     return out
 

@@ -20,6 +20,7 @@ from store.models import (
     Visit,
     VisitStatus,
 )
+from store.services import attribution
 from store.web.selectors import frame_boxes, reason_text
 
 SENSORS = {value: label for value, label in SensorKind.choices}
@@ -170,8 +171,23 @@ def review_card(item: ReviewItem, *, names: dict[int, str], in_store: list[dict]
         if c.get("visit")
     ]
     if not candidates:
-        # No ranking (e.g. the weight fit nobody): anyone in the store at the time may be it.
-        candidates = [{**v, "confidence": None, "evidence": "in the store now"} for v in in_store]
+        # No ranking (e.g. the weight fit nobody): anyone in the store when it happened may be
+        # it, also those who left since (giving it to them amends their receipt).
+        if event is not None:
+            candidates = [
+                {
+                    "visit": v.pk,
+                    "name": v.shopper.display_name,
+                    "confidence": None,
+                    "evidence": "in the store at the time"
+                    + ("" if v.status == VisitStatus.OPEN else ", left since"),
+                }
+                for v in attribution.visits_at(when=event.occurred_at)
+            ]
+        else:
+            candidates = [
+                {**v, "confidence": None, "evidence": "in the store now"} for v in in_store
+            ]
     shelf = item.slot.shelf.name if item.slot_id else None
     return {
         "review": item.pk,

@@ -85,7 +85,8 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
     context = receipt_context(obj)
     for row in context["receipt_lines"]:
         row["open"] = row["line"].pk in open_lines
-        row["left"] = row["line"].quantity - row["refunded"]
+        # Refunds revise the receipt: what is on the line now is what can still be reported.
+        row["left"] = row["line"].quantity
     return render(
         request,
         "shopper/receipt.html",

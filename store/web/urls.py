@@ -19,6 +19,11 @@ urlpatterns = [
     path("manager/receipts/", r.receipts, name="manager-receipts"),
     path("manager/receipts.csv", r.receipts_csv, name="manager-receipts-csv"),
     path("manager/receipts/<int:pk>/", r.receipt, name="manager-receipt"),
+    path(
+        "manager/receipts/<int:pk>/correct/",
+        m.receipt_correct_view,
+        name="manager-receipt-correct",
+    ),
     path("manager/disputes/", m.disputes, name="manager-disputes"),
     path("manager/disputes/<int:pk>/decide/", m.dispute_decide, name="manager-dispute-decide"),
     path("manager/analytics/", m.analytics, name="manager-analytics"),

@@ -47,7 +47,7 @@ def test_a_good_shelf_event_parses():
         (_event(sensor="light", before=1, after=0.5), p.IMPOSSIBLE_READING),
         (_event(sensor="laser"), p.BAD_MESSAGE),
         (_event(event_id=""), p.BAD_MESSAGE),
-        (_event(v=2), p.UNSUPPORTED_VERSION),
+        (_event(v=3), p.UNSUPPORTED_VERSION),
         (json.dumps({"type": "teleport", "v": 1}), p.UNKNOWN_TYPE),
         ("x" * (p.MAX_TEXT_BYTES + 1), p.MESSAGE_TOO_LARGE),
     ],

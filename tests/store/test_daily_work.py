@@ -75,19 +75,29 @@ def test_a_receipt_shows_the_store_the_tax_per_rate_and_its_refunds(store, shopp
     receipt = sale(store, shopper, cola=2, chips=1)
     assert receipt.currency == "CHF"
     line = receipt.lines.get(sku="COLA")
-    dispute = dispute_open(shopper=shopper, receipt=receipt, line=line, quantity=2, message="no")
+    dispute = dispute_open(shopper=shopper, receipt=receipt, line=line, quantity=1, message="no")
     dispute_resolve(dispute=dispute, by=manager, refund=True)
     html = client_for(shopper.user).get(f"/app/receipts/{receipt.pk}/").content.decode()
     for text in ("Corner Pantry", "1 Main St", "VAT DE123", "Tax included", "20 %", "0 %"):
         assert text in html, text
-    # Cola 2 × 1.50 = 3.00 at 20 % holds 0.50 tax; crisps 1.10 at 0 %.
-    assert re.search(r"20 %</td><td class=\"num\">2.50</td><td class=\"num\">0.50</td>", html)
-    assert "2 refunded" in html and "−3.00" in html
-    assert re.search(r'class="net-total">1.10 CHF<', html)
-    # The refunded line offers no second report; the other line still does.
-    assert html.count("Report a problem") == 1
+    # What is left: 1 cola at 1.50 holding 0.25 tax at 20 %, and crisps 1.10 at 0 %.
+    assert re.search(r'20 %</td><td class="num">1.25</td><td class="num">0.25</td>', html)
+    assert "1 refunded" in html and 'refund-amount small">1.50<' in html
+    # The refund revised the receipt: its total is what the shopper pays in the end.
+    assert re.search(r'class="receipt-total">2.60 CHF<', html)
+    assert html.count("Report a problem") == 2
     manager_html = client_for(manager).get(f"/manager/receipts/{receipt.pk}/").content.decode()
     assert "Corner Pantry" in manager_html and "data-print" in manager_html
+    assert "Correct this receipt" in manager_html
+
+
+def test_a_fully_refunded_line_offers_no_second_report(store, shopper, manager):
+    receipt = sale(store, shopper, cola=2, chips=1)
+    line = receipt.lines.get(sku="COLA")
+    dispute = dispute_open(shopper=shopper, receipt=receipt, line=line, quantity=2, message="x")
+    dispute_resolve(dispute=dispute, by=manager, refund=True)
+    html = client_for(shopper.user).get(f"/app/receipts/{receipt.pk}/").content.decode()
+    assert "2 refunded" in html and html.count("Report a problem") == 1
 
 
 def test_receipts_are_filtered_by_date_paged_and_totalled_per_day(store, shopper, manager):

@@ -38,9 +38,14 @@ def test_a_refund_is_a_correction_entry_at_the_receipt_price(store, shopper, man
     assert entry.quantity == -2 and entry.unit_price == Decimal("1.50")
     assert entry.created_by == manager
     assert dispute_refunded(dispute=dispute) == Decimal("3.00")
-    # The receipt itself is never edited.
+    # The refund amends the same receipt: a second revision that says what changed, while
+    # the first revision keeps what was issued.
     receipt.refresh_from_db()
-    assert receipt.total == Decimal("4.50")
+    assert receipt.total == Decimal("1.50") and receipt.revision == 2
+    first, second = receipt.revisions.order_by("revision")
+    assert first.total == Decimal("4.50") and second.reason == "refund"
+    assert second.difference == Decimal("-3.00")
+    assert second.changes == [{"sku": "COLA", "name": store.cola.name, "was": 3, "now": 1}]
 
 
 def test_a_line_cannot_be_refunded_twice_beyond_what_was_bought(store, shopper, manager, receipt):
@@ -67,7 +72,9 @@ def test_a_partly_refunded_line_can_be_reported_for_what_is_left(store, shopper,
     dispute_resolve(dispute=second, by=manager, refund=True)
     refunds = receipt_refunds(receipt=receipt)
     assert refunds["per_line"] == {line.pk: 3}
-    assert refunds["net_total"] == receipt.total - 3 * line.unit_price == 0
+    assert refunds["amount"] == 3 * line.unit_price
+    receipt.refresh_from_db()
+    assert receipt.total == 0  # each refund revised the receipt
 
 
 def test_reporting_more_than_was_bought_says_the_most_one_can_report(store, shopper, receipt):
