@@ -170,24 +170,27 @@ def review_card(item: ReviewItem, *, names: dict[int, str], in_store: list[dict]
         for c in ranked
         if c.get("visit")
     ]
+    # Shoppers in the store when it happened, also those who left since: the item can still
+    # be given to them (it amends their receipt).
+    present = (
+        [
+            {"visit": v.pk, "name": v.shopper.display_name, "open": v.status == VisitStatus.OPEN}
+            for v in attribution.visits_at(when=event.occurred_at)
+        ]
+        if event is not None
+        else None
+    )
     if not candidates:
-        # No ranking (e.g. the weight fit nobody): anyone in the store when it happened may be
-        # it, also those who left since (giving it to them amends their receipt).
-        if event is not None:
-            candidates = [
-                {
-                    "visit": v.pk,
-                    "name": v.shopper.display_name,
-                    "confidence": None,
-                    "evidence": "in the store at the time"
-                    + ("" if v.status == VisitStatus.OPEN else ", left since"),
-                }
-                for v in attribution.visits_at(when=event.occurred_at)
-            ]
-        else:
-            candidates = [
-                {**v, "confidence": None, "evidence": "in the store now"} for v in in_store
-            ]
+        # No ranking (e.g. the weight fit nobody): anyone present at the time may be it.
+        candidates = [
+            {
+                "visit": v["visit"],
+                "name": v["name"],
+                "confidence": None,
+                "evidence": "in the store at the time" + ("" if v["open"] else ", left since"),
+            }
+            for v in (present if present is not None else [{**v, "open": True} for v in in_store])
+        ]
     shelf = item.slot.shelf.name if item.slot_id else None
     return {
         "review": item.pk,
@@ -203,6 +206,9 @@ def review_card(item: ReviewItem, *, names: dict[int, str], in_store: list[dict]
         "created_at": item.created_at.isoformat(),
         "occurred_at": event.occurred_at.isoformat() if event else item.created_at.isoformat(),
         "candidates": candidates,
+        "present": [{"visit": v["visit"], "name": v["name"]} for v in present]
+        if present is not None
+        else None,
         "trace": _trace(event) if event else None,
         "frame": _frame_info(_nearest_frame(item, event), names),
     }
