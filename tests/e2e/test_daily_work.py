@@ -247,7 +247,8 @@ def test_every_manager_and_shopper_page_fits_a_phone_with_screenshots(
     paper = kit.locator(".receipt-paper")
     for text in ("Corner Pantry", "1 Main Street", "VAT DE123456789", "Tax included", "1 refunded"):
         expect(paper).to_contain_text(text)
-    expect(paper.locator(".net-total")).to_have_text("4.10 EUR")  # 4.50 + 1.10 − 1.50
+    # The refund revised the receipt: 4.50 + 1.10 − 1.50.
+    expect(paper.locator(".receipt-total")).to_have_text("4.10 EUR")
     kit.emulate_media(media="print")
     expect(kit.locator("header.top")).to_be_hidden()
     expect(kit.get_by_role("button", name="Print")).to_be_hidden()
