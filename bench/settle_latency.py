@@ -67,8 +67,9 @@ async def _run(port: int, boot: dict[str, str], visits: int) -> tuple[list[float
     from websockets.asyncio.client import connect
 
     from edge_agent import protocol
+    from store.replay.frames import sees_jpeg
 
-    jpeg = common._tiny_jpeg()
+    jpeg = sees_jpeg()
     live = await connect(
         f"ws://127.0.0.1:{port}/ws/live/",
         additional_headers={

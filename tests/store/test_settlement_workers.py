@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from store.models import Device, Frame, Receipt, ReviewItem, ShelfEvent, Visit
-from store.replay.build import TINY_JPEG
+from store.replay.frames import sees_jpeg
 from store.services.visits import visit_close, visit_open
 from tests.store import test_faults as faults
 from tests.store.test_attribution import _event, _process, _seen
@@ -46,7 +46,7 @@ def two_inside(store, shopper, other_shopper):
 def _frame(device, event_id: str, at, names: list[str]) -> Frame:
     """A frame as the device endpoint stores it (its vision result is the `sees` list)."""
     return Frame.objects.create(
-        device=device, event_id=event_id, captured_at=at, width=8, height=8, jpeg=TINY_JPEG,
+        device=device, event_id=event_id, captured_at=at, width=8, height=8, jpeg=sees_jpeg(),
         result={"sees": {"shoppers": names}},
     )  # fmt: skip
 
