@@ -289,7 +289,10 @@ MINIGO = {
     "ATTRIBUTION_GRACE_S": envfloat("MINIGO_ATTRIBUTION_GRACE_S", 1.0, minimum=0.0),
     # Replay only: accept frames whose header says what the camera "sees" (synthetic
     # scenarios). Off in production: a device must never be able to claim identities.
-    "ACCEPT_SEES": envbool("MINIGO_ACCEPT_SEES", False),
+    "ACCEPT_SEES": envbool("MINIGO_ACCEPT_SEES", envbool("MINIGO_DEMO", False)),
+    # Demo server (`make demo`): accepts `sees` frames, and shoppers a replay creates get a
+    # known password so anyone can watch a replayed shopper's phone. Never in production.
+    "DEMO": envbool("MINIGO_DEMO", False),
     "FACE_TOLERANCE": envfloat("MINIGO_FACE_TOLERANCE", 0.5, minimum=0.0),
     # Faces are detected on a copy of the frame at most this many pixels on its longer side.
     "FACE_DETECT_MAX_SIDE": envint("MINIGO_FACE_DETECT_MAX_SIDE", 640, minimum=160),

@@ -8,6 +8,11 @@ from store.services.devices import device_revoke, device_rotate_token
 from store.services.restock import slot_stock_count
 
 
+@admin.register(m.StoreSettings)
+class StoreSettingsAdmin(admin.ModelAdmin):
+    list_display = ["name", "currency", "tax_ids", "updated_at"]
+
+
 @admin.register(m.Product)
 class ProductAdmin(admin.ModelAdmin):
     list_display = [

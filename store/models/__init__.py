@@ -6,6 +6,7 @@ from .detection import ClassMapping, DatasetBox, DatasetImage, DetectorModel
 from .devices import Device, DeviceKind, EventStatus, Frame, ShelfEvent
 from .groups import GroupMember, ShoppingGroup
 from .review import Dispute, ReviewItem, ReviewStatus
+from .settings import StoreSettings
 from .shoppers import FaceEmbedding, Shopper
 from .sightings import Sighting
 from .stock import StockBatch, StockMove, StockMoveReason
@@ -52,6 +53,7 @@ __all__ = [
     "Shopper",
     "ShoppingGroup",
     "Sighting",
+    "StoreSettings",
     "Slot",
     "StockBatch",
     "StockMove",

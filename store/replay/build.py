@@ -16,6 +16,7 @@ from django.utils import timezone
 from PIL import Image
 
 from edge_agent import protocol
+from store.errors import DomainError
 from store.models import AccountEntry, Device, Product, Shelf, Shopper, Slot, StorePolicy
 from store.replay.frames import sees_jpeg
 from store.replay.scenario import Scenario, ScenarioError
@@ -133,6 +134,26 @@ def phone_action(line: dict[str, Any]) -> None:
         raise ScenarioError(f"unknown shopper {line['shopper']!r} in a {line['type']} line")
     if line["type"] == "group":
         group_announce(shopper=shopper, companions=int(line.get("companions", 0)))
+
+
+# The password every replayed shopper gets on a demo server (MINIGO_DEMO=true) only.
+DEMO_SHOPPER_PASSWORD = "walk-out-demo"
+
+
+def demo_passwords(shoppers: dict[str, Shopper]) -> list[str]:
+    """Give the replayed shoppers the known demo password, so a person can sign in as one
+    and watch their phone. Refused unless the server runs in demo mode."""
+    from django.conf import settings
+
+    if not settings.MINIGO.get("DEMO"):
+        raise DomainError("not_demo", "known passwords are given only in demo mode (MINIGO_DEMO)")
+    names = []
+    for key, shopper in sorted(shoppers.items()):
+        user = shopper.user
+        user.set_password(DEMO_SHOPPER_PASSWORD)
+        user.save(update_fields=["password"])
+        names.append(key)
+    return names
 
 
 def enrol_photos(*, shopper: Shopper, images: list[bytes]) -> int:

@@ -110,11 +110,18 @@ def play(
     if setup:
         sc = namespaced(sc, f"r{int(time.time() * 10) % 10**6:06d}-")
         tokens = build.build_store(sc)
-        build.build_shoppers(sc)
+        shoppers = build.build_shoppers(sc)
         out.write(
             f"Store of the scenario set up under its own names ({sc.devices[0]['device']}, …); "
             f"{len(tokens)} device tokens minted."
         )
+        if settings.MINIGO.get("DEMO") and shoppers:
+            names = build.demo_passwords(shoppers)
+            out.write(
+                f"Demo shoppers: sign in at {server.rstrip('/')}/accounts/login/ as any of "
+                f"{', '.join(names)} with the password '{build.DEMO_SHOPPER_PASSWORD}' "
+                "(demo mode only) to watch their cart live."
+            )
     elif tokens_file:
         tokens = read_tokens(tokens_file)
     else:

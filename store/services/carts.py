@@ -131,6 +131,8 @@ def _push(visit: Visit, entry: CartEntry) -> None:
         "entry": entry.pk,
         "kind": entry.kind,
         "product": entry.product_id,
+        # Named here: a product put back may no longer be on any line of the cart.
+        "name": entry.product.name,
         "quantity": entry.quantity,
     }
     live.to_shopper(visit.shopper_id, "cart", {**snapshot, "change": change})

@@ -44,6 +44,7 @@ def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str,
                 "confidence": round(float(match.confidence), 4) if match.shopper_id else 1.0,
                 "distance": round(float(distance), 4) if np.isfinite(distance or 0) else None,
                 "x": round((box[1] + box[3]) / 2 / width, 4) if box else None,
+                "box": [int(v) for v in box] if box else None,
             }
         )
     return out
@@ -112,11 +113,14 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
         .filter(shopper_id__in=[f["shopper"] for f in faces if f["shopper"]])
         .order_by("entered_at")
     }
-    rows, seen = [], []
+    rows, seen, boxes = [], [], []
     for face in faces:
         visit = open_visits.get(face["shopper"]) if face["shopper"] else None
         if face["shopper"] and visit is None:
             continue  # matched someone who is not in the store (any more): no evidence
+        if face.get("box"):
+            # Where the face was (pixels, no image): the review card draws it on the frame.
+            boxes.append({"box": face["box"], "shopper": visit.shopper_id if visit else None})
         rows.append(
             Sighting(
                 device=frame.device,
@@ -141,6 +145,7 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
     return {
         "sightings": seen,
         "unknown_faces": sum(1 for r in rows if r.shopper_id is None),
+        "faces": boxes,
         "woke_events": woken,
     }
 
