@@ -475,7 +475,7 @@ def main() -> None:
                 got.setdefault(who, []).append({k: int(v) for k, v in (items or {}).items()})
             shelf_frames = dict(
                 c.execute(
-                    "SELECT f.result ? 'faces', count(*) FROM store_frame f"
+                    "SELECT f.result ? 'faces_deferred', count(*) FROM store_frame f"
                     " JOIN store_device d ON d.id = f.device_id WHERE d.kind = 'shelf'"
                     " GROUP BY 1"
                 )

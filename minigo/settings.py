@@ -165,6 +165,10 @@ CELERY_BEAT_SCHEDULE = {
     "settle-receipts": {"task": "store.tasks.settle_receipts", "schedule": 2.0},
     # Frames whose task was lost with the broker's queue are queued again.
     "recover-frames": {"task": "store.tasks.recover_frames", "schedule": 60.0},
+    # Checked every 15 minutes; the mail itself goes out once per store-local day.
+    "stock-report": {"task": "store.tasks.send_stock_report", "schedule": 900.0},
+    # Tab stores mail last month's statement to those who owe, once a month.
+    "tab-statements": {"task": "store.tasks.send_tab_statements", "schedule": 900.0},
 }
 
 if REDIS_URL:
@@ -300,7 +304,10 @@ MINIGO = {
     "ATTRIBUTION_GRACE_S": envfloat("MINIGO_ATTRIBUTION_GRACE_S", 1.0, minimum=0.0),
     # Replay only: accept frames whose header says what the camera "sees" (synthetic
     # scenarios). Off in production: a device must never be able to claim identities.
-    "ACCEPT_SEES": envbool("MINIGO_ACCEPT_SEES", False),
+    "ACCEPT_SEES": envbool("MINIGO_ACCEPT_SEES", envbool("MINIGO_DEMO", False)),
+    # Demo server (`make demo`): accepts `sees` frames, and shoppers a replay creates get a
+    # known password so anyone can watch a replayed shopper's phone. Never in production.
+    "DEMO": envbool("MINIGO_DEMO", False),
     "FACE_TOLERANCE": envfloat("MINIGO_FACE_TOLERANCE", 0.5, minimum=0.0),
     # Faces are detected on a copy of the frame at most this many pixels on its longer side.
     "FACE_DETECT_MAX_SIDE": envint("MINIGO_FACE_DETECT_MAX_SIDE", 640, minimum=160),
@@ -341,6 +348,16 @@ MINIGO = {
     "QR_TTL_S": envint("MINIGO_QR_TTL_S", 120, minimum=10),
     "CURRENCY": envstr("MINIGO_CURRENCY", "EUR"),
     "LOW_STOCK_DEFAULT": envint("MINIGO_LOW_STOCK_DEFAULT", 3, minimum=0),
+    # The store's own clock for sale hours (no alcohol 22:00-06:00), best-before dates and the
+    # daily cash-up; an IANA name such as "Europe/Berlin". Defaults to TIME_ZONE.
+    "STORE_TIME_ZONE": envstr("MINIGO_STORE_TIME_ZONE", TIME_ZONE),
+    # Companions announced by a payer ("+2") join when the entry gate sees them within this
+    # many seconds of the payer; an announcement lapses after the TTL if nobody came.
+    "GROUP_WINDOW_S": envfloat("MINIGO_GROUP_WINDOW_S", 5.0, minimum=0.0),
+    "GROUP_ANNOUNCE_TTL_S": envint("MINIGO_GROUP_ANNOUNCE_TTL_S", 600, minimum=10),
+    "GROUP_MAX_COMPANIONS": envint("MINIGO_GROUP_MAX_COMPANIONS", 8, minimum=1),
+    # The daily low-stock and expiring-soon mail is sent from this store-local hour on.
+    "STOCK_REPORT_HOUR": envint("MINIGO_STOCK_REPORT_HOUR", 6, minimum=0),
     # Embedded (no Redis): run the periodic jobs (deciding picks whose camera window has
     # closed, devices going offline, frames expiring) in a thread of the server process.
     "EMBEDDED_BEAT": envbool("MINIGO_EMBEDDED_BEAT", True),

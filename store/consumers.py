@@ -231,6 +231,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             await self._counted(0)
             reply = {"type": "heartbeat_ack", "v": protocol.VERSION}
             if msg["watermark"] is not None and self.device.kind == "shelf":
+                protocol.check_watermark(msg)
                 recorded = await _watermark(self.device, msg["watermark"])
                 reply["watermark"] = recorded.timestamp() if recorded else None
             await self.send(protocol.dumps(reply))

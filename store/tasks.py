@@ -89,6 +89,20 @@ def mark_stale_devices_offline() -> int:
     return device_mark_stale_offline()
 
 
+@shared_task
+def send_stock_report() -> bool:
+    from store.services.restock import stock_report_send
+
+    return stock_report_send()
+
+
+@shared_task
+def send_tab_statements() -> int:
+    from store.services.account_ledger import tab_statements_send
+
+    return tab_statements_send()
+
+
 @shared_task(ignore_result=False)
 def ping() -> str:
     return "pong"

@@ -93,7 +93,7 @@ def frame_process(*, frame_id: int, faces: bool = False) -> Frame | None:
 
     with transaction.atomic():
         result = apply(frame=frame, analysis=analysis)
-        keep_s = ondemand.deferred_keep_s() if result.get("faces") == ondemand.DEFERRED else 0
+        keep_s = ondemand.deferred_keep_s() if result.get(ondemand.DEFERRED) else 0
         return _finish(frame, EventStatus.APPLIED, result, jpeg, keep_s=keep_s)
 
 

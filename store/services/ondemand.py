@@ -10,7 +10,7 @@ whose picker is in doubt. So a shelf frame's faces are computed when
 - nobody asked for a while: one frame per shelf every FACES_LAST_SEEN_EVERY_S keeps the
   shoppers' "last seen" marks (weak evidence, and the manager's view) moving.
 
-Any other shelf frame is recorded as processed with `"faces": "deferred"` and its pixels are
+Any other shelf frame is recorded as processed with `"faces_deferred": true` and its pixels are
 held a little longer (DEFERRED_KEEP_S). When a shelf event starts waiting, the deferred frames
 of its window are analysed at once by the same worker and the event is decided again. Gate
 frames are always analysed: a missed entry or exit is not something a later event can ask for.
@@ -30,7 +30,7 @@ from django.db import transaction
 from store.models import EventStatus, Frame, ShelfEvent
 from store.services import wakes
 
-DEFERRED = "deferred"
+DEFERRED = "faces_deferred"  # the result key of a frame whose faces wait
 
 
 def deferred_keep_s() -> float:
@@ -43,7 +43,7 @@ def deferred_keep_s() -> float:
 def deferred_result(*, sees: dict | None) -> dict:
     """What a deferred frame records: that its faces wait, and a synthetic frame's camera
     output for when they are asked for."""
-    return {"faces": DEFERRED, **({"sees": sees} if sees is not None else {})}
+    return {DEFERRED: True, **({"sees": sees} if sees is not None else {})}
 
 
 def faces_wanted(*, frame: Frame) -> bool:
@@ -75,7 +75,7 @@ def frames_request(*, event: ShelfEvent) -> int:
             status=EventStatus.APPLIED,
             captured_at__gte=event.occurred_at - window,
             captured_at__lte=event.occurred_at + window,
-            result__faces=DEFERRED,
+            **{f"result__{DEFERRED}": True},
         )
         .order_by("captured_at")
         .values_list("pk", flat=True)
@@ -104,8 +104,8 @@ def _analyse_now(ids: list[int]) -> None:
 
     # Back to pending first, so a decision elsewhere waits for them (_frames_pending); only
     # frames still deferred: one analysed meanwhile is left as it is.
-    Frame.objects.filter(pk__in=ids, status=EventStatus.APPLIED, result__faces=DEFERRED).update(
-        status=EventStatus.PENDING
-    )
+    Frame.objects.filter(
+        pk__in=ids, status=EventStatus.APPLIED, **{f"result__{DEFERRED}": True}
+    ).update(status=EventStatus.PENDING)
     for pk in ids:
         frame_process(frame_id=pk, faces=True)

@@ -185,7 +185,7 @@ def _frames_pending(event: ShelfEvent) -> bool:
         captured_at__gte=event.occurred_at - window,
         captured_at__lte=event.occurred_at + window,
     )
-    if frames.filter(status=EventStatus.APPLIED, result__faces=DEFERRED).exists():
+    if frames.filter(status=EventStatus.APPLIED, **{f"result__{DEFERRED}": True}).exists():
         return True
     if timezone.now() - event.occurred_at > timedelta(seconds=FRAME_BACKLOG_WAIT_S):
         return False

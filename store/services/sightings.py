@@ -40,6 +40,7 @@ def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str,
                 "confidence": round(float(match.confidence), 4) if match.shopper_id else 1.0,
                 "distance": round(float(distance), 4) if np.isfinite(distance or 0) else None,
                 "x": round((box[1] + box[3]) / 2 / width, 4) if box else None,
+                "box": [int(v) for v in box] if box else None,
             }
         )
     return out
@@ -127,11 +128,14 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
             .values_list("shopper_id", "pk")
         )
     seen_at = frame.captured_at
-    rows, seen = [], []
+    rows, seen, boxes = [], [], []
     for face in faces:
         visit_id = open_visits.get(face["shopper"]) if face["shopper"] else None
         if face["shopper"] and visit_id is None:
             continue  # matched someone who is not in the store (any more): no evidence
+        if face.get("box"):
+            # Where the face was (pixels, no image): the review card draws it on the frame.
+            boxes.append({"box": face["box"], "shopper": face["shopper"] if visit_id else None})
         rows.append(
             Sighting(
                 device_id=frame.device_id,
@@ -155,7 +159,11 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
         Visit.objects.filter(pk__in=visit_ids).filter(
             Q(last_seen_at__isnull=True) | Q(last_seen_at__lte=seen_at)
         ).update(last_seen_device_id=frame.device_id, last_seen_at=seen_at)
-    return {"sightings": seen, "unknown_faces": sum(1 for r in rows if r.shopper_id is None)}
+    return {
+        "sightings": seen,
+        "unknown_faces": sum(1 for r in rows if r.shopper_id is None),
+        "faces": boxes,
+    }
 
 
 def _wake_waiting_events(*, frame: Frame) -> None:

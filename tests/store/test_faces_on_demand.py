@@ -55,7 +55,7 @@ def test_a_shelf_frame_nobody_needs_is_not_analysed(store, two_inside, no_last_s
         frame_process(frame_id=frame.pk)
     identify.assert_not_called()
     frame.refresh_from_db()
-    assert frame.status == "applied" and frame.result["faces"] == "deferred"
+    assert frame.status == "applied" and frame.result["faces_deferred"] is True
     assert pixels_get(frame=frame) is not None  # held: an event may still ask for it
 
 
@@ -73,7 +73,8 @@ def test_a_frame_near_a_waiting_event_is_analysed_and_decides_it(
         with django_capture_on_commit_callbacks(execute=True):
             frame_process(frame_id=frame.pk)
     frame.refresh_from_db()
-    assert "faces" not in frame.result and frame.result["sightings"][0]["shopper"] == ana.shopper_id
+    assert "faces_deferred" not in frame.result
+    assert frame.result["sightings"][0]["shopper"] == ana.shopper_id
     assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
 
 
@@ -97,7 +98,7 @@ def test_an_event_that_starts_waiting_gets_the_deferred_frames_of_its_window(
     before.refresh_from_db()
     far.refresh_from_db()
     assert before.status == "applied" and before.result["sightings"][0]["shopper"] == kit.shopper_id
-    assert far.result["faces"] == "deferred"  # outside the window: still not analysed
+    assert far.result["faces_deferred"] is True  # outside the window: still not analysed
     assert ShelfEvent.objects.get(pk=event.pk).status == "applied"
     assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
 
@@ -112,7 +113,7 @@ def test_one_frame_per_shelf_now_and_then_keeps_last_seen_moving(store, two_insi
         frame_process(frame_id=second.pk)
     assert identify.call_count == 1
     second.refresh_from_db()
-    assert second.result["faces"] == "deferred"
+    assert second.result["faces_deferred"] is True
 
 
 def test_gate_frames_are_always_analysed(store, no_last_seen):
@@ -135,7 +136,7 @@ def test_a_synthetic_frame_follows_the_same_rule(
     )  # fmt: skip
     frame_process(frame_id=frame.pk)
     frame.refresh_from_db()
-    assert frame.result["faces"] == "deferred" and frame.result["sees"] == {"shoppers": ["ana"]}
+    assert frame.result["faces_deferred"] is True and frame.result["sees"] == {"shoppers": ["ana"]}
     msg = {"event_id": "e1", "slot": "A1", "sensor": "load_cell", "before": 4200.0,
            "after": 3850.0, "ts": now.timestamp()}  # fmt: skip
     event = event_store(device=store.shelf_device, msg=msg)[0]
