@@ -67,7 +67,8 @@ demo: setup
 	@$(MAKE) --no-print-directory banner
 	@set -e; export MINIGO_DEMO=true; \
 	if [ -n "$$REDIS_URL" ]; then \
-	  $(BIN)/celery -A minigo worker $(WORKER_FLAGS) --beat --concurrency=2 & worker=$$!; \
+	  $(SUPERVISE) --name worker -- $(BIN)/celery -A minigo worker $(WORKER_FLAGS) --beat \
+	    --concurrency=2 & worker=$$!; \
 	fi; \
 	$(BIN)/daphne -b $(HOST) -p $(PORT) minigo.asgi:application & server=$$!; \
 	trap 'kill $$server $${worker:-} 2>/dev/null' EXIT INT TERM; \
