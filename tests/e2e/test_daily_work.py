@@ -200,12 +200,16 @@ def test_every_manager_and_shopper_page_fits_a_phone_with_screenshots(
         ("/manager/disputes/", "disputes"),
         ("/manager/analytics/", "analytics"),
         ("/manager/settings/", "settings"),
+        ("/manager/accounts/", "accounts"),
+        (f"/manager/accounts/{shopper.pk}/", "statement"),
+        ("/manager/restock/", "restock"),
     ]
     shopper_pages = [
         ("/app/", "app"),
         ("/app/enrol/", "enrol"),
         ("/app/receipts/", "receipts"),
         (f"/app/receipts/{receipt.pk}/", "receipt"),
+        ("/app/account/", "account"),
     ]
     kit = open_as("kit", DESKTOP)
     anonymous = open_as("", DESKTOP)
