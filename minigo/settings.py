@@ -127,6 +127,10 @@ else:
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
+# Nothing reads a task's return value (tasks report through the database and the live
+# channels), so none is written to the result backend; a task that someone waits on opts in
+# with ignore_result=False.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 # Invariant 1: a worker that dies mid-task must leave the message on the broker so another
@@ -173,10 +177,21 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": envstr("MINIGO_CHANNEL_PREFIX", "minigo"),
-        }
+        },
     }
+    # Frames' pixels until processed: in Redis, which every worker reaches (services/pixels.py).
+    CACHES["frames"] = {**CACHES["default"], "TIMEOUT": None}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # Embedded, tasks run in the server process at once; no culling of waiting pixels.
+        "frames": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "frames",
+            "TIMEOUT": None,
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        },
+    }
 
 # --- Auth, sessions, security ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -308,8 +323,14 @@ MINIGO = {
     "FRAME_RETENTION_HOURS": envint("MINIGO_FRAME_RETENTION_HOURS", 72, minimum=1),
     # A frame still pending this long after it arrived is queued again (its task was lost).
     "FRAME_RECOVER_AFTER_S": envint("MINIGO_FRAME_RECOVER_AFTER_S", 300, minimum=10),
-    # A frame still pending this long loses its pixels and is marked failed.
+    # A frame still pending this long is marked failed; its pixels, waiting in the "frames"
+    # cache until processed (store/services/pixels.py), expire with it.
     "FRAME_PENDING_TTL_S": envint("MINIGO_FRAME_PENDING_TTL_S", 6 * 3600, minimum=60),
+    # Faces on shelf frames on demand (store/services/ondemand.py): one frame per shelf this
+    # often for "last seen" (0: never), and how long past the window a deferred frame's pixels
+    # wait for an event that may still ask for them.
+    "FACES_LAST_SEEN_EVERY_S": envint("MINIGO_FACES_LAST_SEEN_EVERY_S", 5, minimum=0),
+    "FACES_DEFERRED_SLACK_S": envint("MINIGO_FACES_DEFERRED_SLACK_S", 30, minimum=0),
     # Product detection: onnxruntime threads per worker process, and how far around a weight
     # event the shelf camera's frames are compared with it.
     "DETECTOR_THREADS": envint("MINIGO_DETECTOR_THREADS", 1, minimum=1),

@@ -110,8 +110,11 @@ def _lock_visit(visit: Visit, *, at: datetime | None, allow_closed: bool) -> Vis
     """Lock the visit row: that serialises every change to one cart, so two events for the
     same shopper cannot both read "2 in the cart" and both return 2. A closed visit takes
     entries only for what happened while the shopper was in the store (`at` up to the exit:
-    late evidence amends the receipt) or when a person decides (`allow_closed`)."""
-    locked = Visit.objects.select_for_update().get(pk=visit.pk)
+    late evidence amends the receipt) or when a person decides (`allow_closed`). The shopper
+    comes along (the live cart update names them) without being locked."""
+    locked = (
+        Visit.objects.select_for_update(of=("self",)).select_related("shopper").get(pk=visit.pk)
+    )
     if locked.status == VisitStatus.OPEN or allow_closed:
         return locked
     if at is not None and locked.exited_at is not None and at <= locked.exited_at:

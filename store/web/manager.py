@@ -53,10 +53,12 @@ def frame_jpeg(request: HttpRequest, pk: int) -> HttpResponse:
     """A frame's JPEG while the server still holds it. Once its pixels were dropped (after
     processing, unless frames are kept) the answer is 204: the page then draws the boxes on
     a blank frame, and a page racing the drop does not see an error. No such frame: 404."""
-    row = Frame.objects.filter(pk=pk).values_list("jpeg", flat=True)
-    if not row.exists():
+    from store.services.pixels import pixels_get
+
+    frame = Frame.objects.filter(pk=pk).defer("jpeg").first()
+    if frame is None:
         raise Http404("no such frame")
-    jpeg = row.first()
+    jpeg = pixels_get(frame=frame)
     if jpeg is None:
         response = HttpResponse(status=204)
     else:

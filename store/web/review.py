@@ -146,7 +146,9 @@ def _nearest_frame(item: ReviewItem, event: ShelfEvent | None) -> Frame | None:
 def _frame_info(frame: Frame | None, names: dict[int, str]) -> dict[str, Any] | None:
     if frame is None:
         return None
-    held = Frame.objects.filter(pk=frame.pk, jpeg__isnull=False).exists()
+    from store.services.pixels import pixels_held
+
+    held = pixels_held(frame=frame)
     return {
         "frame": frame.pk,
         "captured_at": frame.captured_at.isoformat(),

@@ -127,7 +127,9 @@ def latest_frame_info(device: Device) -> dict[str, Any] | None:
     frame = Frame.objects.filter(device=device).defer("jpeg").order_by("-captured_at").first()
     if frame is None:
         return None
-    held = Frame.objects.filter(pk=frame.pk, jpeg__isnull=False).exists()
+    from store.services.pixels import pixels_held
+
+    held = pixels_held(frame=frame)
     return frame_info(frame, held=held)
 
 
