@@ -29,6 +29,7 @@ from store.models import (
     StorePolicy,
 )
 from store.services import live
+from store.services.store_settings import store_settings_get
 from store.services.storetime import store_day_bounds, store_local
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,11 @@ def policy_get() -> StorePolicy:
     if policy is None:
         policy, _ = StorePolicy.objects.get_or_create(pk=1)
     return policy
+
+
+def store_currency() -> str:
+    """The currency the store's receipts (and so its accounts) are kept in."""
+    return store_settings_get().currency or settings.MINIGO["CURRENCY"]
 
 
 def account_for(*, shopper: Shopper) -> Account:
@@ -310,7 +316,7 @@ def tab_statements_send(*, now: datetime | None = None) -> int:
         owing = Account.objects.filter(balance__lt=0).select_related("shopper__user")
         for account in owing.exclude(shopper__user__email=""):
             statement = account_statement(shopper=account.shopper, start=start, end=end)
-            currency = settings.MINIGO["CURRENCY"]
+            currency = store_currency()
             try:
                 send_mail(
                     f"Your MiniGo tab: {-account.balance} {currency} to settle",

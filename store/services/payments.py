@@ -19,7 +19,13 @@ from django.utils import timezone
 from store.errors import DomainError
 from store.models import AccountEntryKind, Payment, Receipt, Shopper, Visit
 from store.services import live
-from store.services.account_ledger import CENT, account_for, account_post, policy_get
+from store.services.account_ledger import (
+    CENT,
+    account_for,
+    account_post,
+    policy_get,
+    store_currency,
+)
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,7 @@ class AccountProvider:
         policy = policy_get()
         account = account_for(shopper=payer)
         if policy.entry_floor is not None and account.balance < policy.entry_floor:
-            from django.conf import settings
-
-            currency = settings.MINIGO["CURRENCY"]
+            currency = store_currency()
             if policy.entry_floor <= 0 and policy.account_mode == "tab":
                 reason = (
                     f"Your tab is {-account.balance} {currency}, over the store's limit. "
