@@ -9,6 +9,8 @@ const msg = document.getElementById('topup-msg');
 const day = document.getElementById('day');
 const q = document.getElementById('q');
 let shoppers = [];
+// Opened from the kiosk on one shopper (?q=username): start with them found.
+q.value = new URLSearchParams(window.location.search).get('q') || '';
 
 function say(text, bad) { msg.textContent = text; msg.className = bad ? 'error' : 'ok'; }
 

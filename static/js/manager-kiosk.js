@@ -78,6 +78,9 @@ async function showInvite(shopper) {
   const link = document.getElementById('invite-link');
   link.href = invite.url;
   link.textContent = invite.url;
+  // Money and the age check are the counter's: open it on this shopper.
+  document.getElementById('invite-counter').href =
+    `/manager/accounts/?q=${encodeURIComponent(invite.username)}`;
   document.getElementById('invite-expiry').textContent =
     `Works once, until ${new Date(invite.expires_at).toLocaleString()}.` +
     (invite.emailed ? ' The link was also emailed to the shopper.' : '');
