@@ -14,7 +14,7 @@ from store.errors import NotFound
 from store.models import Product, ReviewItem, Shelf, Slot
 from store.selectors import receipts_for, visits_for
 from store.services.carts import cart_snapshot
-from store.services.inventory import slot_restock
+from store.services.inventory import slot_calibrate, slot_restock
 from store.services.review import review_resolve
 from store.services.visits import visit_current
 
@@ -79,6 +79,20 @@ class SlotRestock(APIView):
         data = s.RestockSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         slot = slot_restock(slot=slot, quantity=data.validated_data["quantity"], by=request.user)
+        return Response(s.SlotSerializer(slot).data)
+
+
+class SlotReach(APIView):
+    """Calibrate a slot's reach band (drawn by the manager on the shelf camera's frame)."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=s.ReachSerializer, responses=s.SlotSerializer)
+    def post(self, request, pk: int):
+        slot = get_object_or_404(Slot, pk=pk)
+        data = s.ReachSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slot = slot_calibrate(slot=slot, reach=data.validated_data["reach"])
         return Response(s.SlotSerializer(slot).data)
 
 

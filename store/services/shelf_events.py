@@ -231,9 +231,6 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
         settled = final or not slot.shelf.has_camera or _window_closed(event)
         if settled and slot.shelf.has_camera and _frames_pending(event):
             settled = False  # its camera's frames are still queued: wait for their sightings
-        slot_x = attribution.slot_position(
-            slot_codes=list(slot.shelf.slots.values_list("code", flat=True)), code=slot.code
-        )
         best: tuple[Option, list[attribution.Candidate]] | None = None
         for option in options:
             if option.delta > 0:
@@ -251,7 +248,7 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
                 pool=pool,
                 sightings=sightings,
                 settled=settled,
-                slot_x=slot_x,
+                reach=slot.reach,
             )
             if best is None or ranked[0].confidence > best[1][0].confidence:
                 best = (option, ranked)

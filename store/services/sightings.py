@@ -23,6 +23,7 @@ from store.models import (
     Visit,
     VisitStatus,
 )
+from vision.faces import MATCH_CONFIDENCE
 
 
 def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str, Any]]:
@@ -72,7 +73,9 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
 
 
 def _faces_from_sees(seen: list[Any]) -> list[dict[str, Any]]:
-    """`seen`: shopper ids, or {"id": ..., "x": 0..1} where the face was across the view."""
+    """`seen`: shopper ids, or {"id": ..., "x": 0..1, "confidence": 0..1}: where the face was
+    across the view and how sure its match was (vision.faces.MATCH_CONFIDENCE's scale; a clear
+    match when absent)."""
     from store.services.sees import sees_name, sees_shoppers
 
     found, _ = sees_shoppers(names=[sees_name(item) for item in seen])
@@ -80,10 +83,13 @@ def _faces_from_sees(seen: list[Any]) -> list[dict[str, Any]]:
     for item in seen:
         shopper = found.get(sees_name(item))
         x = item.get("x") if isinstance(item, dict) else None
+        confidence = item.get("confidence", 1.0) if isinstance(item, dict) else 1.0
+        if not isinstance(confidence, int | float) or not 0 <= confidence <= 1:
+            confidence = 1.0
         faces.append(
             {
                 "shopper": shopper.pk if shopper else None,
-                "confidence": 1.0,
+                "confidence": float(confidence) if shopper else 1.0,
                 "distance": None,
                 "x": float(x) if isinstance(x, int | float) and 0 <= x <= 1 else None,
             }
@@ -123,7 +129,7 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
                 source=analysis["source"],
             )
         )
-        if visit is not None:
+        if visit is not None and face["confidence"] >= MATCH_CONFIDENCE:
             seen.append({"shopper": visit.shopper_id, "confidence": face["confidence"]})
             if visit.last_seen_at is None or visit.last_seen_at <= seen_at:
                 Visit.objects.filter(pk=visit.pk).update(
