@@ -149,6 +149,9 @@ class Slot(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.shelf.name}/{self.code}"
+
     def clean(self) -> None:
         super().clean()
         if self.reach_from is not None or self.reach_to is not None:
@@ -160,9 +163,6 @@ class Slot(models.Model):
         if self.reach_from is None or self.reach_to is None:
             return None
         return (self.reach_from, self.reach_to)
-
-    def __str__(self) -> str:
-        return f"{self.shelf.name}/{self.code}"
 
     @property
     def is_low(self) -> bool:
