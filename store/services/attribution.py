@@ -19,6 +19,7 @@ returning shopper's cart and never takes it below zero."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,10 +34,17 @@ ONLY_SHOPPER = 0.9
 LAST_SEEN = 0.6
 LAST_SEEN_HORIZON_S = 60.0
 UNKNOWN_FACE_WEIGHT = 0.5
-UNSEEN = 0.01
-# How far outside a calibrated reach band a face still counts (fractions of the view): a face
-# 1 margin out counts 0.6, 2 margins 0.14, 3 margins hardly at all.
-REACH_MARGIN = 0.03
+# The share kept for a picker the camera did not see (faces are missed: turned away, hidden
+# behind an arm): a face that fits the event only weakly (seen long before, or in front of
+# another slot) must not take the pick for being the only face around.
+UNSEEN = 0.05
+# A name this far over MATCH_CONFIDENCE is a clear match; nearer the bar, an early decision
+# (before the camera's window closed) waits for more frames.
+CLEAR_MATCH_MARGIN = 0.3
+# How sharply a calibrated reach band's edges tell faces apart (fractions of the view): about
+# the jitter of a face's measured position between frames; and the faint tail beyond them.
+REACH_EDGE_S = 0.012
+REACH_TAIL_S = 0.06
 # Faces in consecutive frames at most this far apart in time and across the view are taken
 # to be one person (cameras send one to two frames a second; people move little meanwhile).
 TRACK_GAP_S = 1.6
@@ -114,6 +122,12 @@ class _Track:
 
     points: list[tuple[datetime, float | None]] = field(default_factory=list)
     votes: dict[int, float] = field(default_factory=dict)
+    confidences: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def best(self) -> float:
+        """The clearest match of the track's identity."""
+        return self.confidences.get(self.shopper, 0.0) if self.votes else 0.0
 
     @property
     def shopper(self) -> int | None:
@@ -124,7 +138,10 @@ class _Track:
         return self.votes[self.shopper] / sum(self.votes.values()) if self.votes else 1.0
 
 
-def _tracks(sightings: list[Sighting]) -> list[_Track]:
+def _tracks(sightings: list[Sighting], *, when: datetime, window_s: float) -> list[_Track]:
+    """Faces followed across frames. A named face's vote counts by its confidence and by how
+    close to the event it was seen: the one who stood there at that moment decides the
+    track's identity, not someone who stood at the same place seconds before."""
     tracks: list[_Track] = []
     for s in sorted(sightings, key=lambda s: (s.seen_at, s.pk or 0)):
         named = s.shopper_id if s.shopper_id and s.confidence >= MATCH_CONFIDENCE else None
@@ -150,7 +167,11 @@ def _tracks(sightings: list[Sighting]) -> list[_Track]:
             tracks.append(track)
         track.points.append((s.seen_at, s.x))
         if named is not None:
-            track.votes[named] = track.votes.get(named, 0.0) + s.confidence
+            near = _closeness((s.seen_at - when).total_seconds(), window_s * 2.0)
+            # A name barely over the bar is weak evidence against a clear one.
+            vote = max(s.confidence - MATCH_CONFIDENCE, 0.02) * near
+            track.votes[named] = track.votes.get(named, 0.0) + vote
+            track.confidences[named] = max(track.confidences.get(named, 0.0), s.confidence)
     return tracks
 
 
@@ -163,10 +184,12 @@ def rank(
     sightings: list[Sighting],
     settled: bool = True,
     reach: tuple[float, float] | None = None,
+    others: Sequence[tuple[float, float]] = (),
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
-    camera's view; without one a face's position says nothing. While the window is still open
+    camera's view (`others`: the bands of the other calibrated slots under that camera);
+    without one a face's position says nothing. While the window is still open
     (`settled` False) a face also has to be close in time to count fully: someone else may yet
     show up in a frame that has not arrived, so an early decision needs the picker caught in
     the act."""
@@ -175,27 +198,20 @@ def rank(
     by_shopper = {v.shopper_id: v for v in pool}
     score: dict[int, float] = {}
     strength: dict[int, float] = {}
+    clear: dict[int, float] = {}
     nearest: dict[int, float] = {}
     unknown = 0.0
     bystander = 0.0  # the strongest track of a shopper outside the pool
-    for track in _tracks(sightings):
-        weight, near = 0.0, 1e9
-        before = after = None
-        for seen_at, x in track.points:
-            dt = (seen_at - when).total_seconds()
-            space = _in_front(x, reach)
-            weight = max(weight, _closeness(dt, window_s) * space)
-            near = min(near, abs(dt))
-            if space >= 0.5:
-                if dt < 0:
-                    before = min(before if before is not None else 1e9, -dt)
-                else:
-                    after = min(after if after is not None else 1e9, dt)
-        if before is not None and after is not None and before + after <= window_s * 0.8:
-            # In front of the slot just before and just after the event (a frame or two in
-            # between missed the face): they were there all along.
-            weight, near = 1.0, 0.0
-        weight *= track.strength
+    tracks = _tracks(sightings, when=when, window_s=window_s)
+    timing = [_timing(t, when=when, window_s=window_s, reach=reach) for t in tracks]
+    place = [_at_slot(_position(t, when=when, window_s=window_s), reach, others) for t in tracks]
+    for i, track in enumerate(tracks):
+        (when_w, near), space = timing[i], place[i]
+        # People do not stand in one another's place: a face on the border between two bands
+        # loses to one plainly in front of the slot at the same moment (and two plainly in
+        # front of it both keep their weight, and share).
+        rival = max((place[j] * timing[j][0] for j in range(len(tracks)) if j != i), default=0.0)
+        weight = when_w * space * (1.0 - rival * (1.0 - space)) * track.strength
         shopper = track.shopper
         if shopper is None:
             unknown = max(unknown, weight * UNKNOWN_FACE_WEIGHT)
@@ -208,6 +224,7 @@ def rank(
             score[visit.pk] = weight
             strength[visit.pk] = track.strength
             nearest[visit.pk] = near
+            clear[visit.pk] = min(1.0, (track.best - MATCH_CONFIDENCE) / CLEAR_MATCH_MARGIN)
     candidates = [Candidate(visit=v) for v in pool]
     # UNSEEN: the picker may be a face the camera missed; a lone weak sighting (someone
     # in front of another slot, or long before) must not take the whole share.
@@ -219,6 +236,7 @@ def rank(
                 c.confidence = strength[c.visit.pk] * share
                 if not settled:
                     c.confidence *= _closeness(nearest[c.visit.pk], window_s * 2.0)
+                    c.confidence *= clear[c.visit.pk]
                 c.evidence = "camera"
                 c.detail = {"share": round(share, 3), "dt_s": round(nearest[c.visit.pk], 2)}
     only = len(pool) == 1 and (len(visits) == 1 or len(pool) < len(visits))
@@ -243,15 +261,72 @@ def rank(
     return candidates
 
 
+def _timing(
+    track: _Track, *, when: datetime, window_s: float, reach: tuple[float, float] | None
+) -> tuple[float, float]:
+    """(how well the track's timing fits the event, 0..1; seconds from the event to its
+    nearest face)."""
+    weight, near = 0.0, 1e9
+    before = after = None
+    for seen_at, x in track.points:
+        dt = (seen_at - when).total_seconds()
+        weight = max(weight, _closeness(dt, window_s))
+        near = min(near, abs(dt))
+        if _in_front(x, reach) >= 0.5:
+            if dt < 0:
+                before = min(before if before is not None else 1e9, -dt)
+            else:
+                after = min(after if after is not None else 1e9, dt)
+    if before is not None and after is not None and before + after <= window_s * 0.8:
+        # In front of the slot just before and just after the event (a frame or two in
+        # between missed the face): they were there all along.
+        return 1.0, 0.0
+    return weight, near
+
+
+def _position(track: _Track, *, when: datetime, window_s: float) -> float | None:
+    """Where the track's face was around the event: the median of its positions within the
+    window (one jittery frame does not move it)."""
+    xs = sorted(
+        x
+        for seen_at, x in track.points
+        if x is not None and abs((seen_at - when).total_seconds()) <= window_s
+    )
+    if not xs:
+        return None
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def _at_slot(
+    x: float | None, reach: tuple[float, float] | None, others: Sequence[tuple[float, float]]
+) -> float:
+    """How plausibly a face at `x` is someone at this slot rather than at another calibrated
+    slot of the same camera: its fit to this band over its fit to every band."""
+    here = _in_front(x, reach)
+    if x is None or reach is None or not others:
+        return here
+    elsewhere = sum(_in_front(x, band) for band in others)
+    return here / (here + elsewhere) if here + elsewhere > 0 else 0.0
+
+
 def _in_front(x: float | None, reach: tuple[float, float] | None) -> float:
-    """1 for a face inside the slot's reach band, falling off within REACH_MARGIN outside it
-    (faces sit at the band's edge, positions jitter); 1 when the slot is uncalibrated or the
-    face's position unknown, as position then says nothing."""
+    """How plausibly a face at `x` belongs to someone reaching into a slot with this reach band:
+    ≈1 well inside it, 0.5 on its edge, falling off over about REACH_EDGE_S outside it (a face's
+    measured position jitters by about that much), then a faint tail over REACH_TAIL_S (a band
+    drawn a little narrow still names a lone picker, never one standing before another slot).
+    1 when the slot is uncalibrated or the face's position unknown: position then says
+    nothing."""
     if x is None or reach is None:
         return 1.0
     lo, hi = reach
+    edge = _phi((x - lo) / REACH_EDGE_S) * _phi((hi - x) / REACH_EDGE_S)
     outside = max(lo - x, x - hi, 0.0)
-    return math.exp(-0.5 * (outside / REACH_MARGIN) ** 2)
+    return max(edge, 0.1 * math.exp(-0.5 * (outside / REACH_TAIL_S) ** 2) if outside else 0.0)
+
+
+def _phi(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
 def _rank_by_last_seen(candidates: list[Candidate], *, device: Device, when: datetime) -> None:

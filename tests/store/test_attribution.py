@@ -86,7 +86,7 @@ def test_a_face_just_outside_its_slots_band_still_counts_and_one_far_outside_doe
     kit, ana = two_inside
     now = timezone.now()
     slot_calibrate(slot=store.a1, reach=[0.4, 0.6])
-    _seen(store, kit, now, x=0.61)  # at the band's edge
+    _seen(store, kit, now, x=0.605)  # on the band's edge
     _seen(store, ana, now, x=0.9)  # in front of something else
     event = _process(_event(store, "e1", 4200, 3850, at=now))
     assert event.status == "applied"
@@ -125,6 +125,10 @@ def test_a_face_good_enough_to_open_a_visit_is_good_enough_at_the_shelf(store, t
     now = timezone.now()
     _seen(store, ana, now, confidence=GATE_MIN_CONFIDENCE + 0.01)
     event = _process(_event(store, "e1", 4200, 3850, at=now))
+    # A name that close to the bar does not decide before the camera's window closed (a
+    # clearer frame may still come), but once it has, it names the picker.
+    assert event.status == "pending"
+    event = _process(event, final=True)
     assert event.status == "applied"
     assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
 
@@ -140,9 +144,7 @@ def test_a_doubtful_face_names_nobody_at_the_shelf_either(store, two_inside):
     assert not CartEntry.objects.exists()
 
 
-def test_one_frame_confusing_the_picker_with_someone_else_does_not_move_the_pick(
-    store, two_inside
-):
+def test_one_frame_confusing_the_picker_with_someone_else_does_not_move_the_pick(store, two_inside):
     kit, ana = two_inside
     now = timezone.now()
     slot_calibrate(slot=store.a1, reach=[0.3, 0.5])
