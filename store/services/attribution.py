@@ -151,6 +151,9 @@ def _tracks(sightings: list[Sighting], *, when: datetime, window_s: float) -> li
             gap = (s.seen_at - last_at).total_seconds()
             if not 0 < gap <= TRACK_GAP_S:
                 continue  # one face per person per frame
+            if named is not None and t.shopper not in (None, named):
+                if min(s.confidence, t.best) >= MATCH_CONFIDENCE + CLEAR_MATCH_MARGIN:
+                    continue  # two clear faces of two people: the next one stepped in
             if s.x is None or last_x is None:
                 # No position to follow: only a face naming the same shopper continues it.
                 if named is None or t.shopper != named:
@@ -302,12 +305,13 @@ def _at_slot(
     x: float | None, reach: tuple[float, float] | None, others: Sequence[tuple[float, float]]
 ) -> float:
     """How plausibly a face at `x` is someone at this slot rather than at another calibrated
-    slot of the same camera: its fit to this band over its fit to every band."""
+    slot of the same camera: its fit to this band, shared with the other bands it fits."""
     here = _in_front(x, reach)
     if x is None or reach is None or not others:
         return here
     elsewhere = sum(_in_front(x, band) for band in others)
-    return here / (here + elsewhere) if here + elsewhere > 0 else 0.0
+    # On the border of two bands a face is half at each; outside every band, only its own fit.
+    return here / max(1.0, here + elsewhere)
 
 
 def _in_front(x: float | None, reach: tuple[float, float] | None) -> float:

@@ -30,6 +30,7 @@ from store.faults import fault_point
 from store.models import CartEntry, EventStatus, Frame, Product, ShelfEvent, Slot
 from store.services import attribution, live
 from store.services.carts import cart_return, cart_take
+from store.services.detection import detection_weight_verdict
 from store.services.events import mark_processed
 from store.services.review import review_open
 
@@ -284,6 +285,21 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
                 candidates=ranked,
                 evidence=detail,
             )
+        if option.delta > 0 and not option.misplaced:
+            # A camera that counts this slot must agree with the sensor about how many left.
+            verdict, disagreement = detection_weight_verdict(event=event)
+            if verdict == "disagrees":
+                return _review(
+                    event,
+                    reason="detection_disagrees",
+                    slot=slot,
+                    product=option.product,
+                    quantity=option.delta,
+                    candidates=ranked,
+                    evidence={**detail, **(disagreement or {})},
+                )
+            if verdict == "waiting" and not settled:
+                return _wait(event, detail=detail, candidates=ranked)
         return _apply(event, slot=slot, option=option, ranked=ranked, detail=detail)
 
 

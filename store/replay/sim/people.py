@@ -31,7 +31,7 @@ def visit(w: World, who: str, t: float) -> float:
             t += 2.0
             continue
         stop = Stop(slot.shelf, t, t + dwell, who, face_x(w, slot))
-        stop.hidden = p.on("missed") and rng.random() < 0.04
+        stop.hidden = p.on("missed") and rng.random() < 0.02
         w.stops.append(stop)
         # People do not stand in one another's place: nobody else at this slot meanwhile.
         slot.busy.append((t - 0.5, t + dwell + 0.5))
