@@ -34,6 +34,7 @@ ONLY_SHOPPER = 0.9
 LAST_SEEN = 0.6
 LAST_SEEN_HORIZON_S = 60.0
 UNKNOWN_FACE_WEIGHT = 0.5
+UNKNOWN_FACE_FRAMES = 3
 # The share kept for a picker the camera did not see (faces are missed: turned away, hidden
 # behind an arm): a face that fits the event only weakly (seen long before, or in front of
 # another slot) must not take the pick for being the only face around.
@@ -217,7 +218,10 @@ def rank(
         weight = when_w * space * (1.0 - rival * (1.0 - space)) * track.strength
         shopper = track.shopper
         if shopper is None:
-            unknown = max(unknown, weight * UNKNOWN_FACE_WEIGHT)
+            # Someone reaching in stands there for seconds; an unknown face in one or two
+            # frames is a passer-by glimpsed (or the detector's false alarm).
+            seen_for = min(1.0, len(track.points) / UNKNOWN_FACE_FRAMES)
+            unknown = max(unknown, weight * UNKNOWN_FACE_WEIGHT * seen_for)
             continue
         visit = by_shopper.get(shopper)
         if visit is None:
