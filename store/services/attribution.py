@@ -49,7 +49,7 @@ REACH_TAIL_S = 0.06
 # Faces in consecutive frames at most this far apart in time and across the view are taken
 # to be one person (cameras send one to two frames a second; people move little meanwhile).
 TRACK_GAP_S = 1.6
-TRACK_DX = 0.08
+TRACK_DX = 0.05
 # Visits are stamped by the server when the gate frame is processed, a little after the
 # device's clock says the shopper walked in; a pick that soon after counts as inside.
 ENTRY_SLACK_S = 5.0
@@ -173,7 +173,7 @@ def _tracks(sightings: list[Sighting], *, when: datetime, window_s: float) -> li
         if named is not None:
             near = _closeness((s.seen_at - when).total_seconds(), window_s * 2.0)
             # A name barely over the bar is weak evidence against a clear one.
-            vote = max(s.confidence - MATCH_CONFIDENCE, 0.02) * near
+            vote = max(s.confidence - MATCH_CONFIDENCE, 0.02) ** 2 * near
             track.votes[named] = track.votes.get(named, 0.0) + vote
             track.confidences[named] = max(track.confidences.get(named, 0.0), s.confidence)
     return tracks
@@ -215,7 +215,7 @@ def rank(
         # loses to one plainly in front of the slot at the same moment (and two plainly in
         # front of it both keep their weight, and share).
         rival = max((place[j] * timing[j][0] for j in range(len(tracks)) if j != i), default=0.0)
-        weight = when_w * space * (1.0 - rival * (1.0 - space)) * track.strength
+        weight = when_w * space * (1.0 - rival * (1.0 - space)) ** 2 * track.strength
         shopper = track.shopper
         if shopper is None:
             # Someone reaching in stands there for seconds; an unknown face in one or two
