@@ -49,8 +49,9 @@ START_STOCK = 40
 
 
 def perturbations(names: str) -> frozenset[str]:
-    """ "all", or comma-separated names from PERTURBATIONS; ValueError on an unknown one."""
-    wanted = {n.strip() for n in names.split(",") if n.strip()}
+    """ "all", "none", or comma-separated names from PERTURBATIONS; ValueError on an unknown
+    one."""
+    wanted = {n.strip() for n in names.split(",") if n.strip()} - {"none"}
     if "all" in wanted:
         return frozenset(PERTURBATIONS)
     unknown = wanted - set(PERTURBATIONS)
