@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Workers skip Celery's broadcast features (gossip, mingle, heartbeat): MiniGo needs none of
+# them, and their reconnect after a Redis restart is what ended workers.
+WORKER_FLAGS := --without-gossip --without-mingle --without-heartbeat --loglevel=info
+SUPERVISE := $(BIN)/python -m minigo.supervise
 
 .PHONY: setup run test lint format worker clean
 
@@ -23,13 +27,18 @@ run: setup
 	$(BIN)/python manage.py demo_store
 	@echo "MiniGo on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
 	@if [ -n "$$REDIS_URL" ]; then \
-	  echo "REDIS_URL is set: starting a Celery worker (with beat) beside the server"; \
-	  $(BIN)/celery -A minigo worker --beat --loglevel=info --concurrency=2 & \
+	  echo "REDIS_URL is set: a Celery worker and beat run beside the server, restarted if they die"; \
+	  $(SUPERVISE) --name worker -- $(BIN)/celery -A minigo worker $(WORKER_FLAGS) --concurrency=2 & \
+	  WORKER=$$!; \
+	  $(SUPERVISE) --name beat -- $(BIN)/celery -A minigo beat --loglevel=info \
+	    --schedule var/celerybeat-schedule & \
+	  BEAT=$$!; \
+	  trap 'kill $$WORKER $$BEAT 2>/dev/null' EXIT INT TERM; \
 	fi; \
 	$(BIN)/daphne -b $(HOST) -p $(PORT) minigo.asgi:application
 
 worker: setup
-	$(BIN)/celery -A minigo worker --loglevel=info
+	$(SUPERVISE) --name worker -- $(BIN)/celery -A minigo worker $(WORKER_FLAGS)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -9,6 +9,9 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minigo.settings")
     from django.core.management import execute_from_command_line
 
+    from minigo.local_state import ensure_folders
+
+    ensure_folders()
     execute_from_command_line(sys.argv)
 
 

@@ -1,5 +1,5 @@
 """Time from a shelf event reaching the server to the cart update reaching the shopper's
-websocket, with PostgreSQL, Redis, daphne and a real Celery worker (issue #5).
+websocket, with PostgreSQL, Redis, daphne and a real Celery worker.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/5 \\
         .venv/bin/python bench/cart_latency.py --events 200
@@ -29,16 +29,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "minigo_cart_latency"
-
-
-def _tiny_jpeg() -> bytes:
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (16, 16), (128, 128, 128)).save(buf, "JPEG")
-    return buf.getvalue()
 
 
 def _free_port() -> int:
@@ -128,8 +118,7 @@ async def _run(port: int, token: str, session: str, events: int, gap: float) -> 
 
     sys.path.insert(0, str(ROOT))
     from edge_agent import protocol
-
-    TINY_JPEG = _tiny_jpeg()
+    from store.replay.frames import sees_jpeg
 
     live = await connect(
         f"ws://127.0.0.1:{port}/ws/live/",
@@ -170,7 +159,7 @@ async def _run(port: int, token: str, session: str, events: int, gap: float) -> 
         frame = protocol.encode_frame(
             event_id=f"f{i}",
             ts=time.time(),
-            jpeg=TINY_JPEG,
+            jpeg=sees_jpeg(),
             sees={"shoppers": [{"id": "kit", "x": 0.25}, {"id": "ana", "x": 0.75}]},
         )
         await device.send(frame)

@@ -1,10 +1,10 @@
-"""A bounded load run of the whole scaled-out store (issue #8).
+"""A bounded load run of the whole scaled-out store.
 
     .venv/bin/python bench/load.py [--minutes 10] [--agents 20] [--shoppers 50]
 
 What it starts (all on loopback, all stopped by the script, also on Ctrl-C):
 - a fresh PostgreSQL database (`--db`, default `minigo_load`, dropped and re-created),
-- Redis db `--redis-db` (default 8; flushed first), channel prefix `issue8load`,
+- Redis db `--redis-db` (default 8; flushed first), channel prefix `minigoload`,
 - one daphne, two Celery workers (`celery -A minigo worker --concurrency 1`, two processes),
 - `manage.py replay SCENARIO --server ws://… --setup` as the agents: one websocket per device.
 
@@ -213,7 +213,7 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "minigo.settings",
         "DATABASE_URL": f"{args.pg}/{args.db}",
         "REDIS_URL": redis_url,
-        "MINIGO_CHANNEL_PREFIX": "issue8load",
+        "MINIGO_CHANNEL_PREFIX": "minigoload",
         "MINIGO_ACCEPT_SEES": "true",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",

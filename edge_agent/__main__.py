@@ -1,4 +1,4 @@
-"""python -m edge_agent --config agent.toml [run | calibrate | outbox]
+"""minigo-agent (or python -m edge_agent) --config agent.toml [run | calibrate | outbox]
 
 run        (default) read the sensors and cameras, send to the server, keep an outbox
 calibrate  load-cell calibration: tare the empty shelf, then weigh a known weight
@@ -61,7 +61,14 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         sck_pin=int(opts["sck_pin"]),
         gain=int(opts.get("gain", 128)),
         channel=str(opts.get("channel", "A")),
+        timeout_s=float(opts.get("timeout_s", 2.0)),
     )
+    if not cell.bounded.answering:  # its reset timed out (and said so): 30 reads would too
+        cell.close()
+        print(
+            f"the load cell of slot {args.slot} is not answering; check its wiring", file=sys.stderr
+        )
+        return 1
     try:
         offset, scale = calibrate(read_raw=cell.read_raw, known_grams=args.grams)
     finally:
@@ -102,9 +109,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m edge_agent", description=__doc__.split("\n")[0]
-    )
+    # Installed, the agent runs as the `minigo-agent` script; from a checkout, as a module.
+    prog = "python -m edge_agent" if sys.argv[0].endswith("__main__.py") else None
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="the agent's TOML file")
     parser.add_argument("--log-level", default="INFO")
     sub = parser.add_subparsers(dest="command")

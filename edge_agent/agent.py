@@ -102,9 +102,23 @@ class CameraWorker:
         self.sent = 0
 
     def _queue(self, image: Any, ts: float, *, pinned: bool) -> None:
-        from edge_agent.cameras import encode_jpeg
+        from edge_agent.cameras import encode_jpeg_within
 
-        jpeg = encode_jpeg(image, quality=self.cfg.jpeg_quality, max_side=self.cfg.max_side)
+        # Shrunk to what the server takes: a frame over its limit would only be refused, and
+        # the sightings in it lost.
+        jpeg = encode_jpeg_within(
+            image,
+            max_bytes=self.agent.frame_limit,
+            quality=self.cfg.jpeg_quality,
+            max_side=self.cfg.max_side,
+        )
+        if jpeg is None:
+            log.warning(
+                "camera %s: a frame does not fit in %d bytes even at its smallest; skipped",
+                self.cfg.name,
+                self.agent.frame_limit,
+            )
+            return
         self.seq += 1
         event_id = f"f-{self.agent.boot}-{self.cfg.name}-{self.seq}"
         data = protocol.encode_frame(
@@ -190,6 +204,8 @@ class Agent:
             camera = camera or build_camera({"type": cfg.type, **cfg.options})
             self.camera_workers.append(CameraWorker(cfg, camera, self))
         self.slots: dict[str, dict[str, Any]] = {}
+        # The largest JPEG the server takes; its config says (and is saved for offline starts).
+        self.frame_max_bytes = protocol.DEFAULT_FRAME_MAX_BYTES
         self._load_saved_config()
 
     # --- events ----------------------------------------------------------------------------
@@ -248,17 +264,34 @@ class Agent:
 
     def _load_saved_config(self) -> None:
         try:
-            self._use_slots(json.loads(self._config_path.read_text()).get("slots", []))
+            saved = json.loads(self._config_path.read_text())
         except (OSError, ValueError):
-            pass
+            return
+        if isinstance(saved, dict):
+            self._use_slots(saved.get("slots", []))
+            self._use_frame_limit(saved.get("frame_max_bytes"))
+
+    def _use_frame_limit(self, limit: Any) -> None:
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1024:
+            self.frame_max_bytes = limit
+
+    @property
+    def frame_limit(self) -> int:
+        """The largest JPEG to encode: the server's limit, lowered by the link if the server
+        was seen to drop the connection at a smaller frame."""
+        if self.link is None:
+            return self.frame_max_bytes
+        return min(self.frame_max_bytes, self.link.frame_max_bytes)
 
     def on_config(self, msg: dict[str, Any]) -> None:
         """Keep this shelf's slots (saved, so a restart while offline still knows them)."""
         slots = msg.get("slots") if isinstance(msg.get("slots"), list) else []
         self._use_slots(slots)
+        self._use_frame_limit(msg.get("frame_max_bytes"))
         try:
             self._config_path.parent.mkdir(parents=True, exist_ok=True)
-            self._config_path.write_text(json.dumps({"slots": slots}, indent=1))
+            saved = {"slots": slots, "frame_max_bytes": self.frame_max_bytes}
+            self._config_path.write_text(json.dumps(saved, indent=1))
         except OSError as exc:
             log.warning("cannot save the server config: %s", exc)
         known = set(self.slots)
@@ -290,6 +323,7 @@ class Agent:
             backoff_max_s=s.backoff_max_s,
             window=s.window,
             ack_timeout_s=s.ack_timeout_s,
+            frame_max_bytes=self.frame_max_bytes,
         )
         return self.link
 

@@ -10,9 +10,12 @@ numpy and OpenCV are imported when a camera is built: a sensor-only shelf needs 
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -24,10 +27,24 @@ class Camera(Protocol):
 
 
 class PiCamera:
-    def __init__(self, *, width: int = 1280, height: int = 720):
+    """The Pi camera through picamera2 (0.3.20 or later, Raspberry Pi OS's python3-picamera2).
+
+    `capture_array()` waits for the next frame without a limit, so a camera that stops
+    delivering frames (a loose ribbon cable, a camera that crashed) would stop its thread for
+    good. The capture is asked for as a picamera2 job and waited for at most `timeout_s`; a job
+    that timed out is waited for again on the next grab rather than queuing another behind it.
+    """
+
+    def __init__(
+        self, *, width: int = 1280, height: int = 720, camera_num: int = 0, timeout_s: float = 5.0
+    ):
         from picamera2 import Picamera2
 
-        self.cam = Picamera2()
+        self.name = f"Pi camera {camera_num}"
+        self.timeout_s = timeout_s
+        self._job: Any = None
+        self._silent_since: float | None = None
+        self.cam = Picamera2(camera_num)
         config = self.cam.create_video_configuration(
             main={"size": (width, height), "format": "RGB888"}
         )
@@ -35,8 +52,30 @@ class PiCamera:
         self.cam.start()
 
     def grab(self) -> Any:
+        if self._job is None:
+            self._job = self.cam.capture_array("main", wait=False)
+        try:
+            image = self.cam.wait(self._job, timeout=self.timeout_s)
+        except TimeoutError:
+            if self._silent_since is None:
+                self._silent_since = time.monotonic()
+                log.error(
+                    "%s gave no frame within %.1f s; check its cable. The agent keeps "
+                    "running and takes frames again as soon as it delivers them.",
+                    self.name,
+                    self.timeout_s,
+                )
+            return None
+        self._job = None
+        if self._silent_since is not None:
+            log.warning(
+                "%s delivers frames again after %.0f s",
+                self.name,
+                time.monotonic() - self._silent_since,
+            )
+            self._silent_since = None
         # "RGB888" in libcamera is B, G, R in memory: already OpenCV's order.
-        return self.cam.capture_array()
+        return image
 
     def close(self) -> None:
         self.cam.stop()
@@ -89,10 +128,19 @@ class FolderCamera:
         pass
 
 
+def _pi_camera(spec: dict[str, Any]) -> PiCamera:
+    return PiCamera(
+        width=int(spec.get("width", 1280)),
+        height=int(spec.get("height", 720)),
+        camera_num=int(spec.get("camera_num", 0)),
+        timeout_s=float(spec.get("timeout_s", 5.0)),
+    )
+
+
 def build_camera(spec: dict[str, Any]) -> Camera:
     kind = spec.get("type", "opencv")
     if kind == "picamera2":
-        return PiCamera(width=int(spec.get("width", 1280)), height=int(spec.get("height", 720)))
+        return _pi_camera(spec)
     if kind == "opencv":
         return OpenCVCamera(
             source=str(spec.get("source", "0")), width=spec.get("width"), height=spec.get("height")
@@ -101,7 +149,7 @@ def build_camera(spec: dict[str, Any]) -> Camera:
         return FolderCamera(path=spec["path"], loop=bool(spec.get("loop", False)))
     if kind == "auto":
         try:
-            return PiCamera(width=int(spec.get("width", 1280)), height=int(spec.get("height", 720)))
+            return _pi_camera(spec)
         except ImportError:
             return OpenCVCamera(source=str(spec.get("source", "0")))
     raise ValueError(f"unknown camera type {kind!r}: use picamera2, opencv, folder or auto")
@@ -118,6 +166,26 @@ def encode_jpeg(image: Any, *, quality: int = 80, max_side: int = 0) -> bytes:
     if not ok:
         raise ValueError("the frame could not be encoded as JPEG")
     return buf.tobytes()
+
+
+def encode_jpeg_within(
+    image: Any, *, max_bytes: int, quality: int = 80, max_side: int = 0, min_side: int = 160
+) -> bytes | None:
+    """A JPEG of `image` no larger than `max_bytes` (the server's frame limit): first at the
+    configured quality and size, then at lower qualities, then smaller, down to `min_side`
+    pixels on the longer side. None if even that does not fit (the frame is not worth
+    sending: a server would refuse it)."""
+    longest = max(image.shape[:2])
+    side = min(max_side, longest) if max_side else longest
+    qualities = sorted({quality, min(quality, 70), min(quality, 55)}, reverse=True)
+    while True:
+        for q in qualities:
+            jpeg = encode_jpeg(image, quality=q, max_side=side)
+            if len(jpeg) <= max_bytes:
+                return jpeg
+        side = int(side * 0.75)
+        if side < min_side:
+            return None
 
 
 class MotionGate:

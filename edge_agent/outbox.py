@@ -181,6 +181,14 @@ class Outbox:
             ).fetchall()
         return [Item(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows]
 
+    def oldest_created(self) -> float | None:
+        """When the oldest item still to be sent was queued (parked items never will be)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(created) FROM outbox WHERE parked_code IS NULL"
+            ).fetchone()
+        return row[0] if row else None
+
     def ack(self, event_id: str) -> bool:
         with self._lock:
             cur = self._db.execute("DELETE FROM outbox WHERE event_id = ?", (event_id,))

@@ -5,6 +5,9 @@ its tests) run on any machine; on a Pi they come from Raspberry Pi OS (gpiozero)
 
 - load_cell: an HX711 amplifier (the `hx711` package); grams = (raw - offset) / scale, with
   offset and scale from `python -m edge_agent calibrate`.
+
+Drivers that can wait for their device without a limit (hx711, gpiozero's DistanceSensor) are
+read through edge_agent.bounded: a device that never answers gives None after `timeout_s`.
 - ultrasonic: an HC-SR04 through gpiozero's DistanceSensor; millimetres to the first item.
 - light: a light sensor (LDR module's digital output, or a break-beam) through gpiozero's
   DigitalInputDevice; 1 while an item is there, 0 when the slot is empty.
@@ -14,10 +17,15 @@ its tests) run on any machine; on a Pi they come from Raspberry Pi OS (gpiozero)
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from pathlib import Path
 from typing import Any, Protocol
+
+from edge_agent.bounded import BoundedCall, DeviceTimeout
+
+log = logging.getLogger(__name__)
 
 
 class Sensor(Protocol):
@@ -27,6 +35,12 @@ class Sensor(Protocol):
 
 
 class HX711LoadCell:
+    """A load cell on an HX711 amplifier, through the `hx711` package (1.1.2.x).
+
+    That driver's `get_raw_data` and `reset` loop until the chip has answered as often as
+    asked, so both run through a BoundedCall: a chip that never becomes ready costs
+    `timeout_s` per reading and one log line, never the sampling loop."""
+
     def __init__(
         self,
         *,
@@ -37,22 +51,42 @@ class HX711LoadCell:
         gain: int = 128,
         channel: str = "A",
         samples: int = 3,
+        timeout_s: float = 2.0,
         driver: Any = None,
     ):
         if scale == 0:
             raise ValueError("a load cell's scale cannot be 0; run the calibrate command")
+        if not 2 <= samples <= 100:
+            raise ValueError("samples is 2..100, the range the hx711 driver accepts")
+        self.pins = (dout_pin, sck_pin)
+        self.offset, self.scale, self.samples = offset, scale, samples
+        self.bounded = BoundedCall(
+            device=f"load cell (HX711 on GPIO {dout_pin}/{sck_pin})", timeout_s=timeout_s
+        )
+        # Pins are released on close only when this object set them up.
+        self._owns_pins = driver is None
         if driver is None:
             from hx711 import HX711  # imported here: only a Pi with a load cell needs it
 
-            driver = HX711(dout_pin=dout_pin, pd_sck_pin=sck_pin, channel=channel, gain=gain)
-            driver.reset()
+            driver = HX711(dout_pin=dout_pin, pd_sck_pin=sck_pin, gain=gain, channel=channel)
+            try:
+                self.bounded.call(driver.reset, what="reset")
+            except DeviceTimeout:
+                pass  # logged; every read tries again, so a chip powered later is picked up
         self.driver = driver
-        self.offset, self.scale, self.samples = offset, scale, samples
 
     def read_raw(self, samples: int | None = None) -> float | None:
-        values = self.driver.get_raw_data(samples or self.samples)
-        # The driver returns False or an empty list when the HX711 was not ready.
-        good = [v for v in (values or []) if isinstance(v, int | float) and not isinstance(v, bool)]
+        count = samples or self.samples
+        try:
+            values = self.bounded.call(lambda: self.driver.get_raw_data(count))
+        except DeviceTimeout:
+            return None
+        # hx711 marks a failed conversion with False or -1; such values are not weights.
+        good = [
+            v
+            for v in (values or [])
+            if isinstance(v, int | float) and not isinstance(v, bool) and v != -1
+        ]
         return float(statistics.median(good)) if good else None
 
     def read(self) -> float | None:
@@ -60,24 +94,50 @@ class HX711LoadCell:
         return None if raw is None else (raw - self.offset) / self.scale
 
     def close(self) -> None:
+        if not self._owns_pins:
+            return
         try:
             import RPi.GPIO as GPIO  # noqa: N814
-
-            GPIO.cleanup()
-        except Exception:  # not on a Pi, or already cleaned up
-            pass
+        except ImportError:
+            return
+        try:
+            # Only this cell's two pins: a bare GPIO.cleanup() would reset every pin of the
+            # process, the other load cells' and gpiozero's sensors' included.
+            GPIO.cleanup(list(self.pins))
+        except RuntimeError as exc:  # already released
+            log.debug("releasing GPIO %s: %s", self.pins, exc)
 
 
 class UltrasonicLane:
-    def __init__(self, *, trigger_pin: int, echo_pin: int, max_distance_m: float = 2.0):
+    """An HC-SR04 through gpiozero's DistanceSensor, in millimetres.
+
+    `distance` waits until gpiozero has a full queue of echoes, for ever if none comes back (a
+    sensor unplugged or without power), so it is read through a BoundedCall."""
+
+    def __init__(
+        self,
+        *,
+        trigger_pin: int,
+        echo_pin: int,
+        max_distance_m: float = 2.0,
+        timeout_s: float = 1.0,
+    ):
         from gpiozero import DistanceSensor
 
         self.device = DistanceSensor(
             echo=echo_pin, trigger=trigger_pin, max_distance=max_distance_m, queue_len=5
         )
+        self.bounded = BoundedCall(
+            device=f"distance sensor (HC-SR04 on GPIO {trigger_pin}/{echo_pin})",
+            timeout_s=timeout_s,
+        )
 
     def read(self) -> float | None:
-        distance = self.device.distance  # metres, already smoothed over queue_len echoes
+        try:
+            distance = self.bounded.call(lambda: self.device.distance)
+        except DeviceTimeout:
+            return None
+        # metres, the median of the last queue_len echoes
         return None if distance is None else distance * 1000.0
 
     def close(self) -> None:
@@ -165,12 +225,15 @@ def build_sensor(spec: dict[str, Any]) -> Sensor:
             scale=float(spec.get("scale", 1.0)),
             gain=int(spec.get("gain", 128)),
             channel=str(spec.get("channel", "A")),
+            samples=int(spec.get("samples", 3)),
+            timeout_s=float(spec.get("timeout_s", 2.0)),
         )
     if kind == "hcsr04":
         return UltrasonicLane(
             trigger_pin=int(spec["trigger_pin"]),
             echo_pin=int(spec["echo_pin"]),
             max_distance_m=float(spec.get("max_distance_m", 2.0)),
+            timeout_s=float(spec.get("timeout_s", 1.0)),
         )
     if kind == "light":
         return LightSensor(

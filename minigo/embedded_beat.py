@@ -10,30 +10,34 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 log = logging.getLogger(__name__)
 _started = threading.Event()
 _stop = threading.Event()
 
-# (job, every seconds): the same jobs as CELERY_BEAT_SCHEDULE.
-INTERVALS = {"settle": 1.0, "offline": 30.0, "expire": 3600.0}
+
+def schedule() -> dict[str, tuple[Any, float]]:
+    """{name: (task, every seconds)}: Celery beat's own table (CELERY_BEAT_SCHEDULE), so both
+    ways of running MiniGo run the same jobs at the same pace."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    return {
+        name: (import_string(entry["task"]), float(entry["schedule"]))
+        for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
+    }
 
 
 def _run_forever() -> None:
     from django.db import close_old_connections, connection
 
-    from store import tasks
-
-    jobs = {
-        "settle": tasks.settle_shelf_events,
-        "offline": tasks.mark_stale_devices_offline,
-        "expire": tasks.expire_frames,
-    }
+    jobs = schedule()
     last = dict.fromkeys(jobs, 0.0)
     while not _stop.is_set():
         now = time.monotonic()
-        for name, job in jobs.items():
-            if now - last[name] >= INTERVALS[name]:
+        for name, (job, every) in jobs.items():
+            if now - last[name] >= every:
                 last[name] = now
                 close_old_connections()
                 try:

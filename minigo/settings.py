@@ -7,33 +7,23 @@ DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis with real Celery worke
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from edge_agent import protocol
 from minigo.env import envbool, envfloat, envint, envlist, envstr
+from minigo.local_state import lazy_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Named here, made by minigo.local_state.ensure_folders() (manage.py runs it): importing the
+# settings creates nothing.
 VAR_DIR = Path(envstr("MINIGO_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-
-def _secret_key() -> str:
-    key = envstr("SECRET_KEY")
-    if key:
-        return key
-    # A local install gets a random key kept beside its data, never a key shipped in the
-    # repository: sessions survive restarts and no two installs share a key.
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+# Without SECRET_KEY, a random key kept in VAR_DIR/secret_key, made when first used: sessions
+# survive restarts and no two installs share a key.
+SECRET_KEY = envstr("SECRET_KEY") or lazy_secret_key(VAR_DIR)
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
@@ -56,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "minigo.request_limits.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -146,11 +137,30 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 600)}
+# A broker that goes away (Redis restarted, the network dropped) is waited for, forever,
+# at start-up and while running; a task cut off by the loss is cancelled, since acks_late
+# leaves its message to be delivered again. Workers run with --without-gossip
+# --without-mingle --without-heartbeat (Makefile, deploy/systemd): those broadcast
+# features are where kombu's reconnect raised "Unrecoverable error: AttributeError" and
+# ended the worker. A worker that dies anyway is restarted by its supervisor.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CHANNEL_ERROR_RETRY = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# The periodic jobs, in seconds. Celery beat runs them with workers; embedded, the server's
+# own thread runs the same table (minigo.embedded_beat).
 CELERY_BEAT_SCHEDULE = {
     "expire-frames": {"task": "store.tasks.expire_frames", "schedule": 3600.0},
     "mark-devices-offline": {"task": "store.tasks.mark_stale_devices_offline", "schedule": 30.0},
-    # Shelf events waiting for late camera frames are decided once their window has passed.
-    "settle-shelf-events": {"task": "store.tasks.settle_shelf_events", "schedule": 2.0},
+    # Shelf events waiting for late camera frames are decided once their window has passed:
+    # every second, so a receipt waits at most about that long for the last of them.
+    "settle-shelf-events": {"task": "store.tasks.settle_shelf_events", "schedule": 1.0},
+    # Receipts of visits whose evidence is complete (or past the deadline) are issued; the
+    # watermark reports and decided events trigger it at once, this catches the rest.
+    "settle-receipts": {"task": "store.tasks.settle_receipts", "schedule": 2.0},
+    # Frames whose task was lost with the broker's queue are queued again.
+    "recover-frames": {"task": "store.tasks.recover_frames", "schedule": 60.0},
 }
 
 if REDIS_URL:
@@ -178,6 +188,10 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", False)
 X_FRAME_OPTIONS = "DENY"
+# Behind nginx terminating TLS (deploy/): trust its X-Forwarded-Proto, so Django knows the
+# request was HTTPS (CSRF origin checks, secure redirects). Only behind such a proxy.
+if envbool("MINIGO_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
@@ -188,7 +202,6 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Served by WhiteNoise straight from the source folders, so no collectstatic step is needed.
 WHITENOISE_USE_FINDERS = True
@@ -198,9 +211,27 @@ MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(VAR_DIR / "media")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("MINIGO_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 
-EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Mail holds password-reset links and receipts (address and items): printing it on the
+# server's output would put them in every log collector, past the log redaction. So the
+# console backend is for DEBUG only; otherwise mail goes to files (EMAIL_FILE_PATH) until an
+# SMTP server is configured (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
+_CONSOLE_MAIL = "django.core.mail.backends.console.EmailBackend"
+EMAIL_BACKEND = envstr(
+    "EMAIL_BACKEND", _CONSOLE_MAIL if DEBUG else "django.core.mail.backends.filebased.EmailBackend"
+)
+if EMAIL_BACKEND == _CONSOLE_MAIL and not DEBUG:
+    raise ImproperlyConfigured(
+        "EMAIL_BACKEND console prints reset links and receipts to the server's output: "
+        "use it only with DEBUG=true; use the file or smtp backend otherwise"
+    )
 # Used by the file-based backend (end-to-end tests read the receipt emails from here).
 EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "MiniGo <receipts@minigo.local>")
 
 REST_FRAMEWORK = {
@@ -210,7 +241,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "store.api.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "store.api.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
 SPECTACULAR_SETTINGS = {
@@ -236,6 +267,14 @@ LOGGING = {
 }
 
 # --- MiniGo ---------------------------------------------------------------------------------
+_ws_max = envint("MINIGO_WS_MAX_MESSAGE_BYTES", protocol.DEFAULT_WS_MAX_MESSAGE_BYTES, minimum=8192)
+_frame_max = envint("MINIGO_FRAME_MAX_BYTES", _ws_max - protocol.MAX_HEADER_BYTES - 4, minimum=1024)
+if _frame_max + protocol.MAX_HEADER_BYTES + 4 > _ws_max:
+    raise ImproperlyConfigured(
+        "MINIGO_FRAME_MAX_BYTES must leave room for the frame header within "
+        "MINIGO_WS_MAX_MESSAGE_BYTES (raise daphne's --websocket-max-message-size with it)"
+    )
+
 MINIGO = {
     # Attribution below this confidence goes to the review queue (invariant 5).
     "ATTRIBUTION_THRESHOLD": envfloat("MINIGO_ATTRIBUTION_THRESHOLD", 0.8, minimum=0.0),
@@ -250,16 +289,34 @@ MINIGO = {
     "FACE_TOLERANCE": envfloat("MINIGO_FACE_TOLERANCE", 0.5, minimum=0.0),
     # Faces are detected on a copy of the frame at most this many pixels on its longer side.
     "FACE_DETECT_MAX_SIDE": envint("MINIGO_FACE_DETECT_MAX_SIDE", 640, minimum=160),
-    "FRAME_MAX_BYTES": envint("MINIGO_FRAME_MAX_BYTES", 4 * 1024 * 1024, minimum=1024),
+    # The largest websocket message daphne takes (its --websocket-max-message-size, 1 MiB by
+    # default): a frame over it would be dropped with the connection, before MiniGo could
+    # answer, and the agent would send it first again forever. So frames are at most what
+    # fits in one message, and devices learn the limit from their config.
+    "WS_MAX_MESSAGE_BYTES": _ws_max,
+    "FRAME_MAX_BYTES": _frame_max,
     "FRAME_MAX_PIXELS": envint("MINIGO_FRAME_MAX_PIXELS", 4096 * 4096, minimum=64 * 64),
     # Frames are kept only when this is on (for retraining data), and then expire.
     "KEEP_FRAMES": envbool("MINIGO_KEEP_FRAMES", False),
     "FRAME_RETENTION_HOURS": envint("MINIGO_FRAME_RETENTION_HOURS", 72, minimum=1),
+    # A frame still pending this long after it arrived is queued again (its task was lost).
+    "FRAME_RECOVER_AFTER_S": envint("MINIGO_FRAME_RECOVER_AFTER_S", 300, minimum=10),
+    # A frame still pending this long loses its pixels and is marked failed.
+    "FRAME_PENDING_TTL_S": envint("MINIGO_FRAME_PENDING_TTL_S", 6 * 3600, minimum=60),
     # Product detection: onnxruntime threads per worker process, and how far around a weight
     # event the shelf camera's frames are compared with it.
     "DETECTOR_THREADS": envint("MINIGO_DETECTOR_THREADS", 1, minimum=1),
     "DETECTION_WINDOW_S": envfloat("MINIGO_DETECTION_WINDOW_S", 10.0, minimum=0.0),
+    # A receipt waits for every shelf device to report past the exit time; a shelf silent
+    # this long after the exit gets the receipt issued as provisional (its evidence amends it).
+    "SETTLE_DEADLINE_S": envfloat("MINIGO_SETTLE_DEADLINE_S", 60.0, minimum=0.0),
     "DEVICE_OFFLINE_AFTER_S": envint("MINIGO_DEVICE_OFFLINE_AFTER_S", 60, minimum=5),
+    # The largest HTTP request body (a kiosk's photos, a detector model upload); larger ones
+    # are refused with 413 before anything parses them. nginx's client_max_body_size in
+    # deploy/ matches it.
+    "BODY_MAX_BYTES": envint("MINIGO_BODY_MAX_BYTES", 64 * 1024 * 1024, minimum=1024 * 1024),
+    # How far ahead of the server's clock a device's event times may be.
+    "CLOCK_SKEW_S": envfloat("MINIGO_CLOCK_SKEW_S", protocol.MAX_CLOCK_SKEW_S, minimum=1.0),
     "QR_TTL_S": envint("MINIGO_QR_TTL_S", 120, minimum=10),
     "CURRENCY": envstr("MINIGO_CURRENCY", "EUR"),
     "LOW_STOCK_DEFAULT": envint("MINIGO_LOW_STOCK_DEFAULT", 3, minimum=0),

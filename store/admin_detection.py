@@ -15,9 +15,9 @@ from django.utils.safestring import mark_safe
 from store import models as m
 from store.errors import DomainError
 from store.services.detectors import (
+    detector_apply_model,
     detector_assign_shelves,
     detector_inspect,
-    detector_sync_mappings,
 )
 
 
@@ -118,14 +118,11 @@ class DetectorModelAdmin(admin.ModelAdmin):
         return ", ".join(s.name for s in obj.shelves.all()) or "—"
 
     def save_model(self, request, obj, form, change):
-        if form.info is not None:
-            obj.layout = form.info.layout
-            obj.class_names = form.info.class_names
-            obj.input_size = form.info.input_size
-        super().save_model(request, obj, form, change)
-        if form.info is not None:
-            obj.mappings.exclude(class_name__in=obj.class_names).delete()
-            created = detector_sync_mappings(detector=obj)
+        if form.info is None:
+            super().save_model(request, obj, form, change)  # only its settings changed
+        else:
+            # The form checked the upload (form.info); the service saves it as it describes.
+            created = detector_apply_model(detector=obj, info=form.info)
             if created:
                 unmapped = [c.class_name for c in created if c.product_id is None]
                 self.message_user(

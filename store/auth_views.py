@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import hashlib
+import unicodedata
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
@@ -13,7 +16,7 @@ class LoginView(auth_views.LoginView):
 
     def post(self, request, *args, **kwargs):
         limits = settings.MINIGO
-        username = (request.POST.get("username") or "")[:150].lower()
+        username = login_limit_key(request.POST.get("username") or "")
         try:
             for scope, key in (("login-ip", client_ip(request)), ("login-user", username)):
                 ratelimit_hit(
@@ -27,3 +30,13 @@ class LoginView(auth_views.LoginView):
             response["Retry-After"] = str(limits["LOGIN_WINDOW_S"])
             return response
         return super().post(request, *args, **kwargs)
+
+
+def login_limit_key(username: str) -> str:
+    """The per-username limit key: every spelling Django's login takes as the same account
+    counts against one limit. The login form strips the field and NFKC-normalises it (so
+    "mallory ", a tab, or full-width letters all sign in as mallory); case is folded too,
+    which is stricter than Django's case-sensitive lookup and so only joins spellings. Hashed,
+    so any text is a safe cache key."""
+    text = unicodedata.normalize("NFKC", username.strip()).strip().casefold()[:150]
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

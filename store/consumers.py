@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils import timezone
 
 from edge_agent import protocol
 from store.errors import DomainError
@@ -57,6 +58,11 @@ def _touch(device: Device, events: int) -> datetime:
 
 
 @database_sync_to_async
+def _watermark(device: Device, epoch: float) -> datetime:
+    return device_services.device_report_watermark(device=device, epoch=epoch)
+
+
+@database_sync_to_async
 def _config(device: Device) -> dict[str, Any]:
     from store.services.config import device_config
 
@@ -88,6 +94,14 @@ def _frame_quota(device: Device) -> None:
 @_parallel_db
 def _store_frame(device: Device, header: dict[str, Any], jpeg: bytes, w: int, h: int) -> bool:
     return event_services.frame_store(device=device, header=header, jpeg=jpeg, width=w, height=h)[1]
+
+
+def _within_bounds(msg: dict[str, Any]) -> None:
+    """A device's time must be one the server can place: not ahead of the server's own clock
+    by more than the allowed skew (timezone.now, so a replay's clock counts)."""
+    protocol.check_bounds(
+        msg, now=timezone.now().timestamp(), max_skew_s=settings.MINIGO["CLOCK_SKEW_S"]
+    )
 
 
 class DeviceConsumer(AsyncWebsocketConsumer):
@@ -196,8 +210,13 @@ class DeviceConsumer(AsyncWebsocketConsumer):
         elif kind == "heartbeat":
             self._last_touch = 0.0  # a heartbeat always writes: it is what keeps "online"
             await self._counted(0)
-            await self.send(protocol.dumps({"type": "heartbeat_ack", "v": protocol.VERSION}))
+            reply = {"type": "heartbeat_ack", "v": protocol.VERSION}
+            if msg["watermark"] is not None and self.device.kind == "shelf":
+                recorded = await _watermark(self.device, msg["watermark"])
+                reply["watermark"] = recorded.timestamp() if recorded else None
+            await self.send(protocol.dumps(reply))
         elif kind == "shelf_event":
+            _within_bounds(msg)
             try:
                 created = await _store_event(self.device, msg, msg["slot"] in self.slots)
             except DomainError as exc:
@@ -214,6 +233,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
     async def _frame(self, data: bytes) -> None:
         limits = settings.MINIGO
         header, jpeg = protocol.decode_frame(data, max_bytes=limits["FRAME_MAX_BYTES"])
+        _within_bounds(header)
         try:
             # Checked before any decoding: a flooding camera costs the server almost nothing.
             # The frame is not acked, so a well-behaved agent keeps it and sends it later.
@@ -233,6 +253,9 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             return
         try:
             created = await _store_frame(self.device, header, jpeg, info.width, info.height)
+        except DomainError as exc:
+            await self._error(exc.code, exc.message, header["event_id"])
+            return
         except Exception as exc:
             exc.event_id = header["event_id"]
             raise

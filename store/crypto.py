@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from minigo.local_state import local_key
 from store.errors import DomainError
 
 MAGIC = b"MGE1"
@@ -32,11 +33,7 @@ def new_key() -> str:
 def _aead() -> AESGCM:
     raw = os.environ.get("MINIGO_FACE_KEY", "")
     if not raw:
-        path = settings.VAR_DIR / "face_key"
-        if not path.exists():
-            path.write_text(new_key())
-            path.chmod(0o600)
-        raw = path.read_text().strip()
+        raw = local_key(settings.VAR_DIR / "face_key", new_key)
     try:
         key = base64.urlsafe_b64decode(raw.encode())
     except (ValueError, TypeError):

@@ -1,4 +1,4 @@
-"""Fault injection for the fault tests (issue #8): off unless MINIGO_FAULT_SLEEP_IN is set.
+"""Fault injection for the fault tests: off unless MINIGO_FAULT_SLEEP_IN is set.
 
 MINIGO_FAULT_SLEEP_IN=shelf_event_apply:5 makes `fault_point("shelf_event_apply")` sleep 5 s
 where it is called (inside the transaction that writes a cart entry and moves the stock), so a

@@ -15,7 +15,7 @@ def visits_for(user) -> QuerySet[Visit]:
 
 
 def receipts_for(user) -> QuerySet[Receipt]:
-    qs = Receipt.objects.prefetch_related("lines")
+    qs = Receipt.objects.prefetch_related("lines", "revisions")
     if user.is_staff:
         return qs
     return qs.filter(shopper__user=user)

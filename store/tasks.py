@@ -7,7 +7,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from store.services.devices import device_mark_stale_offline
-from store.services.events import frames_expire
+from store.services.events import frames_expire, frames_recover
 from store.services.frames import frame_process
 from store.services.shelf_events import shelf_event_process, shelf_events_settle
 
@@ -26,6 +26,23 @@ def settle_shelf_events() -> int:
 
 
 @shared_task(**RETRY)
+def settle_receipts() -> int:
+    from store.services.settlement import visits_settle
+
+    return visits_settle()
+
+
+def settle_receipts_soon() -> None:
+    """Run the settle job now: inline when embedded, else on a worker."""
+    from minigo.celery import app
+
+    if app.conf.task_always_eager:
+        settle_receipts()
+    else:
+        settle_receipts.delay()
+
+
+@shared_task(**RETRY)
 def process_frame(frame_id: int) -> None:
     frame_process(frame_id=frame_id)
 
@@ -37,6 +54,11 @@ def expire_frames() -> int:
     expired = frames_expire()
     dataset_expire()  # unreviewed training images taken from frames go with them
     return expired
+
+
+@shared_task
+def recover_frames() -> int:
+    return frames_recover()
 
 
 @shared_task

@@ -11,15 +11,19 @@ from decimal import Decimal
 import pytest
 from django.conf import settings as django_settings
 
-from minigo.celery import app as celery_app
-
-# Tests run Celery tasks in-process unless a test starts a real worker itself.
-celery_app.conf.task_always_eager = True
-celery_app.conf.task_eager_propagates = True
-# Tests decide when periodic jobs run; a daphne started by a test runs its own beat.
-django_settings.MINIGO["EMBEDDED_BEAT"] = False
-
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+
+def pytest_configure(config):
+    from minigo.celery import app as celery_app
+    from minigo.local_state import ensure_folders
+
+    ensure_folders()  # the SQLite test database lives in VAR_DIR, as manage.py would make it
+    # Tests run Celery tasks in-process unless a test starts a real worker itself.
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    # Tests decide when periodic jobs run; a daphne started by a test runs its own beat.
+    django_settings.MINIGO["EMBEDDED_BEAT"] = False
 
 
 def needs_postgres():

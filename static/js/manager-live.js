@@ -8,6 +8,17 @@ const lowEl = document.getElementById('low-stock');
 const FEED_MAX = 60;
 let visits = new Map(); // visit id -> {visit, name, entered_at, cart}
 let devices = new Map(); // device id (slug) -> status incl. frame
+let settling = new Map(); // visit id -> {name, exited_at, waiting_for, provisional, number}
+
+// Left the store, receipt not final: waiting for shelves or events, or issued provisional.
+function renderSettling() {
+  const items = [...settling.values()].map((s) => el('li', { class: 'settling', 'data-visit': s.visit },
+    el('strong', {}, s.name), ` left ${timeOf(s.exited_at)} · `,
+    s.provisional ? el('span', { class: 'badge warn' }, `provisional ${s.number}`) : 'finalising',
+    s.waiting_for && s.waiting_for.length ? ` · waiting for ${s.waiting_for.join(', ')}` : ''));
+  document.getElementById('settling').replaceChildren(
+    ...(items.length ? items : [el('li', { class: 'muted' }, 'None.')]));
+}
 
 function renderVisits() {
   visitsEl.replaceChildren();
@@ -102,6 +113,8 @@ async function resync() {
   const state = await api('/manager/state.json');
   visits = new Map(state.visits.map((v) => [v.visit, v]));
   renderVisits();
+  settling = new Map(state.settling.map((v) => [v.visit, v]));
+  renderSettling();
   feedEl.replaceChildren();
   for (const item of [...state.feed].reverse()) addFeed(item.kind, item.text, item.at);
   devicesEl.replaceChildren();
@@ -120,6 +133,8 @@ const handlers = {
   visit_closed(d) {
     visits.delete(d.visit);
     renderVisits();
+    settling.set(d.visit, d);
+    renderSettling();
     addFeed('exit', `${d.name} walked out`);
   },
   cart(d) {
@@ -135,7 +150,13 @@ const handlers = {
     if (d.low) addFeed('low', `Low stock: slot ${d.code} has ${d.stock} left`);
     api('/manager/state.json').then((s) => renderLow(s.low_stock)).catch(() => {});
   },
-  receipt(d) { addFeed('receipt', `Receipt ${d.number} for ${d.name}: ${money(d.total, d.currency)}`); },
+  receipt(d) {
+    if (d.provisional) settling.set(d.visit, { ...(settling.get(d.visit) || {}), ...d });
+    else settling.delete(d.visit);
+    renderSettling();
+    const what = d.revision > 1 ? `amended (revision ${d.revision}, ${d.reason.replace('_', ' ')})` : 'issued';
+    addFeed('receipt', `Receipt ${d.number} for ${d.name} ${what}${d.provisional ? ', provisional' : ''}: ${money(d.total, d.currency)}`);
+  },
   review_opened(d) {
     addFeed('review', `Needs review: ${d.reason.replaceAll('_', ' ')}`);
     const c = document.getElementById('review-count'); c.textContent = Number(c.textContent) + 1;

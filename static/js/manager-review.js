@@ -20,7 +20,8 @@ function render(state) {
   for (const item of state.items) {
     const qty = item.quantity;
     const what = `${Math.abs(qty) || '?'} × ${item.product_name || 'unknown product'}`;
-    const candidates = item.candidates.length ? item.candidates : state.in_store.map(
+    // Without ranked candidates: whoever was in the store when it happened (left since or not).
+    const candidates = item.candidates.length ? item.candidates : (item.present || state.in_store).map(
       (v) => ({ visit: v.visit, name: v.name, confidence: null }));
     const buttons = candidates.map((c) => el('button', {
       type: 'button', 'data-review': item.review, 'data-visit': c.visit,

@@ -28,11 +28,27 @@ function renderCart(cart, since) {
       el('strong', { class: 'num', id: 'cart-total' }, money(cart.total))));
 }
 
+// The shopper left; the receipt follows once every shelf has reported (seconds, usually).
+function renderFinalising() {
+  document.getElementById('receipt').replaceChildren(
+    el('p', { id: 'receipt-finalising', role: 'status' }, 'Finalising your receipt…'));
+  receiptBox.hidden = false;
+}
+
 function renderReceipt(r, { announce = false } = {}) {
   if (!r) return;
   shownReceipt = r.receipt;
+  const notes = [];
+  if (r.provisional) {
+    notes.push(el('p', { class: 'badge warn', id: 'receipt-provisional' },
+      'Provisional: a shelf has not reported yet, so this receipt may still change.'));
+  }
+  if (r.revision > 1) {
+    notes.push(el('p', { class: 'small', id: 'receipt-amended' }, `Amended (revision ${r.revision}): `,
+      (r.changes || []).map((c) => `${c.name} ${c.was} → ${c.now}`).join(', ') || 'confirmed'));
+  }
   document.getElementById('receipt').replaceChildren(
-    el('p', {}, el('strong', {}, r.number), ` · ${timeOf(r.issued_at)}`),
+    el('p', {}, el('strong', {}, r.number), ` · ${timeOf(r.issued_at)}`), ...notes,
     el('ul', { class: 'plain' }, r.lines.map((l) => el('li', { class: 'row' },
       el('span', {}, `${l.quantity} × ${l.name}`), el('span', { class: 'num' }, money(l.line_total))))),
     el('p', { class: 'row total' }, el('span', {}, 'Total'),
@@ -70,6 +86,7 @@ if ('Notification' in window && Notification.permission === 'default') {
 async function resync() {
   const state = await api('/app/state.json');
   renderCart(state.cart, state.entered_at);
+  if (!state.in_store && state.settling) renderFinalising();
   if (!state.in_store && state.latest_receipt && shownReceipt !== state.latest_receipt.receipt) {
     // A receipt issued while the socket was down still appears (without a second alert).
     const fresh = Date.now() - new Date(state.latest_receipt.issued_at).getTime() < 15 * 60000;
@@ -103,6 +120,9 @@ connectLive({
       renderCart({ visit: data.visit, lines: [], total: '0.00', items: 0 }, new Date().toISOString());
     } else if (name === 'cart' && data.status === 'open') {
       renderCart(data);
+    } else if (name === 'visit_settling') {
+      renderCart(null);
+      renderFinalising();
     } else if (name === 'receipt') {
       renderCart(null);
       renderReceipt(data, { announce: shownReceipt !== data.receipt });

@@ -9,6 +9,12 @@ connectLive({
   resync: async () => {},
   statusEl: document.getElementById('live-status'),
   onEvent(name, data) {
+    if (name === 'receipt' && data.receipt === receiptId) {
+      // A new revision (late evidence, a review, a refund, a correction): show it.
+      news.textContent = `This receipt was amended (revision ${data.revision}); showing it now…`;
+      setTimeout(() => window.location.reload(), 1500);
+      return;
+    }
     if (name !== 'dispute' || data.receipt !== receiptId || data.status === 'open') return;
     const outcome = data.status === 'resolved' ? `refunded ${data.refunded}` : 'not refunded';
     news.textContent = `The store answered about ${data.product_name || 'this receipt'}: ` +

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from store.models import Product, Receipt, ReceiptLine, ReviewItem, Shelf, Slot, Visit
+from store.models import (
+    Product,
+    Receipt,
+    ReceiptLine,
+    ReceiptRevision,
+    ReviewItem,
+    Shelf,
+    Slot,
+    Visit,
+)
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -133,8 +142,24 @@ class ReceiptLineSerializer(serializers.ModelSerializer):
         fields = ["id", "sku", "name", "quantity", "unit_price", "tax_rate", "line_total"]
 
 
+class ReceiptRevisionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReceiptRevision
+        fields = [
+            "revision",
+            "reason",
+            "provisional",
+            "total",
+            "difference",
+            "changes",
+            "note",
+            "created_at",
+        ]
+
+
 class ReceiptSerializer(serializers.ModelSerializer):
     lines = ReceiptLineSerializer(many=True, read_only=True)
+    revisions = ReceiptRevisionSerializer(many=True, read_only=True)
 
     class Meta:
         model = Receipt
@@ -148,7 +173,11 @@ class ReceiptSerializer(serializers.ModelSerializer):
             "tax",
             "total",
             "currency",
+            "revision",
+            "provisional",
+            "waiting_for",
             "lines",
+            "revisions",
         ]
 
 

@@ -25,6 +25,11 @@ urlpatterns = [
     path("cart/", v.MyCart.as_view(), name="api-my-cart"),
     path("receipts/", v.ReceiptList.as_view(), name="api-receipts"),
     path("receipts/<int:pk>/", v.ReceiptDetail.as_view(), name="api-receipt"),
+    path(
+        "receipts/<int:pk>/corrections/",
+        mv.ReceiptCorrection.as_view(),
+        name="api-receipt-correction",
+    ),
     path("review/", v.ReviewList.as_view(), name="api-review"),
     path("review/<int:pk>/resolve/", v.ReviewResolve.as_view(), name="api-review-resolve"),
     path("me/consent/", f.MyConsent.as_view(), name="api-me-consent"),

@@ -6,7 +6,16 @@ from .devices import Device, DeviceKind, EventStatus, Frame, ShelfEvent
 from .review import Dispute, ReviewItem, ReviewStatus
 from .shoppers import FaceEmbedding, Shopper
 from .sightings import Sighting
-from .visits import CartEntry, EntryKind, Receipt, ReceiptLine, Visit, VisitStatus
+from .visits import (
+    CartEntry,
+    EntryKind,
+    Receipt,
+    ReceiptLine,
+    ReceiptRevision,
+    RevisionReason,
+    Visit,
+    VisitStatus,
+)
 
 __all__ = [
     "CartEntry",
@@ -24,8 +33,10 @@ __all__ = [
     "Product",
     "Receipt",
     "ReceiptLine",
+    "ReceiptRevision",
     "ReviewItem",
     "ReviewStatus",
+    "RevisionReason",
     "SensorKind",
     "Shelf",
     "ShelfEvent",

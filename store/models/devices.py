@@ -24,6 +24,9 @@ class Device(models.Model):
     software_version = models.CharField(max_length=40, blank=True)
     # Events in the last minute, refreshed as events arrive (shown in admin and dashboard).
     event_rate_per_min = models.FloatField(default=0.0)
+    # The device's own word that everything it produced up to this time has reached the
+    # server (its outbox holds nothing older). Receipts wait for it to pass the exit time.
+    watermark = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["device_id"]
@@ -83,6 +86,9 @@ class Frame(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     jpeg = models.BinaryField(null=True, blank=True)
+    # SHA-256 of the JPEG, kept after the pixels go: tells a resent frame from another frame
+    # that reuses its id.
+    digest = models.CharField(max_length=64, blank=True, default="")
     expires_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=EventStatus.choices, default="pending")
     processed_at = models.DateTimeField(null=True, blank=True)

@@ -115,12 +115,57 @@ class Receipt(models.Model):
     total = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # The receipt is amended in place (one per visit); each change is a ReceiptRevision and
+    # `revision` is the latest one's number. Provisional: issued while shelf devices were
+    # still silent about the visit (`waiting_for` names them); their late evidence amends it.
+    revision = models.PositiveIntegerField(default=1)
+    revised_at = models.DateTimeField(null=True, blank=True)
+    provisional = models.BooleanField(default=False)
+    waiting_for = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-issued_at"]
 
     def __str__(self) -> str:
         return self.number
+
+
+class RevisionReason(models.TextChoices):
+    ISSUED = "issued", "Issued"
+    SETTLED = "settled", "Evidence complete"
+    LATE_EVENT = "late_event", "Late shelf evidence"
+    REVIEW = "review", "Review decided"
+    REFUND = "refund", "Refund"
+    CORRECTION = "correction", "Staff correction"
+
+
+class ReceiptRevision(models.Model):
+    """One version of a receipt, kept forever: what it said and what changed since the one
+    before, so shopper and manager can both see the history of an amended receipt."""
+
+    receipt = models.ForeignKey(Receipt, on_delete=models.CASCADE, related_name="revisions")
+    revision = models.PositiveIntegerField()
+    reason = models.CharField(max_length=16, choices=RevisionReason.choices)
+    provisional = models.BooleanField(default=False)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    # The total change from the revision before (what an account is charged or refunded).
+    difference = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    lines = models.JSONField(default=list)
+    changes = models.JSONField(default=list)
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["receipt_id", "revision"]
+        constraints = [
+            models.UniqueConstraint(fields=["receipt", "revision"], name="receiptrevision_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receipt_id} r{self.revision}"
 
 
 class ReceiptLine(models.Model):

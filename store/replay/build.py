@@ -17,21 +17,11 @@ from PIL import Image
 from edge_agent import protocol
 from store.models import Device, Product, Shelf, Shopper, Slot
 from store.models.catalog import validate_reach
+from store.replay.frames import sees_jpeg
 from store.replay.scenario import Scenario, ScenarioError
 from store.services.devices import device_create, device_rotate_token
 from store.services.faces import face_enrol
 from store.services.qr import qr_issue
-
-
-def _tiny_jpeg() -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (16, 16), (128, 128, 128)).save(buf, "JPEG", quality=50)
-    return buf.getvalue()
-
-
-# The pixels of a `sees` frame: a real (tiny) JPEG, so the frame passes every check a
-# camera frame does; what the camera "sees" rides in the header.
-TINY_JPEG = _tiny_jpeg()
 
 
 @transaction.atomic
@@ -195,5 +185,5 @@ def device_message(
         return "bytes", protocol.encode_frame(event_id=event_id, ts=ts, jpeg=jpeg)
     if "sees" in line:
         sees = json.loads(json.dumps(line["sees"]))
-        return "bytes", protocol.encode_frame(event_id=event_id, ts=ts, jpeg=TINY_JPEG, sees=sees)
+        return "bytes", protocol.encode_frame(event_id=event_id, ts=ts, jpeg=sees_jpeg(), sees=sees)
     raise ScenarioError(f"a frame needs image or sees: {line}")

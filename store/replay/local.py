@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -18,11 +19,13 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.utils import timezone
 
+from edge_agent import protocol
 from store.models import Receipt, ReviewItem, ShelfEvent
 from store.replay import build
 from store.replay.metrics import Metrics, score
 from store.replay.scenario import Scenario
 from store.services.receipts import receipt_text
+from store.services.settlement import visits_settle
 from store.services.shelf_events import shelf_events_settle
 
 ACK_TIMEOUT_S = 120.0
@@ -86,16 +89,14 @@ def replay_scenario(
     faces: bool = True,
 ) -> Outcome:
     """Run `scenario` against the current database (which it fills with the scenario's store)
-    and score the receipts. Needs MINIGO["ACCEPT_SEES"] for `sees` frames."""
+    and score each visit by its final receipt (after amendments). Needs
+    MINIGO["ACCEPT_SEES"] for `sees` frames."""
     started = time.perf_counter()
     clock = SimClock(REPLAY_EPOCH)
     with clock.installed(), _no_wall_clock_limits():
         tokens = build.build_store(scenario)
         shoppers = build.build_shoppers(scenario, faces=faces)
         errors = asyncio.run(_drive(scenario, tokens, shoppers, clock, progress))
-        window = settings.MINIGO["ATTRIBUTION_WINDOW_S"] + settings.MINIGO["ATTRIBUTION_GRACE_S"]
-        clock.t = scenario.duration + window + 1.0
-        shelf_events_settle()
     names = {s.pk: key for key, s in shoppers.items()}
     receipts = list(
         Receipt.objects.select_related("visit", "shopper")
@@ -104,7 +105,7 @@ def replay_scenario(
     )
     by_shopper: dict[str, list[dict[str, int]]] = {}
     for r in receipts:
-        items = {line.sku: line.quantity for line in r.lines.all()}
+        items = {line.sku: line.quantity for line in r.lines.all() if line.quantity}
         by_shopper.setdefault(names.get(r.shopper_id, str(r.shopper_id)), []).append(items)
     metrics = None
     if scenario.expects:
@@ -114,6 +115,7 @@ def replay_scenario(
             review=ReviewItem.objects.filter(shelf_event__isnull=False).count(),
             events=ShelfEvent.objects.count(),
         )
+        metrics = dataclasses.replace(metrics, amended=receipts_amended())
     reasons = Counter(
         ReviewItem.objects.filter(shelf_event__isnull=False).values_list("reason", flat=True)
     )
@@ -136,11 +138,36 @@ def _no_wall_clock_limits() -> Iterator[None]:
         minigo["FRAME_RATE_LIMIT"] = saved
 
 
+def receipts_amended() -> int:
+    """Receipts whose lines changed after they were issued (not counting a provisional
+    receipt that was only confirmed)."""
+    from store.models import ReceiptRevision
+
+    changed = ReceiptRevision.objects.filter(revision__gt=1).values_list("receipt_id", "changes")
+    return len({receipt for receipt, changes in changed if changes})
+
+
+def _settle_all() -> None:
+    """The periodic jobs, run on the scenario's clock: picks whose camera window closed are
+    decided, then visits whose evidence is complete get their receipts."""
+    shelf_events_settle()
+    visits_settle()
+
+
 async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
     from minigo.asgi import application
 
     errors: Counter = Counter()
     comms: dict[str, WebsocketCommunicator] = {}
+    shelves = {s["device"] for s in scenario.store.get("shelves", [])}
+    exits = {g["device"] for g in scenario.store.get("gates", []) if g.get("kind") == "exit"}
+    deliveries = scenario.deliveries()
+    # Per shelf, the production times of its messages not delivered yet: its watermark is
+    # just below the oldest of them (or the clock, when it has nothing left to deliver).
+    backlog: dict[str, list[float]] = {d: [] for d in shelves}
+    for _arrives, _number, line in sorted(deliveries, key=lambda d: d[2]["t"], reverse=True):
+        if line["device"] in backlog:
+            backlog[line["device"]].append(float(line["t"]))
     try:
         for dev in scenario.devices:
             comm = WebsocketCommunicator(
@@ -153,14 +180,21 @@ async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
                 raise RuntimeError(f"device {dev['device']} could not connect")
             await comm.receive_json_from(timeout=10)  # its config
             comms[dev["device"]] = comm
-        settle = database_sync_to_async(shelf_events_settle)
+        settle = database_sync_to_async(_settle_all)
         message = database_sync_to_async(_message)
-        for index, (t, number, line) in enumerate(scenario.timeline):
-            clock.t = t
-            # The periodic settle task, run on the scenario's clock.
+
+        async def report(devices) -> None:
+            for device in sorted(devices):
+                pending = backlog[device]
+                mark = (pending[-1] - 0.001) if pending else clock.t
+                await _heartbeat(comms[device], clock.base.timestamp() + min(mark, clock.t))
+
+        for index, (arrives, number, line) in enumerate(deliveries):
+            clock.t = arrives
             await settle()
             event_id = f"l{number}"
-            kind, payload = await message(line, scenario, shoppers, clock, event_id)
+            produced = clock.base.timestamp() + float(line["t"])
+            kind, payload = await message(line, scenario, shoppers, clock, event_id, produced)
             comm = comms.get(line["device"])
             if comm is None:
                 errors["unknown_device"] += 1
@@ -172,8 +206,21 @@ async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
             reply = await _reply(comm, event_id)
             if reply.get("type") == "error":
                 errors[reply.get("code", "error")] += 1
+            if line["device"] in backlog:
+                backlog[line["device"]].pop()
+                if arrives > line["t"]:
+                    await report([line["device"]])  # a backlog being delivered
+            if line["device"] in exits:
+                await report(shelves)  # a shopper left: the shelves answer the sync
             if progress:
                 progress(index + 1)
+        # After the last message: every camera window closes, every shelf reports, and the
+        # store settles (a shelf that stayed silent leaves its receipts provisional).
+        window = settings.MINIGO["ATTRIBUTION_WINDOW_S"] + settings.MINIGO["ATTRIBUTION_GRACE_S"]
+        clock.t = scenario.duration + window + 1.0
+        await settle()
+        await report(shelves)
+        await settle()
     finally:
         for comm in comms.values():
             await comm.disconnect()
@@ -182,18 +229,28 @@ async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
     return errors
 
 
+async def _heartbeat(comm: WebsocketCommunicator, watermark: float) -> None:
+    await comm.send_to(
+        text_data=protocol.dumps(protocol.heartbeat(ts=watermark, watermark=watermark))
+    )
+    while True:
+        msg = await comm.receive_json_from(timeout=ACK_TIMEOUT_S)
+        if msg.get("type") in ("heartbeat_ack", "error"):
+            return
+
+
 def _close_connection() -> None:
     from django.db import connection
 
     connection.close()
 
 
-def _message(line, scenario, shoppers, clock, event_id):
+def _message(line, scenario, shoppers, clock, event_id, produced: float):
     qr = None
     if line["type"] == "qr":
         shopper = shoppers.get(str(line.get("shopper")))
         qr = build.qr_token(shopper=shopper) if shopper else "MG1:0:unknown"
-    return build.device_message(line, scenario=scenario, ts=clock.epoch(), event_id=event_id, qr=qr)
+    return build.device_message(line, scenario=scenario, ts=produced, event_id=event_id, qr=qr)
 
 
 async def _reply(comm: WebsocketCommunicator, event_id: str) -> dict:

@@ -1,8 +1,8 @@
 """Scoring receipts against a scenario's expectations (cAcc, item precision and recall).
 
 The metrics line is fixed in DESIGN.md: `cAcc=<exact>/<receipts> items_p=<precision>
-items_r=<recall> review=<events sent to review>`, then any further `key=value` fields in the
-order they were added (`Metrics.extra`)."""
+items_r=<recall> review=<events sent to review>`, then `amended=<receipts amended>` and any
+further `key=value` fields in the order they were added (`Metrics.extra`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ class Metrics:
     recall: float
     review: int
     events: int
-    # Further fields for the metrics line, after the fixed ones: {key: value}.
+    # Receipts whose lines changed after they were issued (late evidence, reviews, refunds).
+    amended: int = 0
+    # Further fields for the metrics line, after `amended`: {key: value}.
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -31,6 +33,7 @@ class Metrics:
             ("items_p", f"{self.precision:.4f}"),
             ("items_r", f"{self.recall:.4f}"),
             ("review", str(self.review)),
+            ("amended", str(self.amended)),
             *((str(k), str(v)) for k, v in self.extra.items()),
         ]
 

@@ -1,27 +1,41 @@
 """`replay --server URL --speed X`: play a scenario as real edge agents against a running
-MiniGo, so anyone can watch the dashboards move without hardware.
+MiniGo, so anyone can watch the dashboards move without hardware, and measure that server.
 
 One websocket client per device of the scenario, each authenticated with its device token,
-sends the scenario's messages at `speed` times real time (timestamps are the real send time).
-The server must be started with MINIGO_ACCEPT_SEES=true for synthetic (`sees`) frames: only a
-demo or test server should ever be. Tokens come from `--tokens FILE` ("device token" lines,
-as `make run` writes them) or `--setup`, which creates the scenario's store in the configured
-database (the demo server's own) and mints new tokens for its devices."""
+sends the scenario's messages at `speed` times real time. A message is stamped with the time
+it was produced (`t`) and sent at the time it arrives (`arrives`, DESIGN.md), in each device's
+order; each shelf reports its watermark (protocol version 2) every second and whenever the
+server asks. The server must be started with MINIGO_ACCEPT_SEES=true for synthetic (`sees`)
+frames: only a demo or test server should ever be.
+
+Tokens come from `--tokens FILE` ("device token" lines, as `make run` writes them) or
+`--setup`, which creates the scenario's own store in the configured database (the server's):
+its devices, shelves, slots, products and shoppers under a fresh namespace (`r12345-shelf-1`,
+`r12345-COLA`, …), so they never mix with the store's own planogram. With expectations in the
+file it then waits until the server has settled every visit of the scenario and prints the
+metrics line from that server's receipts (read from the configured database)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
+from edge_agent import protocol
 from store.replay import build
+from store.replay.metrics import Metrics, score
 from store.replay.scenario import Scenario
+
+HEARTBEAT_S = 1.0
 
 
 def read_tokens(path: str) -> dict[str, str]:
@@ -33,6 +47,54 @@ def read_tokens(path: str) -> dict[str, str]:
     return tokens
 
 
+def namespaced(sc: Scenario, ns: str) -> Scenario:
+    """The same scenario with every device, product and shopper name prefixed by `ns`."""
+
+    def dev(name: str) -> str:
+        return f"{ns}{name}"
+
+    def sku(code: str) -> str:
+        return f"{ns}{code}"
+
+    def who(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {**item, "id": f"{ns}{item.get('id')}"}
+        return f"{ns}{item}"
+
+    store = json.loads(json.dumps(sc.store))
+    for p in store.get("products", []):
+        p["sku"] = sku(p["sku"])
+    for shelf in store.get("shelves", []):
+        shelf["device"] = dev(shelf["device"])
+        for slot in shelf.get("slots", []):
+            slot["sku"] = sku(slot["sku"])
+    for gate in store.get("gates", []):
+        gate["device"] = dev(gate["device"])
+    timeline = []
+    for t, number, line in sc.timeline:
+        line = json.loads(json.dumps(line))
+        line["device"] = dev(line["device"])
+        if "shopper" in line:
+            line["shopper"] = f"{ns}{line['shopper']}"
+        sees = line.get("sees")
+        if isinstance(sees, dict):
+            if isinstance(sees.get("shoppers"), list):
+                sees["shoppers"] = [who(s) for s in sees["shoppers"]]
+            if isinstance(sees.get("products"), dict):
+                sees["products"] = {sku(k): v for k, v in sees["products"].items()}
+        timeline.append((t, number, line))
+    shoppers = [{**s, "id": f"{ns}{s['id']}"} for s in sc.shoppers]
+    expects = [
+        {
+            **e,
+            "shopper": f"{ns}{e['shopper']}",
+            "items": {sku(k): v for k, v in (e.get("items") or {}).items()},
+        }
+        for e in sc.expects
+    ]
+    return replace(sc, store=store, shoppers=shoppers, timeline=timeline, expects=expects)
+
+
 def play(
     sc: Scenario,
     *,
@@ -42,11 +104,16 @@ def play(
     setup: bool,
     out: Any,
     progress: bool = True,
+    settle_timeout_s: float | None = None,
 ) -> Counter:
     if setup:
-        tokens = build.build_store(sc, reuse=True)
+        sc = namespaced(sc, f"r{int(time.time() * 10) % 10**6:06d}-")
+        tokens = build.build_store(sc)
         build.build_shoppers(sc)
-        out.write(f"Store of the scenario set up; {len(tokens)} device tokens minted.")
+        out.write(
+            f"Store of the scenario set up under its own names ({sc.devices[0]['device']}, …); "
+            f"{len(tokens)} device tokens minted."
+        )
     elif tokens_file:
         tokens = read_tokens(tokens_file)
     else:
@@ -64,7 +131,63 @@ def play(
             out.write(f"  {key[6:]}: {n}")
     if counts.get("error:sees_not_accepted"):
         out.write("  (start the server with MINIGO_ACCEPT_SEES=true to play `sees` frames)")
+    if sc.expects:
+        if settle_timeout_s is None:
+            m = settings.MINIGO
+            settle_timeout_s = (
+                m["ATTRIBUTION_WINDOW_S"] + m["ATTRIBUTION_GRACE_S"] + m["SETTLE_DEADLINE_S"] + 30
+            )
+        metrics, settled = server_metrics(sc, timeout_s=settle_timeout_s)
+        if not settled:
+            out.write("the server had not settled every visit in time: scored as it stands")
+        out.write(metrics.line())
     return counts
+
+
+def _scenario_state(sc: Scenario) -> tuple[bool, dict[str, list[dict[str, int]]], int, int, int]:
+    """(settled, receipts per shopper id, events sent to review, shelf events, amended) for
+    the scenario's shoppers and devices, as the server's database says."""
+    from django.db import close_old_connections
+    from django.db.models import Q
+
+    from store.models import EventStatus, Receipt, ReceiptRevision, ReviewItem, ShelfEvent, Visit
+
+    close_old_connections()
+    names = [str(s["id"]) for s in sc.shoppers] + [str(e["shopper"]) for e in sc.expects]
+    devices = [d["device"] for d in sc.devices]
+    visits = Visit.objects.filter(shopper__user__username__in=names)
+    unsettled = visits.filter(status="closed").filter(
+        Q(receipt__isnull=True) | Q(receipt__provisional=True)
+    )
+    events = ShelfEvent.objects.filter(device__device_id__in=devices)
+    settled = not unsettled.exists() and not events.filter(status=EventStatus.PENDING).exists()
+    receipts: dict[str, list[dict[str, int]]] = {}
+    rows = (
+        Receipt.objects.filter(visit__in=visits)
+        .select_related("shopper__user")
+        .prefetch_related("lines")
+        .order_by("visit__entered_at", "visit_id")
+    )
+    for r in rows:
+        items = {line.sku: line.quantity for line in r.lines.all() if line.quantity}
+        receipts.setdefault(r.shopper.user.username, []).append(items)
+    review = ReviewItem.objects.filter(shelf_event__in=events).count()
+    changed = ReceiptRevision.objects.filter(receipt__visit__in=visits, revision__gt=1)
+    amended = len({rid for rid, changes in changed.values_list("receipt_id", "changes") if changes})
+    return settled, receipts, review, events.count(), amended
+
+
+def server_metrics(sc: Scenario, *, timeout_s: float) -> tuple[Metrics, bool]:
+    """Wait (up to `timeout_s`) until every visit of the scenario has its final receipt and
+    every shelf event is decided, then score the server's receipts."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        settled, receipts, review, events, amended = _scenario_state(sc)
+        if settled or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+    metrics = score(expects=sc.expects, receipts=receipts, review=review, events=events)
+    return replace(metrics, amended=amended), settled
 
 
 async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, progress: bool):
@@ -72,11 +195,24 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
 
     counts: Counter = Counter()
     conns = {}
-    readers = []
+    tasks = []
+    shelves = {s["device"] for s in sc.store.get("shelves", [])}
+    deliveries = sc.deliveries()
+    # Per shelf, the production times (scenario seconds) of messages not sent yet, oldest
+    # last: the shelf's watermark stays just below the oldest of them.
+    backlog: dict[str, list[float]] = {d: [] for d in shelves}
+    for _a, _n, line in sorted(deliveries, key=lambda d: d[2]["t"], reverse=True):
+        if line["device"] in backlog:
+            backlog[line["device"]].append(float(line["t"]))
+    start, epoch, run = time.monotonic(), time.time(), int(time.time())
+    wake: dict[str, asyncio.Event] = {d: asyncio.Event() for d in shelves}
 
-    async def read(ws) -> None:
-        import json
+    def watermark(device: str) -> float:
+        now = time.time()
+        pending = backlog[device]
+        return min(now, epoch + pending[-1] / speed - 0.001) if pending else now
 
+    async def read(device: str, ws) -> None:
         async for raw in ws:
             msg = json.loads(raw)
             if msg.get("type") == "ack":
@@ -84,6 +220,18 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
             elif msg.get("type") == "error":
                 counts["error"] += 1
                 counts[f"error:{msg.get('code')}"] += 1
+            elif msg.get("type") == "sync" and device in wake:
+                wake[device].set()
+
+    async def beat(device: str, ws) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(wake[device].wait(), timeout=HEARTBEAT_S)
+            except TimeoutError:
+                pass
+            wake[device].clear()
+            msg = protocol.heartbeat(ts=time.time(), watermark=watermark(device))
+            await ws.send(protocol.dumps(msg))
 
     for dev in sc.devices:
         ws = await connect(
@@ -92,37 +240,46 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
             max_size=None,
         )
         conns[dev["device"]] = ws
-        readers.append(asyncio.create_task(read(ws)))
+        tasks.append(asyncio.create_task(read(dev["device"], ws)))
+        if dev["device"] in shelves:
+            tasks.append(asyncio.create_task(beat(dev["device"], ws)))
     message = sync_to_async(_message, thread_sensitive=True)
-    start, run = time.monotonic(), int(time.time())
-    bar = tqdm(total=len(sc.timeline), unit="msg", disable=not progress)
+    bar = tqdm(total=len(deliveries), unit="msg", disable=not progress)
     try:
-        for t, number, line in sc.timeline:
-            delay = start + t / speed - time.monotonic()
+        for arrives, number, line in deliveries:
+            delay = start + arrives / speed - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            kind, payload = await message(line, sc, f"p{run}-{number}")
+            produced = epoch + float(line["t"]) / speed
+            kind, payload = await message(line, sc, f"p{run}-{number}", produced)
             ws = conns[line["device"]]
             await ws.send(payload)
             counts["sent"] += 1
+            if line["device"] in backlog:
+                backlog[line["device"]].pop()
+                if arrives > line["t"]:
+                    wake[line["device"]].set()  # a backlog being delivered
             bar.update(1)
         deadline = time.monotonic() + 30
         while counts["ack"] + counts["error"] < counts["sent"] and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
+        for event in wake.values():
+            event.set()  # every shelf reports that it has sent everything
+        await asyncio.sleep(0.5)
     finally:
         bar.close()
         for ws in conns.values():
             await ws.close()
-        for task in readers:
+        for task in tasks:
             task.cancel()
     return counts
 
 
-def _message(line: dict[str, Any], sc: Scenario, event_id: str):
+def _message(line: dict[str, Any], sc: Scenario, event_id: str, produced: float):
     qr = None
     if line["type"] == "qr":
         from store.models import Shopper
 
         shopper = Shopper.objects.filter(user__username=str(line.get("shopper"))).first()
         qr = build.qr_token(shopper=shopper) if shopper else "MG1:0:unknown"
-    return build.device_message(line, scenario=sc, ts=time.time(), event_id=event_id, qr=qr)
+    return build.device_message(line, scenario=sc, ts=produced, event_id=event_id, qr=qr)

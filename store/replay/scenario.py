@@ -30,7 +30,20 @@ class Scenario:
 
     @property
     def duration(self) -> float:
-        return self.timeline[-1][0] if self.timeline else 0.0
+        return max((a for a, _, _ in self.deliveries()), default=0.0)
+
+    def deliveries(self) -> list[tuple[float, int, dict[str, Any]]]:
+        """(arrival time, line number, line) in the order the server receives them. A line
+        arrives at its `arrives` (default: its `t`), but never before an earlier message of
+        the same device: an agent's outbox sends in the order it produced."""
+        last: dict[str, float] = {}
+        out = []
+        for t, number, line in self.timeline:
+            arrives = max(float(line.get("arrives", t)), last.get(line["device"], 0.0))
+            last[line["device"]] = arrives
+            out.append((arrives, number, line))
+        out.sort(key=lambda item: (item[0], item[1]))
+        return out
 
 
 def load(path: str | Path) -> Scenario:
@@ -58,6 +71,9 @@ def load(path: str | Path) -> Scenario:
             elif kind in TIMED:
                 if not isinstance(line.get("t"), int | float) or "device" not in line:
                     raise ScenarioError(f"line {number}: a {kind} line needs t and device")
+                arrives = line.get("arrives", line["t"])
+                if not isinstance(arrives, int | float) or arrives < line["t"]:
+                    raise ScenarioError(f"line {number}: 'arrives' is a time at or after t")
                 timeline.append((float(line["t"]), number, line))
             else:
                 raise ScenarioError(f"line {number}: unknown line type {kind!r}")

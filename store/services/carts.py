@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -96,13 +97,17 @@ def cart_snapshot(*, visit: Visit) -> dict[str, Any]:
     }
 
 
-def _lock_open_visit(visit: Visit) -> Visit:
-    # Locking the visit row serialises every change to one cart, so two events for the same
-    # shopper cannot both read "2 in the cart" and both return 2.
+def _lock_visit(visit: Visit, *, at: datetime | None, allow_closed: bool) -> Visit:
+    """Lock the visit row: that serialises every change to one cart, so two events for the
+    same shopper cannot both read "2 in the cart" and both return 2. A closed visit takes
+    entries only for what happened while the shopper was in the store (`at` up to the exit:
+    late evidence amends the receipt) or when a person decides (`allow_closed`)."""
     locked = Visit.objects.select_for_update().get(pk=visit.pk)
-    if locked.status != VisitStatus.OPEN:
-        raise Conflict("visit_closed", "the shopper has already left the store")
-    return locked
+    if locked.status == VisitStatus.OPEN or allow_closed:
+        return locked
+    if at is not None and locked.exited_at is not None and at <= locked.exited_at:
+        return locked
+    raise Conflict("visit_closed", "the shopper had left the store before this happened")
 
 
 def _lock_slot(slot: Slot | None) -> Slot | None:
@@ -146,12 +151,14 @@ def cart_take(
     confidence: float | None = None,
     evidence: dict[str, Any] | None = None,
     created_by: AbstractBaseUser | None = None,
+    at: datetime | None = None,
+    allow_closed: bool = False,
 ) -> CartEntry:
     """Append a take to the cart and move the slot's stock down, in one transaction."""
     if quantity <= 0:
         raise DomainError("bad_quantity", "a take needs a positive quantity")
     with transaction.atomic():
-        visit = _lock_open_visit(visit)
+        visit = _lock_visit(visit, at=at, allow_closed=allow_closed)
         locked_slot = _lock_slot(slot)
         if locked_slot is not None:
             # The sensor is the truth about what left the shelf; a stock count that says
@@ -186,13 +193,15 @@ def cart_return(
     confidence: float | None = None,
     evidence: dict[str, Any] | None = None,
     created_by: AbstractBaseUser | None = None,
+    at: datetime | None = None,
+    allow_closed: bool = False,
 ) -> CartEntry:
     """Append a return (items put back on `slot`) and move the stock up. A return can never
     take a product's quantity in the cart below zero: that raises `return_exceeds_cart`."""
     if quantity <= 0:
         raise DomainError("bad_quantity", "a return needs a positive quantity")
     with transaction.atomic():
-        visit = _lock_open_visit(visit)
+        visit = _lock_visit(visit, at=at, allow_closed=allow_closed)
         in_cart = cart_quantity(visit=visit, product=product)
         if quantity > in_cart:
             raise Conflict(
@@ -229,9 +238,11 @@ def cart_correct(
     note: str,
     dispute: Dispute | None = None,
     allow_closed: bool = False,
+    slot: Slot | None = None,
 ) -> CartEntry:
-    """A manager's correction: a new signed entry, never an edit of an old one. Stock is not
-    moved (the goods did not move). `allow_closed` is for refunds after the receipt."""
+    """A manager's correction: a new signed entry, never an edit of an old one. Stock moves
+    only with a `slot` (the items came off, or went back on, that slot); a refund or a
+    pricing fix moves no goods. `allow_closed` is for amendments after the exit."""
     if quantity == 0:
         raise DomainError("bad_quantity", "a correction needs a non-zero quantity")
     with transaction.atomic():
@@ -240,6 +251,10 @@ def cart_correct(
             raise Conflict("visit_closed", "the shopper has already left the store")
         if quantity < 0 and -quantity > cart_quantity(visit=locked, product=product):
             raise Conflict("correction_below_zero", "a correction cannot go below zero")
+        locked_slot = _lock_slot(slot)
+        if locked_slot is not None:
+            locked_slot.stock = max(0, locked_slot.stock - quantity)
+            locked_slot.save(update_fields=["stock"])
         entry = CartEntry.objects.create(
             visit=locked,
             product=product,
@@ -247,6 +262,7 @@ def cart_correct(
             quantity=quantity,
             unit_price=product.price,
             dispute=dispute,
+            slot=locked_slot,
             note=note[:200],
             created_by=by,
         )

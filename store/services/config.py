@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from edge_agent import protocol
 from store.models import Device, Slot
 
@@ -14,6 +16,9 @@ def device_config(*, device: Device) -> dict[str, Any]:
         "v": protocol.VERSION,
         "device": device.device_id,
         "kind": device.kind,
+        # The agent shrinks its frames to fit: a frame the server cannot take would only be
+        # parked, and its shopper's sightings lost.
+        "frame_max_bytes": settings.MINIGO["FRAME_MAX_BYTES"],
         "slots": [
             {
                 "slot": slot.code,

@@ -56,19 +56,23 @@ def detector_create(
     iou: float = 0.45,
 ) -> DetectorModel:
     info = detector_inspect(data=data, labels=labels, input_size=input_size)
-    with transaction.atomic():
-        detector = DetectorModel(
-            name=name,
-            class_names=info.class_names,
-            layout=info.layout,
-            input_size=info.input_size,
-            confidence=confidence,
-            iou=iou,
-        )
-        detector.file.save(filename, ContentFile(data), save=False)
-        detector.save()
-        detector_sync_mappings(detector=detector)
+    detector = DetectorModel(name=name, confidence=confidence, iou=iou)
+    detector.file.save(filename, ContentFile(data), save=False)
+    detector_apply_model(detector=detector, info=info)
     return detector
+
+
+def detector_apply_model(*, detector: DetectorModel, info: ModelInfo) -> list[ClassMapping]:
+    """Save `detector` as its checked model file describes it (a new detector, or a new file or
+    class names for one): layout, class names and input size come from the model, mappings of
+    classes it no longer has go, and its new classes get rows. Returns the new rows."""
+    detector.layout = info.layout
+    detector.class_names = info.class_names
+    detector.input_size = info.input_size
+    with transaction.atomic():
+        detector.save()
+        detector.mappings.exclude(class_name__in=info.class_names).delete()
+        return detector_sync_mappings(detector=detector)
 
 
 def detector_sync_mappings(*, detector: DetectorModel) -> list[ClassMapping]:

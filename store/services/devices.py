@@ -112,6 +112,27 @@ def device_touch(*, device: Device, events: int = 0) -> Device:
     return device
 
 
+def device_report_watermark(*, device: Device, epoch: float) -> datetime | None:
+    """Record the device's watermark (a Unix time: everything it produced up to then has
+    reached the server). It only moves forward and never past the server's clock. When it
+    passes a leaving shopper's exit time, the settlement runs. Returns the recorded value."""
+    from datetime import UTC
+
+    from store.services.settlement import settlement_watermark_moved
+
+    now = timezone.now()
+    at = min(datetime.fromtimestamp(epoch, tz=UTC), now)
+    with transaction.atomic():
+        row = Device.objects.select_for_update().only("watermark").get(pk=device.pk)
+        previous = row.watermark
+        if previous is None or at > previous:
+            Device.objects.filter(pk=device.pk).update(watermark=at)
+            device.watermark = at
+            settlement_watermark_moved(previous=previous, now=at)
+            return at
+    return previous
+
+
 def device_disconnected(*, device: Device, last_activity: datetime) -> bool:
     """A connection of the device closed. It shows offline only if nothing newer happened on
     the device since this connection's own last write: after a network drop the agent often

@@ -8,13 +8,21 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from store.errors import Conflict, DomainError
-from store.models import CartEntry, Dispute, Receipt, ReceiptLine, ReviewStatus, Shopper
+from store.models import (
+    CartEntry,
+    Dispute,
+    Receipt,
+    ReceiptLine,
+    ReviewStatus,
+    RevisionReason,
+    Shopper,
+)
 from store.services import live
 from store.services.carts import cart_correct
+from store.services.receipts import receipt_revise
 
 
 def dispute_payload(*, dispute: Dispute) -> dict[str, Any]:
@@ -46,11 +54,9 @@ def dispute_refunded(*, dispute: Dispute) -> Decimal:
 
 
 def _refundable(line: ReceiptLine) -> int:
-    """Items of a receipt line not yet refunded by an earlier dispute."""
-    refunded = CartEntry.objects.filter(
-        visit_id=line.receipt.visit_id, product_id=line.product_id, dispute__isnull=False
-    ).aggregate(q=Sum("quantity"))["q"]
-    return line.quantity + (refunded or 0)
+    """Items of a receipt line not yet refunded: every refund revises the receipt, so the
+    line's current quantity is what is left."""
+    return ReceiptLine.objects.get(pk=line.pk).quantity
 
 
 def dispute_open(
@@ -128,6 +134,12 @@ def dispute_resolve(
             )
             # The refund is at the price on the receipt, whatever the product costs today.
             CartEntry.objects.filter(pk=entry.pk).update(unit_price=locked.line.unit_price)
+            receipt_revise(
+                visit=locked.receipt.visit,
+                reason=RevisionReason.REFUND,
+                by=by,
+                note=(note or "").strip() or f"dispute {locked.pk}",
+            )
             locked.status = ReviewStatus.RESOLVED
         else:
             locked.status = ReviewStatus.DISMISSED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,13 +60,30 @@ def event_store(
 
 
 def _same_or_conflict(existing: ShelfEvent, msg: dict[str, Any]) -> ShelfEvent:
-    same = (existing.slot_code, existing.before, existing.after) == (
+    same = (existing.slot_code, existing.before, existing.after, existing.occurred_at) == (
         msg["slot"],
         msg["before"],
         msg["after"],
+        _when(msg["ts"]),
     )
     if not same:
-        raise DomainError("event_conflict", "this event id was stored with other readings")
+        raise DomainError(
+            "event_conflict", "this event id was stored with other readings or another time"
+        )
+    return existing
+
+
+def _frame_same_or_conflict(existing: Frame, header: dict[str, Any], digest: str) -> Frame:
+    """A resent frame is the same capture: same time, camera, sequence number and pixels (by
+    digest; the pixels themselves are gone once processed). Anything else reusing the id is
+    a different frame, refused rather than acked as a duplicate."""
+    same = (existing.captured_at, existing.camera, existing.seq) == (
+        _when(header["ts"]),
+        header["camera"],
+        header["seq"],
+    ) and (not existing.digest or existing.digest == digest)
+    if not same:
+        raise DomainError("frame_conflict", "this frame id was stored with another capture")
     return existing
 
 
@@ -79,9 +97,10 @@ def frame_store(
         # A device must never be able to tell the server whom it saw: identities come only
         # from the server's own vision, except in a replay's temporary store.
         raise DomainError("sees_not_accepted", "frames with 'sees' are accepted only in replay")
+    digest = hashlib.sha256(jpeg).hexdigest()
     existing = Frame.objects.filter(device=device, event_id=header["event_id"]).first()
     if existing is not None:
-        return existing, False
+        return _frame_same_or_conflict(existing, header, digest), False
     keep = settings.MINIGO["KEEP_FRAMES"]
     expires = timezone.now() + timedelta(hours=settings.MINIGO["FRAME_RETENTION_HOURS"])
     try:
@@ -95,6 +114,7 @@ def frame_store(
                 width=width,
                 height=height,
                 jpeg=jpeg,
+                digest=digest,
                 expires_at=expires if keep else None,
                 result={"sees": sees} if sees is not None else {},
             )
@@ -102,7 +122,8 @@ def frame_store(
 
             transaction.on_commit(lambda: process_frame.delay(frame.pk))
     except IntegrityError:
-        return Frame.objects.get(device=device, event_id=header["event_id"]), False
+        existing = Frame.objects.get(device=device, event_id=header["event_id"])
+        return _frame_same_or_conflict(existing, header, digest), False
     return frame, True
 
 
@@ -114,10 +135,51 @@ def frame_release(*, frame: Frame) -> None:
 
 
 def frames_expire() -> int:
-    """Delete the pixels of kept frames past their expiry; the vision results stay."""
-    return Frame.objects.filter(expires_at__lte=timezone.now(), jpeg__isnull=False).update(
-        jpeg=None
+    """Delete the pixels of kept frames past their expiry; the vision results stay. A frame
+    still pending after FRAME_PENDING_TTL_S (vision failed on it every time it was retried)
+    loses its pixels too and is marked failed: pixels are never held without end
+    (invariant 6)."""
+    now = timezone.now()
+    expired = Frame.objects.filter(expires_at__lte=now, jpeg__isnull=False).update(jpeg=None)
+    stale = now - timedelta(seconds=settings.MINIGO["FRAME_PENDING_TTL_S"])
+    expired += Frame.objects.filter(status=EventStatus.PENDING, received_at__lte=stale).update(
+        jpeg=None,
+        status=EventStatus.FAILED,
+        processed_at=now,
+        result={"error": "expired_unprocessed"},
     )
+    return expired
+
+
+RECOVER_BATCH = 200
+
+
+def frames_recover() -> int:
+    """Queue again the frames still pending FRAME_RECOVER_AFTER_S after they arrived: their
+    task was lost (Redis restarted without persistence, or wiped with tasks queued), as the
+    periodic settle does for shelf events. Processing is idempotent, so a frame whose task
+    was only slow costs one extra status check. Each frame is queued again at most once per
+    FRAME_RECOVER_AFTER_S and at most RECOVER_BATCH per run, oldest first, so a long backlog
+    is not queued twice over. Returns how many were queued."""
+    from django.core.cache import cache
+
+    from store.tasks import process_frame
+
+    after_s = settings.MINIGO["FRAME_RECOVER_AFTER_S"]
+    cutoff = timezone.now() - timedelta(seconds=after_s)
+    pks = (
+        Frame.objects.filter(status=EventStatus.PENDING, received_at__lte=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)
+    )
+    queued = 0
+    for pk in pks.iterator():
+        if queued >= RECOVER_BATCH:
+            break
+        if cache.add(f"frame-recovered:{pk}", 1, timeout=after_s):
+            process_frame.delay(pk)
+            queued += 1
+    return queued
 
 
 def mark_processed(obj: ShelfEvent | Frame, *, status: str, result: dict[str, Any]) -> None:
@@ -133,5 +195,6 @@ __all__ = [
     "frame_release",
     "frame_store",
     "frames_expire",
+    "frames_recover",
     "mark_processed",
 ]

@@ -131,18 +131,16 @@ def _leave(frame: Frame, shopper: Shopper) -> str:
     visit = visit_current(shopper=shopper)
     if visit is None:
         return "not_in_store"
-    receipt = visit_close(visit=visit, device=frame.device)
-    live.to_device(
-        frame.device_id,
-        "greet",
-        {
-            "name": shopper.display_name,
-            "visit": visit.pk,
-            "kind": "exit",
+    receipt = visit_close(visit=visit, device=frame.device, at=frame.captured_at)
+    greeting = {"name": shopper.display_name, "visit": visit.pk, "kind": "exit"}
+    if receipt is None:
+        greeting["text"] = f"Goodbye, {shopper.display_name}! Your receipt follows on your phone."
+    else:
+        greeting |= {
             "receipt": receipt.number,
             "total": str(receipt.total),
             "currency": receipt.currency,
             "text": f"Goodbye, {shopper.display_name}! Total {receipt.total} {receipt.currency}.",
-        },
-    )
+        }
+    live.to_device(frame.device_id, "greet", greeting)
     return "visit_closed"

@@ -12,12 +12,14 @@ from store.models import (
     Product,
     ReviewItem,
     ReviewStatus,
+    RevisionReason,
     ShelfEvent,
     Slot,
     Visit,
 )
 from store.services import live
 from store.services.carts import cart_return, cart_take
+from store.services.receipts import receipt_revise
 
 
 def review_payload(*, item: ReviewItem) -> dict[str, Any]:
@@ -102,8 +104,12 @@ def review_resolve(
                 "confidence": 1.0,
                 "evidence": {"review": locked.pk, "by": by.get_username()},
                 "created_by": by,
+                # A person decides: the item goes to the chosen visit even after its exit,
+                # and amends that receipt.
+                "allow_closed": True,
             }
             entry = cart_take(**common) if qty > 0 else cart_return(**common)
+            receipt_revise(visit=visit, reason=RevisionReason.REVIEW, by=by, note=note)
             locked.status = ReviewStatus.RESOLVED
             locked.resolution = {
                 "visit": visit.pk,

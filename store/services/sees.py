@@ -38,7 +38,7 @@ def sees_shoppers(*, names: list[Any]) -> tuple[dict[str, Shopper], int]:
 def sees_gate_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
     names = analysis["sees"].get("shoppers") or []
     shoppers, unknown = sees_shoppers(names=names if isinstance(names, list) else [])
-    opened, closed = [], []
+    opened, closed, settling = [], [], []
     for shopper in shoppers.values():
         if frame.device.kind == DeviceKind.ENTRY_GATE:
             visit, created = visit_open(
@@ -49,5 +49,15 @@ def sees_gate_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]
         else:
             visit = visit_current(shopper=shopper)
             if visit is not None:
-                closed.append(visit_close(visit=visit, device=frame.device).pk)
-    return {"sees": names, "opened": opened, "receipts": closed, "unknown_faces": unknown}
+                receipt = visit_close(visit=visit, device=frame.device, at=frame.captured_at)
+                if receipt is None:
+                    settling.append(visit.pk)
+                else:
+                    closed.append(receipt.pk)
+    return {
+        "sees": names,
+        "opened": opened,
+        "receipts": closed,
+        "settling": settling,
+        "unknown_faces": unknown,
+    }

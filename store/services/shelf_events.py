@@ -27,11 +27,21 @@ from django.utils import timezone
 
 from store.errors import DomainError
 from store.faults import fault_point
-from store.models import CartEntry, EventStatus, Frame, Product, ShelfEvent, Slot
+from store.models import (
+    CartEntry,
+    EventStatus,
+    Frame,
+    Product,
+    RevisionReason,
+    ShelfEvent,
+    Slot,
+    VisitStatus,
+)
 from store.services import attribution, live
 from store.services.carts import cart_return, cart_take
 from store.services.detection import detection_weight_verdict
 from store.services.events import mark_processed
+from store.services.receipts import receipt_revise
 from store.services.review import review_open
 
 log = logging.getLogger(__name__)
@@ -159,14 +169,14 @@ def _window_closed(event: ShelfEvent) -> bool:
     return timezone.now() >= past + grace
 
 
-# The longest a decided-in-doubt event waits for its camera's queued frames (issue #8).
+# The longest a decided-in-doubt event waits for its camera's queued frames.
 FRAME_BACKLOG_WAIT_S = 300
 
 
 def _frames_pending(event: ShelfEvent) -> bool:
     """True while frames from this shelf's camera around the event were received but not
     processed yet (a worker backlog): deciding now would ignore their sightings and send the
-    pick to review. The issue #8 load run saw nine picks in ten go to review this way. Bounded
+    pick to review (under load, most doubtful picks would go to review this way). Bounded
     by FRAME_BACKLOG_WAIT_S, so a frame that never gets processed cannot hold an event."""
     if timezone.now() - event.occurred_at > timedelta(seconds=FRAME_BACKLOG_WAIT_S):
         return False
@@ -198,7 +208,18 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
     pending event is processed, inside one transaction with its cart entry and stock move.
     A doubtful event whose camera window is still open stays pending (it is re-run when a
     sighting arrives at this shelf, and decided when the window closes); `final` decides it
-    now whatever the evidence."""
+    now whatever the evidence. A decided event may be the last one a leaving shopper's
+    receipt waits for: the settlement is told."""
+    from store.services.settlement import settlement_poke
+
+    with transaction.atomic():
+        event = _process(event_id=event_id, final=final)
+        if event.status != EventStatus.PENDING:
+            settlement_poke(when=event.occurred_at)
+    return event
+
+
+def _process(*, event_id: int, final: bool) -> ShelfEvent:
     with transaction.atomic():
         event = ShelfEvent.objects.select_for_update().select_related("device").get(pk=event_id)
         if event.status != EventStatus.PENDING:
@@ -357,11 +378,16 @@ def _apply(event, *, slot, option: Option, ranked: list, detail: dict) -> ShelfE
         "shelf_event": event,
         "confidence": round(top.confidence, 4),
         "evidence": evidence,
+        # The shopper may have left since: what happened during the visit still belongs to
+        # it, and amends its receipt if one was issued.
+        "at": event.occurred_at,
     }
     try:
         with transaction.atomic():
             entry = cart_take(**common) if option.delta > 0 else cart_return(**common)
-            fault_point("shelf_event_apply")  # issue #8 fault tests; off unless env set
+            fault_point("shelf_event_apply")  # the fault tests' pause; off unless env set
+            if entry.visit.status != VisitStatus.OPEN:
+                receipt_revise(visit=top.visit, reason=RevisionReason.LATE_EVENT)
     except DomainError as exc:
         reason = "shopper_left" if exc.code == "visit_closed" else exc.code
         return _review(
@@ -408,19 +434,6 @@ def shelf_events_settle(*, now=None) -> int:
     )
     ids = list(
         ShelfEvent.objects.filter(status=EventStatus.PENDING, occurred_at__lte=cutoff)
-        .order_by("occurred_at")
-        .values_list("pk", flat=True)
-    )
-    for pk in ids:
-        shelf_event_process(event_id=pk, final=True)
-    return len(ids)
-
-
-def shelf_events_settle_for(*, visit) -> int:
-    """Decide now the events still waiting whose best candidate is `visit`: called as the
-    shopper walks out, so a pick seen a moment ago lands on this receipt, not in review."""
-    ids = list(
-        ShelfEvent.objects.filter(status=EventStatus.PENDING, result__best__visit=visit.pk)
         .order_by("occurred_at")
         .values_list("pk", flat=True)
     )

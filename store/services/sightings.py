@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, QuerySet
 
 from store.models import (
     EventStatus,
@@ -21,8 +22,8 @@ from store.models import (
     ShelfEvent,
     Sighting,
     Visit,
-    VisitStatus,
 )
+from store.services.attribution import ENTRY_SLACK_S
 from vision.faces import MATCH_CONFIDENCE
 
 
@@ -49,11 +50,17 @@ def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str,
     return out
 
 
-def _in_store_shopper_ids() -> list[int]:
+def _visits_at(when) -> QuerySet[Visit]:
+    """Visits in the store when the frame was captured (event time): a frame that reaches
+    the server after its shopper left is still evidence about their visit."""
+    return Visit.objects.filter(entered_at__lte=when + timedelta(seconds=ENTRY_SLACK_S)).filter(
+        Q(exited_at__isnull=True) | Q(exited_at__gte=when)
+    )
+
+
+def _in_store_shopper_ids(when) -> list[int]:
     return list(
-        Visit.objects.filter(status=VisitStatus.OPEN, shopper__face_consent=True).values_list(
-            "shopper_id", flat=True
-        )
+        _visits_at(when).filter(shopper__face_consent=True).values_list("shopper_id", flat=True)
     )
 
 
@@ -64,7 +71,7 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
         return {"source": "sees", "names": names if isinstance(names, list) else []}
     if rgb is None:
         return {}
-    shopper_ids = _in_store_shopper_ids()
+    shopper_ids = _in_store_shopper_ids(frame.captured_at)
     if not shopper_ids:
         # Faces are matched only against shoppers in the store; with none inside, nobody at a
         # shelf can be anyone's evidence, so the (slow) face pass is skipped.
@@ -107,9 +114,9 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
     seen_at = frame.captured_at
     open_visits = {
         v.shopper_id: v
-        for v in Visit.objects.filter(
-            status=VisitStatus.OPEN, shopper_id__in=[f["shopper"] for f in faces if f["shopper"]]
-        )
+        for v in _visits_at(seen_at)
+        .filter(shopper_id__in=[f["shopper"] for f in faces if f["shopper"]])
+        .order_by("entered_at")
     }
     rows, seen = [], []
     for face in faces:

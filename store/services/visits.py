@@ -27,7 +27,7 @@ def visit_open(
                 shopper=shopper,
                 # When the gate saw them (`at`, the frame's capture time), not when a worker
                 # got to the frame: under a backlog the shopper's own picks would otherwise
-                # predate the visit and go to review (issue #8 load run). Never in the future.
+                # predate the visit and go to review. Never in the future.
                 entered_at=min(at, timezone.now()) if at else timezone.now(),
                 entry_method=method,
                 entry_device=device,
@@ -49,29 +49,29 @@ def visit_open(
     return visit, True
 
 
-def visit_close(*, visit: Visit, device: Device | None = None) -> Receipt:
-    """Close the visit and issue its receipt. Idempotent: closing a closed visit returns the
-    receipt it already has."""
-    from store.services.receipts import receipt_issue
-    from store.services.shelf_events import shelf_events_settle_for
+def visit_close(*, visit: Visit, device: Device | None = None, at=None) -> Receipt | None:
+    """Close the visit at `at` (the exit frame's capture time; never in the future, never
+    before the entry) and start its settlement. Returns the receipt if the evidence is already
+    complete, else None: the shopper is told "finalising" and the receipt follows (invariant
+    7). Idempotent: closing a closed visit only settles it again."""
+    from store.services.settlement import (
+        settlement_request_watermarks,
+        visit_settle,
+        visit_settling_payload,
+    )
 
-    # Picks of this shopper still waiting for camera evidence are decided before the cart
-    # closes; otherwise they would find the visit closed and go to review.
-    shelf_events_settle_for(visit=visit)
     with transaction.atomic():
-        locked = Visit.objects.select_for_update().get(pk=visit.pk)
+        locked = Visit.objects.select_for_update().select_related("shopper").get(pk=visit.pk)
         if locked.status == VisitStatus.OPEN:
+            now = timezone.now()
+            exited = min(at, now) if at else now
             locked.status = VisitStatus.CLOSED
-            locked.exited_at = timezone.now()
+            locked.exited_at = max(exited, locked.entered_at)
             locked.exit_device = device
             locked.save(update_fields=["status", "exited_at", "exit_device"])
-            live.to_managers(
-                "visit_closed",
-                {
-                    "visit": locked.pk,
-                    "shopper": locked.shopper_id,
-                    "name": locked.shopper.display_name,
-                },
-            )
-        receipt = receipt_issue(visit=locked)
-    return receipt
+            payload = visit_settling_payload(visit=locked)
+            live.to_managers("visit_closed", payload)
+            live.to_shopper(locked.shopper_id, "visit_settling", payload)
+            if payload["waiting_for"]:
+                settlement_request_watermarks(until=locked.exited_at)
+    return visit_settle(visit=locked)

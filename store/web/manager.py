@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.db.models import OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -23,7 +24,9 @@ from store.models import (
     Visit,
     VisitStatus,
 )
+from store.services import attribution
 from store.services.disputes import dispute_payload, dispute_resolve
+from store.services.receipts import receipt_correct
 from store.services.review import review_payload
 from store.web import analytics as analytics_selectors
 from store.web.access import staff_required
@@ -101,6 +104,14 @@ def _review_rows() -> list[dict]:
                 "frame": item.frame_id,
                 "frame_held": bool(item.frame_id)
                 and Frame.objects.filter(pk=item.frame_id, jpeg__isnull=False).exists(),
+                # Shoppers in the store when it happened, also those who left since: the
+                # item can still be given to them (it amends their receipt).
+                "present": [
+                    {"visit": v.pk, "name": v.shopper.display_name}
+                    for v in attribution.visits_at(when=event.occurred_at)
+                ]
+                if event
+                else None,
             }
         )
     return rows
@@ -131,7 +142,9 @@ def kiosk(request: HttpRequest) -> HttpResponse:
 @staff_required
 def receipts(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
-    qs = Receipt.objects.select_related("shopper").prefetch_related("lines", "disputes__line")
+    qs = Receipt.objects.select_related("shopper").prefetch_related(
+        "lines", "disputes__line", "revisions"
+    )
     if q:
         qs = qs.filter(
             Q(number__icontains=q)
@@ -140,9 +153,41 @@ def receipts(request: HttpRequest) -> HttpResponse:
             | Q(lines__sku__icontains=q)
             | Q(lines__name__icontains=q)
         ).distinct()
+    products = Product.objects.order_by("name")
     return render(
-        request, "manager/receipts.html", {"section": "receipts", "q": q, "receipts": qs[:100]}
+        request,
+        "manager/receipts.html",
+        {"section": "receipts", "q": q, "receipts": qs[:100], "products": products},
     )
+
+
+@require_POST
+@staff_required
+def receipt_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add items to, or remove them from, a receipt after the exit (a new revision)."""
+    receipt = get_object_or_404(Receipt, pk=pk)
+    product = Product.objects.filter(pk=request.POST.get("product") or 0).first()
+    try:
+        quantity = int(request.POST.get("quantity") or 0)
+    except ValueError:
+        quantity = 0
+    try:
+        if product is None:
+            raise DomainError("product_required", "choose the product")
+        if quantity == 0:
+            raise DomainError("bad_quantity", "add (positive) or remove (negative) items")
+        receipt_correct(
+            receipt=receipt,
+            product=product,
+            quantity=quantity,
+            by=request.user,
+            note=request.POST.get("note", ""),
+        )
+    except DomainError as exc:
+        messages.error(request, f"Receipt {receipt.number}: {exc.message}")
+    else:
+        messages.success(request, f"Receipt {receipt.number} corrected.")
+    return redirect(f"{reverse('manager-receipts')}?q={receipt.number}")
 
 
 @staff_required

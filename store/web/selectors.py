@@ -161,9 +161,40 @@ def low_stock() -> list[dict[str, Any]]:
     ]
 
 
+def settling_visits() -> list[dict[str, Any]]:
+    """Visits that left and whose receipt is not final yet: waiting for their evidence, or
+    issued provisionally while a shelf stays silent."""
+    from django.db.models import Q
+
+    from store.services.settlement import settlement_missing
+
+    rows = (
+        Visit.objects.filter(status=VisitStatus.CLOSED)
+        .filter(Q(receipt__isnull=True) | Q(receipt__provisional=True))
+        .select_related("shopper", "receipt")
+        .order_by("exited_at")[:50]
+    )
+    out = []
+    for v in rows:
+        receipt = getattr(v, "receipt", None)
+        out.append(
+            {
+                "visit": v.pk,
+                "name": v.shopper.display_name,
+                "exited_at": _iso(v.exited_at),
+                "waiting_for": settlement_missing(visit=v),
+                "receipt": receipt.pk if receipt else None,
+                "number": receipt.number if receipt else None,
+                "provisional": bool(receipt and receipt.provisional),
+            }
+        )
+    return out
+
+
 def manager_state() -> dict[str, Any]:
     visits = Visit.objects.filter(status=VisitStatus.OPEN).select_related("shopper")
     return {
+        "settling": settling_visits(),
         "visits": [
             {
                 "visit": v.pk,
@@ -195,4 +226,8 @@ def shopper_state(*, shopper: Shopper) -> dict[str, Any]:
         "cart": cart_snapshot(visit=visit) if visit else None,
         "entered_at": _iso(visit.entered_at) if visit else None,
         "latest_receipt": receipt_payload(receipt=latest) if latest else None,
+        # Left, and the receipt is still being finalised (its evidence is not complete).
+        "settling": Visit.objects.filter(
+            shopper=shopper, status=VisitStatus.CLOSED, receipt__isnull=True
+        ).exists(),
     }

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_POST
 
 from store.errors import DomainError
 from store.models import Dispute, Receipt, ReceiptLine
-from store.services.accounts import shopper_sign_up
 from store.services.disputes import dispute_open
+from store.services.shoppers import shopper_create
 from store.web.access import shopper_required
 from store.web.selectors import shopper_state
 
@@ -32,7 +32,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            shopper = shopper_sign_up(**form.cleaned_data)
+            shopper = shopper_create(**form.cleaned_data)
         except DomainError as exc:
             field = "username" if exc.code == "username_taken" else None
             if exc.code == "weak_password":
@@ -83,7 +83,7 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "section": "receipts",
             "receipt": obj,
-            "lines": obj.lines.all(),
+            "lines": obj.lines.filter(quantity__gt=0),
             "disputes": disputes,
             "open_lines": open_lines,
         },

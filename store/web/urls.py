@@ -15,6 +15,11 @@ urlpatterns = [
     path("manager/review.json", m.review_state, name="manager-review-state"),
     path("manager/kiosk/", m.kiosk, name="manager-kiosk"),
     path("manager/receipts/", m.receipts, name="manager-receipts"),
+    path(
+        "manager/receipts/<int:pk>/correct/",
+        m.receipt_correct_view,
+        name="manager-receipt-correct",
+    ),
     path("manager/disputes/", m.disputes, name="manager-disputes"),
     path("manager/disputes/<int:pk>/decide/", m.dispute_decide, name="manager-dispute-decide"),
     path("manager/analytics/", m.analytics, name="manager-analytics"),

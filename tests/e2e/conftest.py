@@ -257,3 +257,22 @@ def shelf_event(server: Server, token: str, *, event_id: str, slot: str, before,
             reply = json.loads(ws.recv(timeout=15))
             if reply.get("type") in ("ack", "error"):
                 return reply
+
+
+def shelf_heartbeat(server: Server, token: str, *, watermark: float) -> dict:
+    """Report a shelf's watermark (protocol v2 heartbeat), as its agent does on a `sync`."""
+    from websockets.sync.client import connect
+
+    from edge_agent import protocol
+
+    with connect(
+        f"ws://127.0.0.1:{server.port}/ws/device/",
+        additional_headers={"Authorization": f"Bearer {token}"},
+        open_timeout=10,
+    ) as ws:
+        json.loads(ws.recv(timeout=10))  # config
+        ws.send(protocol.dumps(protocol.heartbeat(ts=time.time(), watermark=watermark)))
+        while True:
+            reply = json.loads(ws.recv(timeout=15))
+            if reply.get("type") in ("heartbeat_ack", "error"):
+                return reply

@@ -78,7 +78,7 @@ async def test_a_shopper_walks_in_and_out_and_gets_the_receipt(store, shopper):
     assert greets == [
         {
             "type": "greet",
-            "v": 1,
+            "v": protocol.VERSION,
             "name": "Kit",
             "visit": visit.pk,
             "kind": "entry",
@@ -104,6 +104,8 @@ async def test_a_shopper_walks_in_and_out_and_gets_the_receipt(store, shopper):
     assert bye["kind"] == "exit" and bye["name"] == "Kit" and bye["receipt"] == receipt.number
     await visit.arefresh_from_db()
     assert visit.status == "closed" and visit.exited_at is not None
+    out_frame = await Frame.objects.aget(event_id="out-1")
+    assert visit.exited_at == out_frame.captured_at  # the frame's time, not the worker's
     assert await send_frame(gate_out, "obama3.jpg", "out-2") == []
     assert await Receipt.objects.acount() == 1
     await gate_out.disconnect()

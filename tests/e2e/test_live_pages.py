@@ -4,11 +4,12 @@ entries, picks and exits show up live, without a reload, and survive a dropped c
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import api_post, shelf_event, shot
+from tests.e2e.conftest import api_post, shelf_event, shelf_heartbeat, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -56,11 +57,17 @@ def test_entry_pick_and_exit_appear_live_on_both_pages(server, login, store, man
     shot(boss, "manager-live-desktop")
     shot(phone, "shopper-cart-phone")
 
-    # Exit: the manager closes the visit of a shopper who walked out unseen; the receipt
-    # appears on the phone and the shopper leaves the list.
+    # Exit: the manager closes the visit of a shopper who walked out unseen. The shelf has not
+    # reported past the exit yet: the phone says "Finalising…", the live page lists the visit
+    # as settling; once the shelf's watermark arrives the receipt replaces it.
     boss.once("dialog", lambda dialog: dialog.accept())
     card.get_by_role("button", name="Walked out: close the visit of Kit").click()
+    expect(phone.locator("#receipt-finalising")).to_have_text("Finalising your receipt…")
+    expect(boss.locator("#settling")).to_contain_text("waiting for shelf-1")
+    reply = shelf_heartbeat(server, store.tokens["shelf-1"], watermark=time.time())
+    assert reply["type"] == "heartbeat_ack", reply
     expect(phone.locator("#receipt-box")).to_be_visible()
+    expect(boss.locator("#settling")).to_contain_text("None.")
     from store.models import Receipt
 
     number = Receipt.objects.get(visit_id=visit_id).number
@@ -231,8 +238,8 @@ def test_a_review_is_resolved_in_one_click_and_the_cart_updates_live(
 def test_enrolment_pages_send_camera_photos_in_the_api_contract(
     server, login, store, manager, shopper
 ):
-    """The enrolment API is another issue's; here it is stubbed in the browser so the test
-    checks what these pages send and how they show the answers."""
+    """The enrolment API is stubbed in the browser (tests/store/test_face_api.py tests it), so
+    this test checks what these pages send and how they show the answers."""
     boss = login("manager")
     sent: dict = {}
 

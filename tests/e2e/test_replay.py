@@ -26,14 +26,6 @@ def replay_settings(settings):
     return settings
 
 
-def _gates_identify_faces() -> bool:
-    try:
-        import store.services.faces  # noqa: F401  (issue #4: face identity at the gates)
-    except ImportError:
-        return False
-    return True
-
-
 @pytest.mark.slow
 def test_real_face_photos_at_the_shelf_attribute_every_pick(replay_settings):
     """Obama (obama.jpg) and Biden (biden.jpg) enrolled; the shelf camera sends real photos:
@@ -43,7 +35,7 @@ def test_real_face_photos_at_the_shelf_attribute_every_pick(replay_settings):
     from store.models import CartEntry, Sighting
 
     outcome = replay_scenario(load(SCENARIOS / "real-faces.jsonl"))
-    assert outcome.metrics.line() == "cAcc=2/2 items_p=1.0000 items_r=1.0000 review=0"
+    assert outcome.metrics.line() == ("cAcc=2/2 items_p=1.0000 items_r=1.0000 review=0 amended=0")
     assert outcome.by_shopper == {"obama": [{"COLA": 1}], "biden": [{"CHIPS": 1}]}
     seen = Sighting.objects.filter(shopper__isnull=False)
     assert {s.shopper.user.username for s in seen} == {"obama", "biden"}
@@ -52,7 +44,6 @@ def test_real_face_photos_at_the_shelf_attribute_every_pick(replay_settings):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _gates_identify_faces(), reason="needs issue #4's face identity")
 def test_real_face_photos_and_a_qr_code_at_the_gates(replay_settings):
     outcome = replay_scenario(load(SCENARIOS / "real-gates.jsonl"))
     assert outcome.metrics.exact == 2 and outcome.metrics.review == 0
@@ -87,7 +78,7 @@ def test_a_device_cannot_claim_identities_outside_replay(store, settings):
     from edge_agent import protocol
     from minigo.asgi import application
     from store.models import Frame
-    from store.replay.build import TINY_JPEG
+    from store.replay.frames import sees_jpeg
 
     assert settings.MINIGO["ACCEPT_SEES"] is False  # the default
 
@@ -100,7 +91,7 @@ def test_a_device_cannot_claim_identities_outside_replay(store, settings):
         await comm.connect()
         await comm.receive_json_from()
         frame = protocol.encode_frame(
-            event_id="f1", ts=time.time(), jpeg=TINY_JPEG, sees={"shoppers": ["kit"]}
+            event_id="f1", ts=time.time(), jpeg=sees_jpeg(), sees={"shoppers": ["kit"]}
         )
         await comm.send_to(bytes_data=frame)
         reply = await comm.receive_json_from()
@@ -149,3 +140,40 @@ def test_the_replay_command_uses_its_own_database_and_prints_the_metrics(tmp_pat
     assert "MiniGo receipt" in out.stdout
     # The configured database (SQLite in MINIGO_VAR_DIR) was never created or touched.
     assert not (var / "minigo.sqlite3").exists()
+
+
+def test_late_evidence_waits_or_amends_and_the_line_counts_amended_receipts(replay_settings):
+    """late-evidence.jsonl: a camera frame that reaches the server after its shopper left,
+    and a shelf offline for 90 s while two shoppers pick there and leave (`arrives`)."""
+    from store.models import Receipt
+
+    outcome = replay_scenario(load(SCENARIOS / "late-evidence.jsonl"))
+    assert outcome.metrics.line() == ("cAcc=3/3 items_p=1.0000 items_r=1.0000 review=0 amended=2")
+    kit, ana, bo = Receipt.objects.order_by("visit__entered_at")
+    # Kit's receipt waited for the frame: issued once, right. The others went out
+    # provisional past the deadline, were amended by the late picks, then made final.
+    assert (kit.revision, kit.provisional) == (1, False)
+    for receipt in (ana, bo):
+        reasons = list(receipt.revisions.values_list("reason", "provisional"))
+        assert reasons == [("issued", True), ("late_event", True), ("settled", False)]
+
+
+def test_a_scenario_line_cannot_arrive_before_it_was_produced(tmp_path):
+    from store.replay.scenario import ScenarioError
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        '{"type": "store", "products": [], "shelves": [], "gates": []}\n'
+        '{"t": 5.0, "type": "frame", "device": "gate-in", "sees": {}, "arrives": 4.0}\n'
+    )
+    with pytest.raises(ScenarioError, match="arrives"):
+        load(path)
+
+
+def test_two_exit_frames_racing_with_a_pending_pick_give_one_receipt_with_it(replay_settings):
+    from store.models import Receipt
+
+    outcome = replay_scenario(load(SCENARIOS / "exit-race.jsonl"))
+    assert outcome.metrics.line() == ("cAcc=2/2 items_p=1.0000 items_r=1.0000 review=0 amended=0")
+    kit = Receipt.objects.get(shopper__user__username="kit")
+    assert kit.revision == 1 and Receipt.objects.count() == 2

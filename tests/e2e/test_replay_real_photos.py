@@ -25,7 +25,7 @@ def replay_settings(settings):
 @pytest.mark.slow
 def test_bands_against_code_order_charge_each_shopper_what_they_took(replay_settings):
     outcome = replay_scenario(load(SCENARIOS / "real-reach-reversed.jsonl"))
-    assert outcome.metrics.line() == "cAcc=2/2 items_p=1.0000 items_r=1.0000 review=0"
+    assert outcome.metrics.line() == "cAcc=2/2 items_p=1.0000 items_r=1.0000 review=0 amended=0"
     assert outcome.by_shopper == {"obama": [{"CHIPS": 1}], "biden": [{"COLA": 1}]}
 
 
@@ -36,7 +36,7 @@ def test_partial_faces_at_the_edges_of_the_view_and_a_lone_face_on_an_uncalibrat
     from store.models import CartEntry
 
     outcome = replay_scenario(load(SCENARIOS / "real-edge-of-view.jsonl"))
-    assert outcome.metrics.line() == "cAcc=2/2 items_p=1.0000 items_r=1.0000 review=0"
+    assert outcome.metrics.line() == "cAcc=2/2 items_p=1.0000 items_r=1.0000 review=0 amended=0"
     assert outcome.by_shopper == {"obama": [{"NUTS": 1, "SOUP": 1}], "biden": [{"TEA": 1}]}
     assert all(e.evidence["who"] == "camera" for e in CartEntry.objects.all())
 
@@ -104,4 +104,4 @@ def test_a_shopper_without_face_consent_is_never_named_by_a_camera(replay_settin
     assert Sighting.objects.filter(shopper__isnull=True).count() == 2
     assert outcome.by_shopper == {"kit": [{}], "ana": [{}]}
     assert ReviewItem.objects.get().reason == "who_unknown"
-    assert outcome.metrics.line() == "cAcc=1/2 items_p=1.0000 items_r=0.0000 review=1"
+    assert outcome.metrics.line() == "cAcc=1/2 items_p=1.0000 items_r=0.0000 review=1 amended=0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -87,3 +88,64 @@ class DaphneServer:
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def stream_post(
+    port: int,
+    path: str,
+    size: int,
+    *,
+    chunked: bool = False,
+    content_type: str = "multipart/form-data; boundary=xyz",
+    host: str = "127.0.0.1",
+    timeout: float = 60.0,
+) -> tuple[int | None, int]:
+    """POST a body of `size` bytes without holding it in memory (1 MiB at a time), stopping
+    as soon as the server answers or closes. Returns (status or None, bytes sent)."""
+    head = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        f"Content-Type: {content_type}",
+        "Connection: close",
+    ]
+    head.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {size}")
+    block = b"--xyz\r\n" + b"a" * (1024 * 1024 - 7)
+    sent, reply = 0, b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.settimeout(5)
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        deadline = time.monotonic() + timeout
+        while sent < size and time.monotonic() < deadline:
+            if select.select([sock], [], [], 0)[0]:
+                try:
+                    reply = sock.recv(65536)
+                except OSError:
+                    pass
+                break  # the server answered (or closed) before the body was done
+            piece = block[: size - sent]
+            data = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
+            try:
+                sock.sendall(data)
+            except OSError:
+                break
+            sent += len(piece)
+        try:
+            if chunked and sent >= size:
+                sock.sendall(b"0\r\n\r\n")
+            while b"\r\n" not in reply:
+                more = sock.recv(65536)
+                if not more:
+                    break
+                reply += more
+        except OSError:
+            pass
+    status = int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/") else None
+    return status, sent

@@ -251,3 +251,16 @@ def test_an_ultrasonic_lane_logs_its_item_counts(tmp_path, caplog):
     assert "5 → 4 items" in caplog.text
     msg = protocol.parse_text(agent.outbox.pending()[0].payload)
     assert (msg["sensor"], msg["before"], msg["after"]) == ("ultrasonic", 100.0, 160.0)
+
+
+def test_frames_are_encoded_to_fit_the_limit_the_server_gave(tmp_path):
+    cams = [{"name": "0", "type": "folder", "fps": 100, "jpeg_quality": 95, "max_side": 0}]
+    noise = np.random.default_rng(3).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    agent = Agent(_config(tmp_path, cameras=cams), cameras={"0": FakeCamera([noise] * 2)})
+    assert len(encode_jpeg(noise, quality=95)) > 60_000
+    agent.on_config({"type": "config", "slots": [], "frame_max_bytes": 60_000})
+    agent.camera_workers[0].step()
+    (item,) = [i for i in agent.outbox.pending(limit=10) if i.kind == "frame"]
+    assert protocol.frame_fits(item.payload, max_bytes=60_000)
+    # Kept for a start without the server.
+    assert Agent(_config(tmp_path)).frame_limit == 60_000

@@ -1,4 +1,4 @@
-"""Fault (issue #8): the agent's disk nearly full. Old idle frames go first, frames around
+"""Fault: the agent's disk nearly full. Old idle frames go first, frames around
 events next, shelf events never; once the link is back every event is delivered exactly once
 and in order."""
 

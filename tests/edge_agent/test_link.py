@@ -27,7 +27,8 @@ async def _run_link(tmp_path, handler, *, events=(), until, **kw):
             outbox=outbox,
             backoff_min_s=0.05,
             backoff_max_s=0.2,
-            **kw,
+            # These scripted servers send no config first; the link need not wait for one.
+            **{"config_wait_s": 0.0, **kw},
         )
         stop = asyncio.Event()
         task = asyncio.create_task(link.run(stop))

@@ -243,15 +243,20 @@ def test_a_pick_after_its_shopper_left_goes_to_review(store, visit):
     assert not CartEntry.objects.exists()
 
 
-def test_a_pick_that_reaches_the_server_after_its_shopper_left_goes_to_review(store, visit):
-    picked_at = timezone.now()
+def test_a_pick_that_reaches_the_server_after_its_shopper_left_amends_the_receipt(store, visit):
+    picked_at = timezone.now() - timedelta(seconds=2)
     _seen(store, visit, picked_at)
-    visit_close(visit=visit, device=store.gate_out)
+    receipt = visit_close(visit=visit, device=store.gate_out)
+    assert receipt.total == 0 and receipt.revision == 1
+    stock = store.a1.stock
     event = _process(_event(store, "e1", 4200, 3850, at=picked_at))
-    item = ReviewItem.objects.get(shelf_event=event)
-    assert item.reason == "shopper_left"
-    assert item.candidates[0]["visit"] == visit.pk
-    assert visit.receipt.total == 0
+    assert event.status == "applied"
+    assert not ReviewItem.objects.filter(shelf_event=event).exists()
+    receipt.refresh_from_db()
+    assert receipt.revision == 2 and receipt.total == store.cola.price
+    assert receipt.revisions.get(revision=2).reason == "late_event"
+    store.a1.refresh_from_db()
+    assert store.a1.stock == stock - 1
 
 
 def test_a_shopper_who_enters_twice_gets_the_pick_on_the_second_visit(store, shopper):

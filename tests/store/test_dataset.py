@@ -210,7 +210,7 @@ def test_the_video_is_split_every_n_seconds(tmp_path):
         writer.write(np.full((48, 64, 3), i * 8, np.uint8))
     writer.release()
     out = tmp_path / "frames"
-    call_command("video-frames", str(video), str(out), "--every", "0.5")
+    call_command("video_frames", str(video), str(out), "--every", "0.5")
     names = sorted(p.name for p in out.glob("*.jpg"))
     assert names == [f"shelf_{ms:08d}ms.jpg" for ms in range(0, 3000, 500)]
     assert cv2.imread(str(out / names[1])).shape == (48, 64, 3)
@@ -220,12 +220,12 @@ def test_video_frames_refuses_a_file_that_is_no_video(tmp_path):
     bad = tmp_path / "x.mp4"
     bad.write_bytes(b"nope")
     with pytest.raises(CommandError, match="not a video"):
-        call_command("video-frames", str(bad), str(tmp_path / "out"), "--every", "1")
+        call_command("video_frames", str(bad), str(tmp_path / "out"), "--every", "1")
 
 
 def test_video_frames_refuses_a_bad_interval(tmp_path):
     with pytest.raises(CommandError, match="positive"):
-        call_command("video-frames", str(tmp_path / "x.mp4"), str(tmp_path), "--every", "0")
+        call_command("video_frames", str(tmp_path / "x.mp4"), str(tmp_path), "--every", "0")
 
 
 @pytest.mark.django_db

@@ -16,7 +16,7 @@ from store.models import (
     ShelfEvent,
     Slot,
 )
-from store.replay.build import TINY_JPEG
+from store.replay.frames import sees_jpeg
 from store.services import detection, detectors
 from store.services.events import event_store, frame_store
 from store.services.frames import frame_process
@@ -442,7 +442,7 @@ def _sees_frame(store, i: int, products: dict, *, hand: bool = False):
             "ts": T0 + i,
             "sees": {"shoppers": [], "products": products, **({"hand": True} if hand else {})},
         },
-        jpeg=TINY_JPEG,
+        jpeg=sees_jpeg(),
         width=16,
         height=16,
     )

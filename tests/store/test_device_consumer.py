@@ -48,7 +48,7 @@ async def test_a_device_gets_its_config_and_events_are_acked(store):
     await comm.send_to(text_data=json.dumps(event))
     assert await comm.receive_json_from(timeout=10) == {
         "type": "ack",
-        "v": 1,
+        "v": protocol.VERSION,
         "event_id": "e1",
         "status": "stored",
     }

@@ -37,9 +37,14 @@ def test_a_refund_is_a_correction_entry_at_the_receipt_price(store, shopper, man
     assert entry.quantity == -2 and entry.unit_price == Decimal("1.50")
     assert entry.created_by == manager
     assert dispute_refunded(dispute=dispute) == Decimal("3.00")
-    # The receipt itself is never edited.
+    # The refund amends the same receipt: a second revision that says what changed, while
+    # the first revision keeps what was issued.
     receipt.refresh_from_db()
-    assert receipt.total == Decimal("4.50")
+    assert receipt.total == Decimal("1.50") and receipt.revision == 2
+    first, second = receipt.revisions.order_by("revision")
+    assert first.total == Decimal("4.50") and second.reason == "refund"
+    assert second.difference == Decimal("-3.00")
+    assert second.changes == [{"sku": "COLA", "name": store.cola.name, "was": 3, "now": 1}]
 
 
 def test_a_line_cannot_be_refunded_twice_beyond_what_was_bought(store, shopper, manager, receipt):

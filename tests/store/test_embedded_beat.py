@@ -63,3 +63,15 @@ def test_it_stays_off_with_real_workers(settings):
     finally:
         app.conf.task_always_eager = True
     assert not embedded_beat._started.is_set()
+
+
+def test_it_runs_celery_beats_own_jobs_at_the_same_pace():
+    from minigo.celery import app
+
+    embedded = {name: (job.name, every) for name, (job, every) in embedded_beat.schedule().items()}
+    celery = {
+        name: (entry["task"], float(entry["schedule"]))
+        for name, entry in app.conf.beat_schedule.items()
+    }
+    assert embedded == celery
+    assert embedded["settle-shelf-events"][0] == "store.tasks.settle_shelf_events"

@@ -1,4 +1,4 @@
-"""Faults (issue #8): real Celery workers against a private Redis and the test PostgreSQL
+"""Faults: real Celery workers against a private Redis and the test PostgreSQL
 database, killed, cut off and restarted mid-run. Nothing acked is lost, nothing is applied
 twice.
 

@@ -1,5 +1,5 @@
-"""Under a worker backlog (issue #8 load run), a doubtful pick waits for its camera's queued
-frames instead of being decided without them and sent to review."""
+"""Under a worker backlog, a doubtful pick waits for its camera's queued frames instead of
+being decided without them and sent to review."""
 
 from __future__ import annotations
 

@@ -47,6 +47,8 @@ async def test_a_shopper_hears_only_their_own_cart_and_receipt(
         seen = {(await boss.receive_json_from(timeout=2))["event"] for _ in range(2)}
         assert seen == {"cart", "stock"}
         await sync_to_async(visit_close)(visit=theirs)
+        # "Finalising your receipt…" at once, then the receipt (no shelf has to report).
+        assert (await ana.receive_json_from(timeout=2))["event"] == "visit_settling"
         assert (await ana.receive_json_from(timeout=2))["event"] == "receipt"
         assert await kit.receive_nothing(timeout=0.3)
     finally:

@@ -9,14 +9,16 @@ from store.services.events import event_store
 from store.services.shelf_events import count_change, shelf_event_process
 
 
-def _event(store, event_id: str, before: float, after: float, slot: str = "A1"):
+def _event(
+    store, event_id: str, before: float, after: float, slot: str = "A1", ts: float | None = None
+):
     msg = {
         "event_id": event_id,
         "slot": slot,
         "sensor": "load_cell",
         "before": before,
         "after": after,
-        "ts": time.time(),
+        "ts": ts if ts is not None else time.time(),
     }
     return event_store(device=store.shelf_device, msg=msg)
 
@@ -59,8 +61,9 @@ def test_processing_twice_applies_once(store, visit):
 
 
 def test_a_repeated_event_id_is_stored_once(store, visit):
-    _, created = _event(store, "e1", 4200, 3850)
-    _, created_again = _event(store, "e1", 4200, 3850)
+    ts = time.time()
+    _, created = _event(store, "e1", 4200, 3850, ts=ts)
+    _, created_again = _event(store, "e1", 4200, 3850, ts=ts)
     assert created and not created_again
     assert ShelfEvent.objects.count() == 1
 

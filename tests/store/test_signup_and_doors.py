@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from rest_framework.test import APIClient
 
+from store.errors import Conflict
 from store.models import Receipt, Visit
+from store.services.shoppers import shopper_create
 
 
 def test_signing_up_creates_a_user_and_shopper_without_consent(db):
@@ -36,6 +39,19 @@ def test_sign_up_refuses_a_taken_username_and_a_weak_password(shopper):
     weak = c.post("/signup/", {"username": "new", "display_name": "N", "password": "12345678"})
     assert weak.status_code == 200 and b"aria-invalid" in weak.content
     assert not get_user_model().objects.filter(username="new").exists()
+
+
+@pytest.mark.parametrize("password", ["a-long-pass-phrase", None], ids=["sign-up", "kiosk"])
+def test_a_taken_username_is_the_same_conflict_for_sign_up_and_kiosk(shopper, password):
+    with pytest.raises(Conflict) as refused:
+        shopper_create(username="Kit", display_name="K", password=password)
+    assert (refused.value.code, refused.value.status) == ("username_taken", 409)
+
+
+def test_a_kiosk_account_has_no_usable_password_until_the_shopper_sets_one(db):
+    created = shopper_create(username="mo", display_name="Mo", face_consent=True)
+    assert not created.user.has_usable_password()
+    assert created.face_consent is True
 
 
 def test_a_manager_lets_a_shopper_in_and_closes_the_visit(store, manager, shopper):

@@ -1,5 +1,5 @@
 """With real workers, a camera's frames (two a second) wake a waiting shelf event at most once
-a second (issue #8 load run: the wakes alone grew the queue faster than workers drained it)."""
+a second (under load, the wakes alone would grow the queue faster than workers drain it)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
 """`python manage.py replay SCENARIO.jsonl`: build the scenario's store in a fresh temporary
 database of its own, drive it through the device protocol, print every receipt and, with
-expectations in the file, the metrics line:
+expectations in the file, the metrics line (each visit scored by its final receipt):
 cAcc=<exact receipts>/<receipts> items_p=<precision> items_r=<recall> review=<events to review>
+amended=<receipts changed after they were issued>
 
 With --server URL it plays the scenario as real edge agents against a running MiniGo instead,
-at --speed times real time (see store/replay/remote.py)."""
+at --speed times real time, waits until that server has settled and prints the same line from
+its receipts (see store/replay/remote.py)."""
 
 from __future__ import annotations
 
@@ -72,8 +74,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--setup",
             action="store_true",
-            help="--server: create the scenario's store in the configured database "
-            "(a demo server's) and mint its device tokens",
+            help="--server: create the scenario's own store (devices, shelves, products and "
+            "shoppers under fresh names, never the store's planogram) in the configured "
+            "database (the server's) and mint its device tokens",
         )
         parser.add_argument("--quiet", action="store_true", help="print only the metrics line")
         parser.add_argument("--no-progress", action="store_true")

@@ -5,6 +5,10 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    # Named by what it adds. Databases migrated before the rename recorded the old name in
+    # django_migrations; `replaces` makes Django count it as this one (and repoints any
+    # migration that still names it), so nothing is applied twice.
+    replaces = [('store', '0003_issue5_sightings')]
 
     dependencies = [
         ('store', '0001_initial'),

@@ -1,4 +1,4 @@
-"""`manage.py video-frames VIDEO OUT --every SECONDS`: still frames from a video."""
+"""`manage.py video_frames VIDEO OUT --every SECONDS`: still frames from a video."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('store', '0004_merge_issue5_issue6'),
+        ('store', '0006_receipt_revisions_device_watermark'),
     ]
 
     operations = [

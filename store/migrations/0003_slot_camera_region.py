@@ -5,6 +5,10 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    # Named by what it adds. Databases migrated before the rename recorded the old name in
+    # django_migrations; `replaces` makes Django count it as this one (and repoints any
+    # migration that still names it), so nothing is applied twice.
+    replaces = [('store', '0003_issue6_slot_camera_region')]
 
     dependencies = [
         ('store', '0001_initial'),
