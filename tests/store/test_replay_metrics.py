@@ -54,9 +54,8 @@ def test_a_wrong_quantity_is_partly_right():
 
 
 def test_the_metrics_line_follows_the_design_and_takes_further_fields():
-    m = _score([("kit", {"COLA": 1})], {"kit": [{"COLA": 1}]}, review=3, extra={"amended": 2})
-    assert m.line() == "cAcc=1/1 items_p=1.0000 items_r=1.0000 review=3 amended=2"
+    m = _score([("kit", {"COLA": 1})], {"kit": [{"COLA": 1}]}, review=3, extra={"late": 2})
+    assert m.line() == "cAcc=1/1 items_p=1.0000 items_r=1.0000 review=3 amended=0 late=2"
     plain = Metrics(exact=40, receipts=41, precision=0.99, recall=0.5, review=7, events=9)
-    assert re.fullmatch(r"cAcc=40/41 items_p=0\.9900 items_r=0\.5000 review=7", plain.line()), (
-        plain.line()
-    )
+    pattern = r"cAcc=40/41 items_p=0\.9900 items_r=0\.5000 review=7 amended=0"
+    assert re.fullmatch(pattern, plain.line()), plain.line()
