@@ -6,8 +6,8 @@ Run by hand with PostgreSQL and Redis (loopback only, bounded to a few seconds p
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/3 \\
         .venv/bin/python bench/device_ingest.py --seconds 10 --agents 10 --append
 
-It creates its own database (`minigo_bench_ingest`, dropped and made anew), migrates it,
-registers one shelf with 10 devices, starts `daphne minigo.asgi:application` and then
+It creates its own database (`<DATABASE_URL's name>_bench_ingest`, dropped and made anew),
+migrates it, registers one shelf with 10 devices, starts `daphne minigo.asgi:application` and then
 `daphne bench.echo_asgi:application` on free loopback ports, and drives each with the same
 clients: every agent keeps `--window` events in flight, as the real agent does. Celery
 tasks are enqueued to Redis as in production but no worker runs (this measures ingest:
@@ -31,7 +31,8 @@ from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DB_NAME = "minigo_bench_ingest"
+# Its own database, named after the one in DATABASE_URL (several people may run it at once).
+DB_NAME = urlparse(os.environ.get("DATABASE_URL", "")).path.strip("/") + "_bench_ingest"
 
 
 def free_port() -> int:
@@ -97,6 +98,20 @@ def start_daphne(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
     raise RuntimeError(f"daphne {app} did not start")
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(url: str, proc: subprocess.Popen, creds, **kw) -> dict:
+    """Drive the server and add its CPU per handled message (all messages, warm-up too)."""
+    before = cpu_s(proc.pid)
+    out = asyncio.run(drive(url, creds, **kw))
+    out["cpu_ms"] = (cpu_s(proc.pid) - before) * 1000 / max(1, out["handled"])
+    return out
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -114,6 +129,7 @@ async def agent(url, device, token, *, seconds, warmup, window, results, prefix)
     sent: dict[str, float] = {}
     latencies: list[float] = []
     acked = 0
+    handled = 0
     n = 0
     headers = {"Authorization": f"Bearer {token}"}
     async with connect(url, additional_headers=headers, proxy=None, max_size=None) as ws:
@@ -124,12 +140,13 @@ async def agent(url, device, token, *, seconds, warmup, window, results, prefix)
         measure_from, end = start + warmup, start + warmup + seconds
 
         async def reader():
-            nonlocal acked
+            nonlocal acked, handled
             async for raw in ws:
                 msg = json.loads(raw)
                 event_id = msg.get("event_id")
                 if event_id not in sent:
                     continue  # config, heartbeat
+                handled += 1
                 t0 = sent.pop(event_id)
                 now = time.monotonic()
                 if measure_from <= t0 and now <= end:
@@ -157,7 +174,7 @@ async def agent(url, device, token, *, seconds, warmup, window, results, prefix)
             await ws.send(protocol.dumps(msg))
         await asyncio.sleep(0.5)
         task.cancel()
-    results.append((acked, latencies))
+    results.append((acked, latencies, handled))
 
 
 async def drive(url, creds, *, seconds, warmup, window, prefix):
@@ -181,6 +198,7 @@ async def drive(url, creds, *, seconds, warmup, window, prefix):
     lat = sorted(x for r in results for x in r[1])
     pct = statistics.quantiles(lat, n=100) if len(lat) > 1 else [0.0] * 99
     return {
+        "handled": sum(r[2] for r in results),
         "rate": total / seconds,
         "p50_ms": pct[49] * 1000,
         "p95_ms": pct[94] * 1000,
@@ -207,20 +225,20 @@ def main() -> int:
         **os.environ,
         "DATABASE_URL": db_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
-        "MINIGO_CHANNEL_PREFIX": "bench-ingest",
+        "MINIGO_CHANNEL_PREFIX": f"bench-ingest-{DB_NAME}",
         "LOG_LEVEL": "WARNING",
     }
     kw = {"seconds": args.seconds, "warmup": args.warmup, "window": args.window}
     port = free_port()
     proc = start_daphne("minigo.asgi:application", port, env)
     try:
-        ingest = asyncio.run(drive(f"ws://127.0.0.1:{port}/ws/device/", creds, prefix="e", **kw))
+        ingest = measured(f"ws://127.0.0.1:{port}/ws/device/", proc, creds, prefix="e", **kw)
     finally:
         stop(proc)
     port = free_port()
     proc = start_daphne("bench.echo_asgi:application", port, env)
     try:
-        echo = asyncio.run(drive(f"ws://127.0.0.1:{port}/", creds, prefix="echo", **kw))
+        echo = measured(f"ws://127.0.0.1:{port}/", proc, creds, prefix="echo", **kw)
     finally:
         stop(proc)
     from store.models import ShelfEvent
@@ -246,12 +264,12 @@ def main() -> int:
         f"Command: `DATABASE_URL=… REDIS_URL=… .venv/bin/python bench/device_ingest.py "
         f"--agents {args.agents} --seconds {args.seconds:g} --window {args.window}`",
         "",
-        "| server | events/s | p50 send→ack | p95 send→ack |",
-        "|---|---|---|---|",
+        "| server | events/s | p50 send→ack | p95 send→ack | daphne CPU per event |",
+        "|---|---|---|---|---|",
         f"| MiniGo /ws/device/ (validate, store, ack, enqueue) | {ingest['rate']:.0f} | "
-        f"{ingest['p50_ms']:.1f} ms | {ingest['p95_ms']:.1f} ms |",
+        f"{ingest['p50_ms']:.1f} ms | {ingest['p95_ms']:.1f} ms | {ingest['cpu_ms']:.2f} ms |",
         f"| raw websocket echo (bench/echo_asgi.py) | {echo['rate']:.0f} | "
-        f"{echo['p50_ms']:.1f} ms | {echo['p95_ms']:.1f} ms |",
+        f"{echo['p50_ms']:.1f} ms | {echo['p95_ms']:.1f} ms | {echo['cpu_ms']:.2f} ms |",
         "",
         f"Ratio (MiniGo / echo): **{ratio:.2f}** ({args.agents} agents, {args.window} events in "
         f"flight each; {stored} events stored in all, each once).",

@@ -4,7 +4,7 @@
 
 What it starts (all on loopback, all stopped by the script, also on Ctrl-C):
 - a fresh PostgreSQL database (`--db`, default `minigo_load`, dropped and re-created),
-- Redis db `--redis-db` (default 8; flushed first), channel prefix `minigoload`,
+- Redis db `--redis-db` (default 8; flushed first), channel prefix `load-<db>`,
 - one daphne, two Celery workers (`celery -A minigo worker --concurrency 1`, two processes),
 - `manage.py replay SCENARIO --server ws://… --setup` as the agents: one websocket per device.
 
@@ -45,6 +45,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from store.replay.metrics import score  # noqa: E402  (plain Python, no Django)
 
 
 def free_port() -> int:
@@ -72,6 +75,23 @@ def rss_kb(pid: int) -> int:
     return total
 
 
+def cpu_tree_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (a worker's pool child)."""
+    total = 0.0
+    pids = [pid]
+    try:
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return total
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -89,6 +109,9 @@ def make_scenario(args, folder: Path, env: dict) -> tuple[Path, int, int]:
     store: dict = {"type": "store", "products": {}, "shelves": [], "gates": []}
     shoppers: set[str] = set()
     timed: list[dict] = []
+    expects: list[dict] = []
+    shelf_devices: set[str] = set()
+    images = [Path(p).resolve() for p in args.shelf_images.split(",")] if args.shelf_images else []
     segments_max = 0
     for a in range(1, aisles + 1):
         offset, seg = 0.0, 0
@@ -101,6 +124,7 @@ def make_scenario(args, folder: Path, env: dict) -> tuple[Path, int, int]:
                 cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
             )  # fmt: skip
             lines = [json.loads(x) for x in out.read_text().splitlines() if x.strip()]
+            expects += _expects_within(lines, offset, horizon, prefix=f"a{a}-")
             span = 0.0
             for line in lines:
                 if line.get("type") == "store" and seg == 1:
@@ -108,6 +132,7 @@ def make_scenario(args, folder: Path, env: dict) -> tuple[Path, int, int]:
                         store["products"][p["sku"]] = p
                     for s in line["shelves"]:
                         store["shelves"].append({**s, "device": f"a{a}-{s['device']}"})
+                        shelf_devices.add(f"a{a}-{s['device']}")
                     for g in line["gates"]:
                         store["gates"].append({**g, "device": f"a{a}-{g['device']}"})
                 elif line.get("type") == "shopper":
@@ -118,6 +143,10 @@ def make_scenario(args, folder: Path, env: dict) -> tuple[Path, int, int]:
                     if line["t"] > horizon:
                         continue
                     line["device"] = f"a{a}-{line['device']}"
+                    if images and line["type"] == "frame" and line["device"] in shelf_devices:
+                        # Real footage instead of the camera's synthetic output.
+                        line.pop("sees", None)
+                        line["image"] = str(images[len(timed) % len(images)])
                     for who in line.get("sees", {}).get("shoppers", []):
                         if isinstance(who, dict) and not who["id"].startswith("unknown-"):
                             who["id"] = f"a{a}-{who['id']}"
@@ -143,8 +172,81 @@ def make_scenario(args, folder: Path, env: dict) -> tuple[Path, int, int]:
             fh.write(json.dumps({"type": "shopper", "id": s, "name": s.upper()}) + "\n")
         for line in timed:
             fh.write(json.dumps(line) + "\n")
+        for line in expects:
+            fh.write(json.dumps(line) + "\n")
     weights = sum(1 for line in timed if line["type"] == "weight")
     return path, len(timed), weights
+
+
+def _expects_within(lines: list[dict], offset: float, horizon: float, prefix: str) -> list[dict]:
+    """The expect lines of one simulate segment whose visits end (exit frame) before the
+    timeline is cut, renamed like the segment's shoppers. A shopper's n-th expect line is
+    their n-th visit, so each shopper keeps as many as their exits before the cut."""
+    store = next(line for line in lines if line.get("type") == "store")
+    exits = {g["device"] for g in store["gates"] if g.get("kind") == "exit"}
+    done: dict[str, int] = {}
+    for line in lines:
+        if line.get("device") in exits and line["t"] + offset <= horizon:
+            for who in (line.get("sees") or {}).get("shoppers", []):
+                name = who.get("id") if isinstance(who, dict) else who
+                done[str(name)] = done.get(str(name), 0) + 1
+    out, seen = [], {}
+    for line in lines:
+        if line.get("type") != "expect":
+            continue
+        who = str(line["shopper"])
+        seen[who] = seen.get(who, 0) + 1
+        if seen[who] <= done.get(who, 0):
+            out.append({**line, "shopper": prefix + who})
+    return out
+
+
+RECEIPT_LATENCY_SQL = """
+SELECT EXTRACT(EPOCH FROM GREATEST(r.issued_at,
+    (SELECT max(rv.created_at) FROM store_receiptrevision rv WHERE rv.receipt_id = r.id))
+  - COALESCE(
+    (SELECT min(f.captured_at) FROM store_frame f
+      WHERE f.device_id = v.exit_device_id AND f.result->'receipts' @> to_jsonb(v.id)),
+    v.exited_at))
+FROM store_receipt r JOIN store_visit v ON v.id = r.visit_id
+"""
+# A receipt's items are its visit's ledger (amendments are further entries), per shopper in
+# the order of their visits.
+RECEIPT_ITEMS_SQL = """
+SELECT u.username, v.id, (
+    SELECT jsonb_object_agg(sku, q) FROM (
+        SELECT p.sku, SUM(e.quantity) AS q FROM store_cartentry e
+        JOIN store_product p ON p.id = e.product_id
+        WHERE e.visit_id = v.id GROUP BY p.sku HAVING SUM(e.quantity) <> 0) items)
+FROM store_receipt r JOIN store_visit v ON v.id = r.visit_id
+JOIN store_shopper s ON s.id = v.shopper_id JOIN auth_user u ON u.id = s.user_id
+ORDER BY u.username, v.entered_at
+"""
+
+
+def db_sizes(dsn: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(dsn) as c:
+        row = c.execute(
+            "SELECT pg_database_size(current_database()),"
+            " pg_total_relation_size('store_frame'),"
+            " COALESCE(pg_total_relation_size(NULLIF(reltoastrelid, 0)), 0),"
+            " pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')"
+            " FROM pg_class WHERE relname = 'store_frame'"
+        ).fetchone()
+    return {"db": row[0], "frame": row[1], "toast": row[2], "wal": int(row[3])}
+
+
+def replay_locally(scenario: Path, env: dict) -> str:
+    """The same scenario through `manage.py replay` (embedded, its own temporary store)."""
+    local = {k: v for k, v in env.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    out = subprocess.run(
+        [sys.executable, "manage.py", "replay", str(scenario), "--no-progress"],
+        cwd=ROOT, env=local, capture_output=True, text=True,
+    )  # fmt: skip
+    lines = [x for x in out.stdout.splitlines() if x.startswith("cAcc=")]
+    return lines[-1] if lines else f"(local replay failed: {out.stderr.strip()[-200:]})"
 
 
 class Procs:
@@ -198,6 +300,18 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="worker processes, concurrency 1 each")
     ap.add_argument("--drain", type=float, default=900.0, help="max seconds to wait for tasks")
     ap.add_argument("--no-append", action="store_true", help="do not write bench/RESULTS.md")
+    ap.add_argument(
+        "--shelf-images",
+        default="",
+        help="comma-separated JPEGs sent as the shelf cameras' frames (real vision) instead"
+        " of the scenario's synthetic `sees`",
+    )
+    ap.add_argument(
+        "--busy-core", action="store_true", help="run a CPU-bound process beside the store"
+    )
+    ap.add_argument(
+        "--compare-local", action="store_true", help="also replay the scenario locally (slow)"
+    )
     args = ap.parse_args()
 
     import psycopg
@@ -213,7 +327,7 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "minigo.settings",
         "DATABASE_URL": f"{args.pg}/{args.db}",
         "REDIS_URL": redis_url,
-        "MINIGO_CHANNEL_PREFIX": "minigoload",
+        "MINIGO_CHANNEL_PREFIX": f"load-{args.db}",
         "MINIGO_ACCEPT_SEES": "true",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
@@ -253,6 +367,9 @@ def main() -> None:
                         "INFO",
                         "--without-gossip",
                         "--without-mingle",
+                        # The periodic jobs (settling, recovery) run as in production,
+                        # beside the first worker.
+                        *(["--beat", "-s", str(folder / "beat-schedule")] if i == 1 else []),
                     ],
                     env,
                     log,
@@ -262,9 +379,15 @@ def main() -> None:
         for i in range(1, args.workers + 1):
             log = folder / f"worker{i}.log"
             wait_for(lambda log=log: "ready." in log.read_text(), 90, f"worker {i}")
+        db_start = db_sizes(f"{args.pg}/{args.db}")
+        if args.busy_core:
+            # Another program keeping one core fully busy for the whole run.
+            busy = [sys.executable, "-c", "while True: pass"]
+            procs.start("busy", busy, env, folder / "busy.log")
         mem_start = {"daphne": rss_kb(daphne.pid)}
         mem_start.update({f"worker{i + 1}": rss_kb(w.pid) for i, w in enumerate(workers)})
         mem_peak = dict(mem_start)
+        cpu_start = {name: cpu_tree_s(p.pid) for name, p in procs.procs.items()}
         print("started; RSS kB", mem_start, flush=True)
         t0 = time.time()
         replay = procs.start(
@@ -297,6 +420,9 @@ def main() -> None:
                 pending = c.execute(
                     "SELECT count(*) FROM store_shelfevent WHERE status='pending'"
                 ).fetchone()[0]
+                pending += c.execute(
+                    "SELECT count(*) FROM store_frame WHERE status='pending'"
+                ).fetchone()[0]
             return pending == 0 and r.llen("celery") == 0
 
         try:
@@ -304,6 +430,11 @@ def main() -> None:
             drain_s = time.time() - t0 - played
         except SystemExit:
             drain_s = float("nan")
+        cpu_used = {
+            name: cpu_tree_s(p.pid) - cpu_start[name]
+            for name, p in procs.procs.items()
+            if name in cpu_start
+        }
         mem_end = {"daphne": rss_kb(daphne.pid)}
         mem_end.update({f"worker{i + 1}": rss_kb(w.pid) for i, w in enumerate(workers)})
         with psycopg.connect(dsn) as c:
@@ -338,8 +469,30 @@ def main() -> None:
                 )
             ]
             receipts = c.execute("SELECT count(*) FROM store_receipt").fetchone()[0]
+            receipt_lat = [float(x) for (x,) in c.execute(RECEIPT_LATENCY_SQL)]
+            got: dict[str, list[dict[str, int]]] = {}
+            for who, _visit, items in c.execute(RECEIPT_ITEMS_SQL):
+                got.setdefault(who, []).append({k: int(v) for k, v in (items or {}).items()})
+            shelf_frames = dict(
+                c.execute(
+                    "SELECT f.result ? 'faces_deferred', count(*) FROM store_frame f"
+                    " JOIN store_device d ON d.id = f.device_id WHERE d.kind = 'shelf'"
+                    " GROUP BY 1"
+                )
+            )
+            review = c.execute(
+                "SELECT count(*) FROM store_shelfevent WHERE status='review'"
+            ).fetchone()[0]
             negative = c.execute("SELECT count(*) FROM store_slot WHERE stock < 0").fetchone()[0]
+        db_end = db_sizes(dsn)
         processed = stored - by_status.get("pending", 0)
+        expects = [
+            json.loads(x)
+            for x in scenario.read_text().splitlines()
+            if x.startswith('{"type": "expect"')
+        ]
+        metrics = score(expects=expects, receipts=got, review=review, events=stored)
+        local_line = replay_locally(scenario, env) if args.compare_local else None
         sent_line = next(
             (x for x in replay_out.splitlines() if x.startswith("sent ")), "sent ? (no output)"
         )
@@ -369,6 +522,28 @@ def main() -> None:
         "  (method: CartEntry.created_at − ShelfEvent.occurred_at; occurred_at is the agent's"
         " send time, created_at is written in the transaction that moves the stock; the live"
         " `cart` push follows on commit; waits for the camera window are included)",
+        f"- Exit frame → receipt (n={len(receipt_lat)}): p50 {ms(pct(receipt_lat, 50))}, "
+        f"p95 {ms(pct(receipt_lat, 95))}, max {ms(max(receipt_lat) if receipt_lat else 0)}"
+        " (method: the final revision's time (Receipt.issued_at without one) − capture time of"
+        " the exit frame that closed the visit; receipts are scored by their final items)",
+        f"- Receipts scored against the scenario's expectations (visits that ended before the "
+        f"cut): `{metrics.line()}`"
+        + (f"; the same scenario replayed locally: `{local_line}`" if local_line else ""),
+        f"- PostgreSQL: database {db_start['db'] / 2**20:.1f} → {db_end['db'] / 2**20:.1f} MB; "
+        f"frame table with its TOAST {db_start['frame'] / 2**20:.2f} → "
+        f"{db_end['frame'] / 2**20:.2f} MB for {frames} frames "
+        f"({(db_end['frame'] - db_start['frame']) / max(1, frames):.0f} B per frame: no pixels), "
+        f"TOAST {db_start['toast'] / 2**10:.0f} → {db_end['toast'] / 2**10:.0f} kB; WAL written "
+        f"by the whole server meanwhile {(db_end['wal'] - db_start['wal']) / 2**20:.0f} MB "
+        "(other databases on this server included)",
+        "- CPU seconds over the run: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in cpu_used.items())
+        + f" ({sum(v for k, v in cpu_used.items() if k.startswith('worker')):.0f} in workers"
+        f" for {frames} frames and {stored} shelf events)",
+        f"- Shelf frames whose faces were computed: {shelf_frames.get(False, 0)} of "
+        f"{shelf_frames.get(False, 0) + shelf_frames.get(True, 0)} (the rest deferred: no "
+        "event needed them)"
+        + (" — real footage" if args.shelf_images else " — synthetic `sees` frames, no vision"),
         f"- Agent send → event stored (received_at − occurred_at, n={len(hop)}): "
         f"p50 {ms(pct(hop, 50))}, p95 {ms(pct(hop, 95))}, p99 {ms(pct(hop, 99))}",
         "- RSS (MB) start → end (peak): "
@@ -405,6 +580,11 @@ def main() -> None:
         ]
         with (ROOT / "bench" / "RESULTS.md").open("a") as fh:
             fh.write("\n".join(head + rows) + "\n")
+    print(
+        f"load: sent={n_weights} stored={stored} processed={processed} "
+        f"duplicates={dup_events + dup_ids} cart_p95_ms={pct(lat, 95) * 1000:.0f} "
+        f"receipt_p95_ms={pct(receipt_lat, 95) * 1000:.0f} cAcc={metrics.exact}/{metrics.receipts}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Cameras, motion gating and JPEG encoding.
 
 Sources (each `grab() -> numpy BGR array | None`, `close()`):
-- picamera2 (the Pi camera) when the library is present,
+- picamera2 (the Pi camera) when the library is present (a stalled camera times out),
 - OpenCV VideoCapture: a USB camera index ("0"), an RTSP URL, or a video file,
 - a folder of images, played in name order (for testing without a camera).
 
@@ -78,6 +78,11 @@ class PiCamera:
         return image
 
     def close(self) -> None:
+        if self._job is not None:
+            # stop() is itself a job on picamera2's queue and would wait behind the capture
+            # that never finished; picamera2 clears the queue for this case.
+            self.cam.cancel_all_and_flush()
+            self._job = None
         self.cam.stop()
         self.cam.close()
 

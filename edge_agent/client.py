@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # Websocket close code: a message exceeded the receiver's size limit (RFC 6455).
 MESSAGE_TOO_BIG = 1009
 DROPS_TO_PARK = 3
+# A server drops an oversized message as it arrives: only drops this soon after sending the
+# frame count against it.
+DROP_WINDOW_S = 10.0
 
 
 class _Reconnect(Exception):
@@ -229,6 +232,8 @@ class Link:
         if not self._frame_sizes:
             return
         event_id = max(self._frame_sizes, key=self._frame_sizes.__getitem__)
+        if time.monotonic() - self._inflight.get(event_id, 0.0) > DROP_WINDOW_S:
+            return  # sent long before the drop: the network, not this frame
         self._drops[event_id] = self._drops.get(event_id, 0) + 1
         if code != MESSAGE_TOO_BIG and self._drops[event_id] < DROPS_TO_PARK:
             return

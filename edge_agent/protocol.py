@@ -156,6 +156,12 @@ def _event_id(msg: dict[str, Any]) -> str:
     return event_id
 
 
+def _printable(text: str) -> str:
+    """Free text from a device without control characters (PostgreSQL refuses a NUL in text;
+    the rest would only garble logs and pages)."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
 def _timestamp(msg: dict[str, Any]) -> float:
     ts = _number(msg, "ts")
     if ts <= 0:
@@ -183,7 +189,7 @@ def validate(msg: Any) -> dict[str, Any]:
             "type": "hello",
             "device": _require(msg, "device", str)[:64],
             "kind": device_kind,
-            "software": str(msg.get("software", ""))[:40],
+            "software": _printable(str(msg.get("software", "")))[:40],
             "v": version,
         }
     if kind == "heartbeat":
@@ -202,8 +208,10 @@ def validate(msg: Any) -> dict[str, Any]:
         if sensor not in SENSORS:
             raise ProtocolError(BAD_MESSAGE, f"'sensor' must be one of {SENSORS}", event_id)
         slot = _require(msg, "slot", str)
-        if not 1 <= len(slot) <= 32:
-            raise ProtocolError(BAD_MESSAGE, "'slot' must be 1 to 32 characters", event_id)
+        if not 1 <= len(slot) <= 32 or not slot.isprintable():
+            raise ProtocolError(
+                BAD_MESSAGE, "'slot' must be 1 to 32 printable characters", event_id
+            )
         before, after = _number(msg, "before"), _number(msg, "after")
         if sensor == "light" and {before, after} - {0.0, 1.0}:
             raise ProtocolError(IMPOSSIBLE_READING, "a light sensor reads 0 or 1", event_id)
@@ -281,7 +289,7 @@ def decode_frame(data: bytes, *, max_bytes: int) -> tuple[dict[str, Any], bytes]
         "type": "frame",
         "event_id": event_id,
         "ts": _timestamp(header),
-        "camera": str(header.get("camera", "0"))[:32],
+        "camera": _printable(str(header.get("camera", "0")))[:32] or "0",
         "seq": seq,
     }
     if "sees" in header:
@@ -316,6 +324,16 @@ def check_bounds(msg: dict[str, Any], *, now: float, max_skew_s: float = MAX_CLO
             CLOCK_SKEW,
             f"'ts' is {ts - now:.0f} s ahead of the server's clock (at most {max_skew_s:.0f})",
             msg.get("event_id"),
+        )
+
+
+def check_watermark(msg: dict[str, Any]) -> None:
+    """A heartbeat's watermark must be a time a clock can read (one merely ahead of the
+    server's clock is clamped to it by the server; 1e12 is the year 33658)."""
+    watermark = msg.get("watermark")
+    if isinstance(watermark, float | int) and not MIN_TS <= watermark <= MAX_TS:
+        raise ProtocolError(
+            CLOCK_SKEW, f"'watermark' {watermark:.0f} is not a time this device can have read"
         )
 
 

@@ -4,15 +4,15 @@ Hardware libraries are imported only when a sensor of that kind is built, so the
 its tests) run on any machine; on a Pi they come from Raspberry Pi OS (gpiozero) or pip (hx711).
 
 - load_cell: an HX711 amplifier (the `hx711` package); grams = (raw - offset) / scale, with
-  offset and scale from `python -m edge_agent calibrate`.
-
-Drivers that can wait for their device without a limit (hx711, gpiozero's DistanceSensor) are
-read through edge_agent.bounded: a device that never answers gives None after `timeout_s`.
+  offset and scale from `minigo-agent calibrate`.
 - ultrasonic: an HC-SR04 through gpiozero's DistanceSensor; millimetres to the first item.
 - light: a light sensor (LDR module's digital output, or a break-beam) through gpiozero's
   DigitalInputDevice; 1 while an item is there, 0 when the slot is empty.
 - replay: values recorded in a file, one "seconds,value" (or just "value") per line, read at
   the recorded pace (or as fast as asked); for testing a shelf without hardware.
+
+Drivers that can wait for their device without a limit (hx711, gpiozero's DistanceSensor) are
+read through edge_agent.bounded: a device that never answers gives None after `timeout_s`.
 """
 
 from __future__ import annotations

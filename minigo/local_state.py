@@ -22,9 +22,11 @@ from django.utils.functional import lazy
 def ensure_folders() -> None:
     from django.conf import settings
 
-    Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
     # WhiteNoise warns about a missing STATIC_ROOT even though it serves from the finders.
-    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    # getattr: a settings module of one's own need not name them.
+    for folder in (getattr(settings, "VAR_DIR", None), getattr(settings, "STATIC_ROOT", None)):
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
 
 
 def local_key(path: Path, make: Callable[[], str]) -> str:

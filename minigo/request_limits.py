@@ -11,12 +11,13 @@ Three layers, outermost first:
 - `BodyLimitMiddleware` (ASGI): the same limit for any other ASGI server and for chunked
   bodies, counted as they stream in.
 
-`RefuseNulMiddleware` (Django) answers a query string containing a NUL byte with 400:
+`RefuseNulMiddleware` (Django) answers a query string or form field holding a NUL byte with 400:
 PostgreSQL cannot hold NUL in text, so a search for one would fail deep in the database.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from typing import Any
@@ -134,8 +135,6 @@ def install_daphne_body_limit(max_bytes: int) -> bool:
             super().requestReceived(command, path, version)
 
         def _minigo_refuse(self) -> None:
-            import io
-
             self._minigo_refused = True
             self.content = io.BytesIO()
             body = _too_large_body(self.minigo_max_body)
@@ -153,18 +152,31 @@ def install_daphne_body_limit(max_bytes: int) -> bool:
     return True
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _has_nul(query: Any) -> bool:
+    return any(
+        "\x00" in key or any(isinstance(v, str) and "\x00" in v for v in values)
+        for key, values in query.lists()
+    )
+
+
 class RefuseNulMiddleware:
-    """Django: a NUL byte in the query string is a clean 400, not a database error."""
+    """Django: a NUL byte in the query string or in a form field is a clean 400, not a
+    database error. (JSON bodies are checked by DRF's fields, which refuse NUL themselves.)"""
 
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if "\x00" in request.META.get("QUERY_STRING", "") or any(
-            "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
-        ):
-            return JsonResponse(
-                {"code": "bad_query", "detail": "the query contains a NUL character"},
-                status=400,
-            )
+        if "\x00" in request.META.get("QUERY_STRING", "") or _has_nul(request.GET):
+            return _nul_refused("bad_query", "the query contains a NUL character")
+        if request.method == "POST" and request.content_type in FORM_TYPES:
+            if _has_nul(request.POST):
+                return _nul_refused("bad_form", "a form field contains a NUL character")
         return self.get_response(request)
+
+
+def _nul_refused(code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"code": code, "detail": detail}, status=400)

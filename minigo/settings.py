@@ -127,6 +127,10 @@ else:
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
+# Nothing reads a task's return value (tasks report through the database and the live
+# channels), so none is written to the result backend; a task that someone waits on opts in
+# with ignore_result=False.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 # Invariant 1: a worker that dies mid-task must leave the message on the broker so another
@@ -161,6 +165,10 @@ CELERY_BEAT_SCHEDULE = {
     "settle-receipts": {"task": "store.tasks.settle_receipts", "schedule": 2.0},
     # Frames whose task was lost with the broker's queue are queued again.
     "recover-frames": {"task": "store.tasks.recover_frames", "schedule": 60.0},
+    # Checked every 15 minutes; the mail itself goes out once per store-local day.
+    "stock-report": {"task": "store.tasks.send_stock_report", "schedule": 900.0},
+    # Tab stores mail last month's statement to those who owe, once a month.
+    "tab-statements": {"task": "store.tasks.send_tab_statements", "schedule": 900.0},
 }
 
 if REDIS_URL:
@@ -169,10 +177,21 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": envstr("MINIGO_CHANNEL_PREFIX", "minigo"),
-        }
+        },
     }
+    # Frames' pixels until processed: in Redis, which every worker reaches (services/pixels.py).
+    CACHES["frames"] = {**CACHES["default"], "TIMEOUT": None}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # Embedded, tasks run in the server process at once; no culling of waiting pixels.
+        "frames": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "frames",
+            "TIMEOUT": None,
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        },
+    }
 
 # --- Auth, sessions, security ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -285,7 +304,10 @@ MINIGO = {
     "ATTRIBUTION_GRACE_S": envfloat("MINIGO_ATTRIBUTION_GRACE_S", 1.0, minimum=0.0),
     # Replay only: accept frames whose header says what the camera "sees" (synthetic
     # scenarios). Off in production: a device must never be able to claim identities.
-    "ACCEPT_SEES": envbool("MINIGO_ACCEPT_SEES", False),
+    "ACCEPT_SEES": envbool("MINIGO_ACCEPT_SEES", envbool("MINIGO_DEMO", False)),
+    # Demo server (`make demo`): accepts `sees` frames, and shoppers a replay creates get a
+    # known password so anyone can watch a replayed shopper's phone. Never in production.
+    "DEMO": envbool("MINIGO_DEMO", False),
     "FACE_TOLERANCE": envfloat("MINIGO_FACE_TOLERANCE", 0.5, minimum=0.0),
     # Faces are detected on a copy of the frame at most this many pixels on its longer side.
     "FACE_DETECT_MAX_SIDE": envint("MINIGO_FACE_DETECT_MAX_SIDE", 640, minimum=160),
@@ -301,8 +323,14 @@ MINIGO = {
     "FRAME_RETENTION_HOURS": envint("MINIGO_FRAME_RETENTION_HOURS", 72, minimum=1),
     # A frame still pending this long after it arrived is queued again (its task was lost).
     "FRAME_RECOVER_AFTER_S": envint("MINIGO_FRAME_RECOVER_AFTER_S", 300, minimum=10),
-    # A frame still pending this long loses its pixels and is marked failed.
+    # A frame still pending this long is marked failed; its pixels, waiting in the "frames"
+    # cache until processed (store/services/pixels.py), expire with it.
     "FRAME_PENDING_TTL_S": envint("MINIGO_FRAME_PENDING_TTL_S", 6 * 3600, minimum=60),
+    # Faces on shelf frames on demand (store/services/ondemand.py): one frame per shelf this
+    # often for "last seen" (0: never), and how long past the window a deferred frame's pixels
+    # wait for an event that may still ask for them.
+    "FACES_LAST_SEEN_EVERY_S": envint("MINIGO_FACES_LAST_SEEN_EVERY_S", 5, minimum=0),
+    "FACES_DEFERRED_SLACK_S": envint("MINIGO_FACES_DEFERRED_SLACK_S", 30, minimum=0),
     # Product detection: onnxruntime threads per worker process, and how far around a weight
     # event the shelf camera's frames are compared with it.
     "DETECTOR_THREADS": envint("MINIGO_DETECTOR_THREADS", 1, minimum=1),
@@ -320,6 +348,16 @@ MINIGO = {
     "QR_TTL_S": envint("MINIGO_QR_TTL_S", 120, minimum=10),
     "CURRENCY": envstr("MINIGO_CURRENCY", "EUR"),
     "LOW_STOCK_DEFAULT": envint("MINIGO_LOW_STOCK_DEFAULT", 3, minimum=0),
+    # The store's own clock for sale hours (no alcohol 22:00-06:00), best-before dates and the
+    # daily cash-up; an IANA name such as "Europe/Berlin". Defaults to TIME_ZONE.
+    "STORE_TIME_ZONE": envstr("MINIGO_STORE_TIME_ZONE", TIME_ZONE),
+    # Companions announced by a payer ("+2") join when the entry gate sees them within this
+    # many seconds of the payer; an announcement lapses after the TTL if nobody came.
+    "GROUP_WINDOW_S": envfloat("MINIGO_GROUP_WINDOW_S", 5.0, minimum=0.0),
+    "GROUP_ANNOUNCE_TTL_S": envint("MINIGO_GROUP_ANNOUNCE_TTL_S", 600, minimum=10),
+    "GROUP_MAX_COMPANIONS": envint("MINIGO_GROUP_MAX_COMPANIONS", 8, minimum=1),
+    # The daily low-stock and expiring-soon mail is sent from this store-local hour on.
+    "STOCK_REPORT_HOUR": envint("MINIGO_STOCK_REPORT_HOUR", 6, minimum=0),
     # Embedded (no Redis): run the periodic jobs (deciding picks whose camera window has
     # closed, devices going offline, frames expiring) in a thread of the server process.
     "EMBEDDED_BEAT": envbool("MINIGO_EMBEDDED_BEAT", True),

@@ -5,6 +5,12 @@ from django.contrib import admin, messages
 from store import models as m
 from store.services.config import device_config_push, shelves_config_push
 from store.services.devices import device_revoke, device_rotate_token
+from store.services.restock import slot_stock_count
+
+
+@admin.register(m.StoreSettings)
+class StoreSettingsAdmin(admin.ModelAdmin):
+    list_display = ["name", "currency", "tax_ids", "updated_at"]
 
 
 @admin.register(m.Product)
@@ -16,6 +22,7 @@ class ProductAdmin(admin.ModelAdmin):
         "unit_weight_g",
         "weight_tolerance_g",
         "age_restricted",
+        "markdown_percent",
         "active",
     ]
     search_fields = ["sku", "name"]
@@ -59,7 +66,14 @@ class SlotAdmin(admin.ModelAdmin):
     list_editable = ["stock"]
 
     def save_model(self, request, obj, form, change):
+        counted = obj.stock
+        if change and "stock" in form.changed_data:
+            # A stock change by hand is a count: written by its service, into the history.
+            obj.stock = form.initial.get("stock", obj.stock)
         super().save_model(request, obj, form, change)
+        if change and counted != obj.stock:
+            slot_stock_count(slot=obj, stock=counted, by=request.user, note="admin")
+            obj.refresh_from_db()
         shelves_config_push(shelf_ids=[obj.shelf_id])
 
 
@@ -161,9 +175,10 @@ class FrameAdmin(admin.ModelAdmin):
 
 @admin.register(m.Shopper)
 class ShopperAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "user", "face_consent", "created_at"]
+    list_display = ["display_name", "user", "face_consent", "age_verified_at", "created_at"]
     search_fields = ["display_name", "user__username", "user__email"]
     exclude = ["qr_secret"]
+    readonly_fields = ["age_verified_at", "age_verified_by"]
 
 
 @admin.register(m.FaceEmbedding)
@@ -249,4 +264,4 @@ class DisputeAdmin(admin.ModelAdmin):
 
 
 # Registers the detector, class mapping and dataset review pages.
-from store import admin_detection  # noqa: E402,F401
+from store import admin_accounts, admin_detection  # noqa: E402,F401

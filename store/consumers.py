@@ -8,10 +8,11 @@ import time
 from datetime import datetime
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from edge_agent import protocol
@@ -69,10 +70,28 @@ def _config(device: Device) -> dict[str, Any]:
     return device_config(device=device)
 
 
-# Storing runs in the thread pool, not Channels' single database thread: each call is one
-# short transaction of its own, so devices store in parallel instead of queueing behind one
-# thread (one connection's messages are still handled one at a time, in order).
-_parallel_db = functools.partial(database_sync_to_async, thread_sensitive=False)
+def _parallel_db(fn):
+    """Storing runs in the thread pool, not Channels' single database thread: each call is
+    one short statement of its own, so devices store in parallel instead of queueing behind
+    one thread (one connection's messages are still handled one at a time, in order).
+
+    Unlike `database_sync_to_async` it does not test the connection before every message
+    (with CONN_HEALTH_CHECKS that was a `SELECT 1` round trip per event): a message that
+    meets a broken connection fails, is not acked and comes again, and the connection is
+    replaced after any error, and past CONN_MAX_AGE."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            for conn in connections.all(initialized_only=True):
+                if conn.errors_occurred or (
+                    conn.close_at is not None and time.monotonic() >= conn.close_at
+                ):
+                    conn.close_if_unusable_or_obsolete()
+
+    return sync_to_async(run, thread_sensitive=False)
 
 
 @_parallel_db
@@ -80,7 +99,7 @@ def _store_event(device: Device, msg: dict[str, Any], slot_known: bool) -> bool:
     return event_services.event_store(device=device, msg=msg, slot_known=slot_known)[1]
 
 
-@database_sync_to_async
+@_parallel_db  # the cache only
 def _frame_quota(device: Device) -> None:
     limits = settings.MINIGO
     ratelimit_hit(
@@ -212,6 +231,7 @@ class DeviceConsumer(AsyncWebsocketConsumer):
             await self._counted(0)
             reply = {"type": "heartbeat_ack", "v": protocol.VERSION}
             if msg["watermark"] is not None and self.device.kind == "shelf":
+                protocol.check_watermark(msg)
                 recorded = await _watermark(self.device, msg["watermark"])
                 reply["watermark"] = recorded.timestamp() if recorded else None
             await self.send(protocol.dumps(reply))

@@ -65,6 +65,22 @@ def _fresh_channel_layer():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_wake_registry_and_pixels():
+    """Embedded, the waiting-events registry and the frames cache live in the process: one
+    test's events and pixels must not meet the next test's frames (ids are reused)."""
+    yield
+    from django.core.cache import caches
+
+    from store.services.wakes import registry_clear
+
+    registry_clear()
+    postgres = django_settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    if not (django_settings.REDIS_URL and postgres):  # there ids never come back
+        caches["frames"].clear()
+        caches["default"].clear()  # "last seen" marks of shelves whose ids come back
+
+
+@pytest.fixture(autouse=True)
 def _isolated_media(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
 

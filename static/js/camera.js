@@ -26,4 +26,6 @@ export const FACE_ERRORS = {
   face_blurry: 'The photo is blurry: hold still.',
   consent_required: 'Face recognition needs consent first.',
   frame_corrupt: 'The image could not be read.',
+  face_matches_other: 'This face is already enrolled for another account.',
+  face_other_person: 'This is a different person from the face on this account: one account, one face.',
 };

@@ -121,8 +121,64 @@ export function timeOf(iso) {
   return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
-export function since(iso) {
+// "12 s", "4 min", "1 h 5 min", "2 days": how long ago `iso` was, from the browser's clock.
+export function since(iso, now = Date.now()) {
   if (!iso) return '';
-  const minutes = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 60000));
-  return minutes < 1 ? 'just now' : `${minutes} min`;
+  const s = Math.max(0, Math.round((now - new Date(iso).getTime()) / 1000));
+  if (s < 5) return 'just now';
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return d === 1 ? '1 day' : `${d} days`;
+}
+
+export function ago(iso, now = Date.now()) {
+  const text = since(iso, now);
+  return text === 'just now' || !text ? text : `${text} ago`;
+}
+
+// A <time> that keeps saying how long ago it was: refreshed by tickTimes().
+export function agoEl(iso, { prefix = '', suffix = true } = {}) {
+  const node = el('time', { datetime: iso, title: iso ? new Date(iso).toLocaleString() : '',
+    'data-ago': suffix ? 'ago' : 'since', 'data-prefix': prefix });
+  node.textContent = prefix + (suffix ? ago(iso) : since(iso));
+  return node;
+}
+
+export function tickTimes(root = document) {
+  const now = Date.now();
+  for (const node of root.querySelectorAll('time[data-ago]')) {
+    const iso = node.getAttribute('datetime');
+    const text = node.dataset.ago === 'ago' ? ago(iso, now) : since(iso, now);
+    node.textContent = (node.dataset.prefix || '') + text;
+  }
+}
+
+// A name box with suggestions from /api/shoppers/ (staff): returns resolve(), which gives the
+// chosen shopper {id, display_name, username} or null.
+export function shopperPicker(input, datalist) {
+  let timer = null;
+  let found = new Map(); // "Name (username)" -> shopper
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const label = input.value.trim();
+      // A label picked from the list ("Kit (kit)") searches by its name part.
+      const q = label.replace(/\s*\(.*$/, '');
+      if (q.length < 1 || found.has(label)) return;
+      try {
+        const page = await api(`/api/shoppers/?q=${encodeURIComponent(q)}`);
+        found = new Map(page.results.map((s) => [`${s.display_name} (${s.username})`, s]));
+        datalist.replaceChildren(...[...found.keys()].map((value) => el('option', { value })));
+      } catch (e) { /* typing on searches again */ }
+    }, 200);
+  });
+  return () => {
+    const chosen = found.get(input.value.trim());
+    if (chosen) return chosen;
+    return found.size === 1 ? [...found.values()][0] : null;
+  };
 }

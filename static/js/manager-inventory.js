@@ -48,9 +48,16 @@ document.addEventListener('click', async (ev) => {
       say(`Slot ${slot.code} saved.`);
     } else if (action === 'save-product') {
       const body = {};
-      for (const name of ['name', 'price', 'tax_rate', 'unit_weight_g', 'weight_tolerance_g']) {
+      for (const name of ['name', 'price', 'unit_weight_g', 'weight_tolerance_g']) {
         body[name] = row.querySelector(`[name=${name}]`).value;
       }
+      // Entered as a percentage; the API keeps the fraction (7 % → 0.0700).
+      const percent = Number(String(row.querySelector('[name=tax_percent]').value).replace(',', '.'));
+      if (!Number.isFinite(percent) || percent < 0 || percent >= 100) {
+        say('Not saved: the tax rate is a percentage between 0 and 100, e.g. 7 or 19.', true);
+        return;
+      }
+      body.tax_rate = (percent / 100).toFixed(4);
       body.active = row.querySelector('[name=active]').checked;
       const p = await api(`/api/products/${row.dataset.product}/`, { method: 'PATCH', body });
       say(`${p.sku} saved.`);

@@ -1,6 +1,6 @@
 // Shopper app: the live cart while in the store, the receipt the moment they walk out
 // (on the page and as a notification), and the QR entry code.
-import { api, connectLive, el, money, timeOf } from './live.js';
+import { agoEl, api, connectLive, el, money, tickTimes, timeOf } from './live.js';
 
 const cartEl = document.getElementById('cart');
 const statusEl = document.getElementById('store-status');
@@ -8,9 +8,13 @@ const receiptBox = document.getElementById('receipt-box');
 let currentVisit = null;
 let shownReceipt = null;
 let enteredAt = null;
+let currency = '';
+setInterval(() => { if (!document.hidden) tickTimes(statusEl); }, 10000);
 
 function renderCart(cart, since) {
   if (since) enteredAt = since;
+  statusEl.className = '';
+  statusEl.removeAttribute('role');
   if (!cart) {
     currentVisit = null;
     enteredAt = null;
@@ -19,13 +23,16 @@ function renderCart(cart, since) {
     return;
   }
   currentVisit = cart.visit;
-  statusEl.textContent = enteredAt ? `In the store since ${timeOf(enteredAt)}.` : 'You are in the store.';
+  statusEl.replaceChildren(...(enteredAt
+    ? [`In the store since ${timeOf(enteredAt)} (`, agoEl(enteredAt, { suffix: false }), ').']
+    : ['You are in the store.']));
   const rows = cart.lines.map((l) => el('li', { class: 'row', 'data-sku': l.sku },
     el('span', {}, `${l.quantity} × ${l.name}`), el('span', { class: 'num' }, money(l.line_total))));
   cartEl.replaceChildren(
     rows.length ? el('ul', { class: 'plain lines' }, rows) : el('p', { class: 'muted' }, 'Your cart is empty.'),
     el('p', { class: 'row total' }, el('span', {}, `${cart.items} item(s)`),
-      el('strong', { class: 'num', id: 'cart-total' }, money(cart.total))));
+      el('strong', { class: 'num' }, el('span', { id: 'cart-total' }, money(cart.total)),
+        currency ? ` ${currency}` : '')));
 }
 
 // The shopper left; the receipt follows once every shelf has reported (seconds, usually).
@@ -61,11 +68,14 @@ function renderReceipt(r, { announce = false } = {}) {
   }
 }
 
-async function notify(r) {
+function notify(r) {
+  return showNote(`Receipt ${r.number}`, { body: `Total ${money(r.total, r.currency)}. Thanks for shopping!`,
+    tag: `receipt-${r.receipt}`, data: { url: `/app/receipts/${r.receipt}/` } });
+}
+
+async function showNote(title, options) {
   if (!('Notification' in window) || Notification.permission !== 'granted') return;
-  const title = `Receipt ${r.number}`;
-  const options = { body: `Total ${money(r.total, r.currency)}. Thanks for shopping!`,
-    icon: '/static/icons/icon-192.png', tag: `receipt-${r.receipt}`, data: { url: `/app/receipts/${r.receipt}/` } };
+  options = { icon: '/static/icons/icon-192.png', ...options };
   try {
     // Phones only show notifications through the service worker.
     const reg = navigator.serviceWorker && await navigator.serviceWorker.getRegistration();
@@ -85,7 +95,11 @@ if ('Notification' in window && Notification.permission === 'default') {
 
 async function resync() {
   const state = await api('/app/state.json');
+  currency = state.currency || '';
   renderCart(state.cart, state.entered_at);
+  if (state.group && state.group.role === 'companion') {
+    statusEl.textContent += ` You shop with ${state.group.payer}: what you take goes on their receipt.`;
+  }
   if (!state.in_store && state.settling) renderFinalising();
   if (!state.in_store && state.latest_receipt && shownReceipt !== state.latest_receipt.receipt) {
     // A receipt issued while the socket was down still appears (without a second alert).
@@ -126,6 +140,14 @@ connectLive({
     } else if (name === 'receipt') {
       renderCart(null);
       renderReceipt(data, { announce: shownReceipt !== data.receipt });
+    } else if (name === 'group') {
+      resync();
+    } else if (name === 'entry_refused') {
+      // The gate said no (e.g. balance below the store's floor): tell the phone why.
+      statusEl.textContent = data.reason;
+      statusEl.className = 'error';
+      statusEl.setAttribute('role', 'alert');
+      showNote('Not let in', { body: data.reason, tag: 'entry-refused', data: { url: '/app/account/' } });
     }
   },
 });

@@ -17,6 +17,7 @@ from store.errors import DomainError
 from store.models import Shopper
 from store.ratelimit import ratelimit_hit
 from store.services.faces import face_consent_set, face_count, face_delete, face_enrol
+from store.services.invites import shopper_invite
 from store.services.qr import qr_issue
 from store.services.shoppers import shopper_create
 
@@ -85,7 +86,8 @@ def _read(upload) -> bytes:
 class MyFace(APIView):
     """POST a selfie (multipart field "image") → 201 {"embeddings": n stored for you}, or 400
     with a code: consent_required, no_face, many_faces, face_too_small, face_blurry,
-    face_matches_other, frame_corrupt, frame_bad_type, frame_too_large, frame_dimensions.
+    face_matches_other, face_other_person, frame_corrupt, frame_bad_type, frame_too_large,
+    frame_dimensions.
     DELETE removes all your face data → 204."""
 
     parser_classes = [MultiPartParser, FormParser]
@@ -235,3 +237,39 @@ class ShopperFaces(APIView):
     def delete(self, request, pk: int):
         face_delete(shopper=get_object_or_404(Shopper, pk=pk))
         return Response(status=204)
+
+
+InviteOut = inline_serializer(
+    "InviteOut",
+    {
+        "url": serializers.CharField(),
+        "svg": serializers.CharField(),
+        "expires_at": serializers.DateTimeField(),
+        "emailed": serializers.BooleanField(),
+        "username": serializers.CharField(),
+    },
+)
+
+
+class ShopperInvite(APIView):
+    """Staff: a set-password link for a shopper created at the kiosk, with its QR code to
+    print or scan; mailed too when the shopper has an address (unless {"email": false})."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=None, responses=InviteOut)
+    def post(self, request, pk: int):
+        shopper = get_object_or_404(Shopper.objects.select_related("user"), pk=pk)
+        email = request.data.get("email", True) not in (False, "false", "0")
+        invite = shopper_invite(
+            shopper=shopper, base_url=request.build_absolute_uri("/"), email=email
+        )
+        return Response(
+            {
+                "url": invite.url,
+                "svg": invite.svg,
+                "expires_at": invite.expires_at.isoformat(),
+                "emailed": invite.emailed,
+                "username": shopper.user.get_username(),
+            }
+        )

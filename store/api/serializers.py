@@ -100,6 +100,8 @@ class ShelfSerializer(serializers.ModelSerializer):
 
 class RestockSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+    batch_code = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    best_before = serializers.DateField(required=False, allow_null=True)
 
 
 class CartLineSerializer(serializers.Serializer):

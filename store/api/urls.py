@@ -37,6 +37,7 @@ urlpatterns = [
     path("me/qr/", f.MyQr.as_view(), name="api-me-qr"),
     path("shoppers/", f.ShopperList.as_view(), name="api-shoppers"),
     path("shoppers/<int:pk>/faces/", f.ShopperFaces.as_view(), name="api-shopper-faces"),
+    path("shoppers/<int:pk>/invite/", f.ShopperInvite.as_view(), name="api-shopper-invite"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -13,8 +13,9 @@ from store.api.permissions import IsStaff, ReadAnyWriteStaff
 from store.errors import NotFound
 from store.models import Product, ReviewItem, Shelf, Slot
 from store.selectors import receipts_for, visits_for
+from store.services.calibration import slot_calibrate
 from store.services.carts import cart_snapshot
-from store.services.inventory import slot_calibrate, slot_restock
+from store.services.restock import slot_restock, slot_stock_count
 from store.services.review import review_resolve
 from store.services.visits import visit_current
 
@@ -54,6 +55,14 @@ class SlotDetail(generics.RetrieveUpdateAPIView):
     serializer_class = s.SlotSerializer
     permission_classes = [IsStaff]
 
+    def perform_update(self, serializer):
+        # A new stock figure is a count by this staff member: kept in the slot's history.
+        stock = serializer.validated_data.pop("stock", None)
+        slot = serializer.save()
+        if stock is not None and stock != slot.stock:
+            slot_stock_count(slot=slot, stock=stock, by=self.request.user, note="api")
+            slot.refresh_from_db()
+
 
 class StockList(generics.ListAPIView):
     """Stock per slot, lowest first relative to its threshold."""
@@ -78,7 +87,13 @@ class SlotRestock(APIView):
         slot = get_object_or_404(Slot, pk=pk)
         data = s.RestockSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        slot = slot_restock(slot=slot, quantity=data.validated_data["quantity"], by=request.user)
+        slot = slot_restock(
+            slot=slot,
+            quantity=data.validated_data["quantity"],
+            by=request.user,
+            batch_code=data.validated_data.get("batch_code") or "",
+            best_before=data.validated_data.get("best_before"),
+        )
         return Response(s.SlotSerializer(slot).data)
 
 

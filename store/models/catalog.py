@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -59,6 +59,19 @@ class Product(models.Model):
     weight_tolerance_g = models.FloatField(default=5.0, validators=[MinValueValidator(0.0)])
     image = models.ImageField(upload_to="products/", blank=True)
     age_restricted = models.BooleanField(default=False)
+    # Hours (store-local) in which the product is not sold, e.g. 22:00-06:00 for alcohol; a
+    # pick then goes to review like an unverified shopper's. Both empty: sold at any hour.
+    no_sale_from = models.TimeField(null=True, blank=True)
+    no_sale_until = models.TimeField(null=True, blank=True)
+    # Markdown: this percentage off an item picked within `markdown_days` days of its batch's
+    # best-before date (0 = never marked down).
+    markdown_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    markdown_days = models.PositiveSmallIntegerField(default=0)
     active = models.BooleanField(default=True)
 
     class Meta:

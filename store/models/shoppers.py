@@ -18,6 +18,11 @@ class Shopper(models.Model):
     face_consent = models.BooleanField(default=False)
     face_consent_at = models.DateTimeField(null=True, blank=True)
     email_receipts = models.BooleanField(default=True)
+    # Age checked by staff at the kiosk: only the fact and who checked, never the document.
+    age_verified_at = models.DateTimeField(null=True, blank=True)
+    age_verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Per-shopper key for the short-lived signed entry QR codes; rotating it voids every
     # code already shown.
     qr_secret = models.CharField(max_length=64, default=_qr_secret)

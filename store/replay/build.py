@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,15 +13,19 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from PIL import Image
 
 from edge_agent import protocol
-from store.models import Device, Product, Shelf, Shopper, Slot
+from store.errors import DomainError
+from store.models import AccountEntry, Device, Product, Shelf, Shopper, Slot, StorePolicy
 from store.models.catalog import validate_reach
 from store.replay.frames import sees_jpeg
 from store.replay.scenario import Scenario, ScenarioError
+from store.services.account_ledger import account_post
 from store.services.devices import device_create, device_rotate_token
 from store.services.faces import face_enrol
+from store.services.groups import group_announce
 from store.services.qr import qr_issue
 
 
@@ -37,8 +42,21 @@ def build_store(scenario: Scenario, *, reuse: bool = False) -> dict[str, str]:
             "unit_weight_g": float(p.get("unit_weight_g", 100)),
             "weight_tolerance_g": float(p.get("weight_tolerance_g", 5)),
             "tax_rate": Decimal(str(p.get("tax_rate", "0"))),
+            "age_restricted": bool(p.get("age_restricted", False)),
         }
+        if p.get("no_sale"):
+            defaults["no_sale_from"], defaults["no_sale_until"] = _hours(p["no_sale"], p["sku"])
         products[p["sku"]], _ = Product.objects.get_or_create(sku=p["sku"], defaults=defaults)
+    accounts = scenario.store.get("accounts")
+    if accounts:
+        floor = accounts.get("floor")
+        StorePolicy.objects.update_or_create(
+            pk=1,
+            defaults={
+                "account_mode": accounts.get("mode", "tab"),
+                "entry_floor": Decimal(str(floor)) if floor is not None else None,
+            },
+        )
     tokens = {}
     for dev in scenario.devices:
         existing = Device.objects.filter(device_id=dev["device"]).first()
@@ -98,10 +116,57 @@ def build_shoppers(scenario: Scenario, *, faces: bool = True) -> dict[str, Shopp
             },
         )
         out[str(line["id"])] = shopper
+        if (
+            line.get("balance") is not None
+            and not AccountEntry.objects.filter(account__shopper=shopper).exists()
+        ):
+            balance = Decimal(str(line["balance"]))
+            if balance:
+                account_post(shopper=shopper, kind="adjustment", amount=balance, note="scenario")
+        if line.get("age_verified") and shopper.age_verified_at is None:
+            Shopper.objects.filter(pk=shopper.pk).update(age_verified_at=timezone.now())
         if faces and line.get("photos") and shopper.face_consent:
             images = [_read(scenario.base_dir, p) for p in line["photos"]]
             enrol_photos(shopper=shopper, images=images)
     return out
+
+
+def _hours(value: Any, sku: str) -> tuple[time, time]:
+    try:
+        start, end = (time.fromisoformat(str(v)) for v in value)
+    except (TypeError, ValueError):
+        raise ScenarioError(f'{sku}: no_sale is ["HH:MM", "HH:MM"]') from None
+    return start, end
+
+
+def phone_action(line: dict[str, Any]) -> None:
+    """A timed line from a shopper's phone ("group": the payer's +N), applied as the app's
+    request would be."""
+    shopper = Shopper.objects.filter(user__username=str(line["shopper"])).first()
+    if shopper is None:
+        raise ScenarioError(f"unknown shopper {line['shopper']!r} in a {line['type']} line")
+    if line["type"] == "group":
+        group_announce(shopper=shopper, companions=int(line.get("companions", 0)))
+
+
+# The password every replayed shopper gets on a demo server (MINIGO_DEMO=true) only.
+DEMO_SHOPPER_PASSWORD = "walk-out-demo"
+
+
+def demo_passwords(shoppers: dict[str, Shopper]) -> list[str]:
+    """Give the replayed shoppers the known demo password, so a person can sign in as one
+    and watch their phone. Refused unless the server runs in demo mode."""
+    from django.conf import settings
+
+    if not settings.MINIGO.get("DEMO"):
+        raise DomainError("not_demo", "known passwords are given only in demo mode (MINIGO_DEMO)")
+    names = []
+    for key, shopper in sorted(shoppers.items()):
+        user = shopper.user
+        user.set_password(DEMO_SHOPPER_PASSWORD)
+        user.save(update_fields=["password"])
+        names.append(key)
+    return names
 
 
 def enrol_photos(*, shopper: Shopper, images: list[bytes]) -> int:

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -23,7 +24,7 @@ from edge_agent import protocol
 from store.models import Receipt, ReviewItem, ShelfEvent
 from store.replay import build
 from store.replay.metrics import Metrics, score
-from store.replay.scenario import Scenario
+from store.replay.scenario import PHONE, Scenario, ScenarioError
 from store.services.receipts import receipt_text
 from store.services.settlement import visits_settle
 from store.services.shelf_events import shelf_events_settle
@@ -82,6 +83,39 @@ class Outcome:
                 yield f"{who} visit {n + 1}: expected {want}, got {got}"
 
 
+def scenario_start(scenario: Scenario) -> datetime | None:
+    """The store line's optional "start" (ISO 8601 with its offset): when the scenario's t=0
+    is, for scenarios whose outcome depends on the time of day (sale hours)."""
+    start = scenario.store.get("start")
+    if start is None:
+        return None
+    try:
+        value = datetime.fromisoformat(str(start))
+    except ValueError:
+        raise ScenarioError(f"start {start!r} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise ScenarioError("start needs its UTC offset, e.g. 2026-01-10T23:00:00+01:00")
+    return value
+
+
+@contextlib.contextmanager
+def store_time_zone(name: str | None) -> Iterator[None]:
+    """The store line's optional "time_zone" (IANA name) as the store's clock for the run."""
+    if name is None:
+        yield
+        return
+    try:
+        ZoneInfo(str(name))
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ScenarioError(f"unknown time zone {name!r}") from None
+    previous = settings.MINIGO["STORE_TIME_ZONE"]
+    settings.MINIGO["STORE_TIME_ZONE"] = str(name)
+    try:
+        yield
+    finally:
+        settings.MINIGO["STORE_TIME_ZONE"] = previous
+
+
 def replay_scenario(
     scenario: Scenario,
     *,
@@ -92,8 +126,12 @@ def replay_scenario(
     and score each visit by its final receipt (after amendments). Needs
     MINIGO["ACCEPT_SEES"] for `sees` frames."""
     started = time.perf_counter()
-    clock = SimClock(REPLAY_EPOCH)
-    with clock.installed(), _no_wall_clock_limits():
+    clock = SimClock(scenario_start(scenario) or REPLAY_EPOCH)
+    with (
+        clock.installed(),
+        store_time_zone(scenario.store.get("time_zone")),
+        _no_wall_clock_limits(),
+    ):
         tokens = build.build_store(scenario)
         shoppers = build.build_shoppers(scenario, faces=faces)
         errors = asyncio.run(_drive(scenario, tokens, shoppers, clock, progress))
@@ -105,7 +143,10 @@ def replay_scenario(
     )
     by_shopper: dict[str, list[dict[str, int]]] = {}
     for r in receipts:
-        items = {line.sku: line.quantity for line in r.lines.all() if line.quantity}
+        items: dict[str, int] = {}
+        for line in r.lines.all():  # a product may have a line per unit price
+            if line.quantity:
+                items[line.sku] = items.get(line.sku, 0) + line.quantity
         by_shopper.setdefault(names.get(r.shopper_id, str(r.shopper_id)), []).append(items)
     metrics = None
     if scenario.expects:
@@ -166,7 +207,7 @@ async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
     # just below the oldest of them (or the clock, when it has nothing left to deliver).
     backlog: dict[str, list[float]] = {d: [] for d in shelves}
     for _arrives, _number, line in sorted(deliveries, key=lambda d: d[2]["t"], reverse=True):
-        if line["device"] in backlog:
+        if line.get("device") in backlog:
             backlog[line["device"]].append(float(line["t"]))
     try:
         for dev in scenario.devices:
@@ -192,6 +233,9 @@ async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
         for index, (arrives, number, line) in enumerate(deliveries):
             clock.t = arrives
             await settle()
+            if line["type"] in PHONE:
+                await database_sync_to_async(build.phone_action)(line)
+                continue
             event_id = f"l{number}"
             produced = clock.base.timestamp() + float(line["t"])
             kind, payload = await message(line, scenario, shoppers, clock, event_id, produced)

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from edge_agent import protocol
 from store.replay import build
 from store.replay.metrics import Metrics, score
-from store.replay.scenario import Scenario
+from store.replay.scenario import PHONE, Scenario
 
 HEARTBEAT_S = 1.0
 
@@ -73,7 +73,8 @@ def namespaced(sc: Scenario, ns: str) -> Scenario:
     timeline = []
     for t, number, line in sc.timeline:
         line = json.loads(json.dumps(line))
-        line["device"] = dev(line["device"])
+        if "device" in line:  # a phone's line ("group") has none
+            line["device"] = dev(line["device"])
         if "shopper" in line:
             line["shopper"] = f"{ns}{line['shopper']}"
         sees = line.get("sees")
@@ -109,11 +110,18 @@ def play(
     if setup:
         sc = namespaced(sc, f"r{int(time.time() * 10) % 10**6:06d}-")
         tokens = build.build_store(sc)
-        build.build_shoppers(sc)
+        shoppers = build.build_shoppers(sc)
         out.write(
             f"Store of the scenario set up under its own names ({sc.devices[0]['device']}, …); "
             f"{len(tokens)} device tokens minted."
         )
+        if settings.MINIGO.get("DEMO") and shoppers:
+            names = build.demo_passwords(shoppers)
+            out.write(
+                f"Demo shoppers: sign in at {server.rstrip('/')}/accounts/login/ as any of "
+                f"{', '.join(names)} with the password '{build.DEMO_SHOPPER_PASSWORD}' "
+                "(demo mode only) to watch their cart live."
+            )
     elif tokens_file:
         tokens = read_tokens(tokens_file)
     else:
@@ -169,7 +177,10 @@ def _scenario_state(sc: Scenario) -> tuple[bool, dict[str, list[dict[str, int]]]
         .order_by("visit__entered_at", "visit_id")
     )
     for r in rows:
-        items = {line.sku: line.quantity for line in r.lines.all() if line.quantity}
+        items: dict[str, int] = {}
+        for line in r.lines.all():  # a product may have a line per unit price
+            if line.quantity:
+                items[line.sku] = items.get(line.sku, 0) + line.quantity
         receipts.setdefault(r.shopper.user.username, []).append(items)
     review = ReviewItem.objects.filter(shelf_event__in=events).count()
     changed = ReceiptRevision.objects.filter(receipt__visit__in=visits, revision__gt=1)
@@ -202,7 +213,7 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
     # last: the shelf's watermark stays just below the oldest of them.
     backlog: dict[str, list[float]] = {d: [] for d in shelves}
     for _a, _n, line in sorted(deliveries, key=lambda d: d[2]["t"], reverse=True):
-        if line["device"] in backlog:
+        if line.get("device") in backlog:
             backlog[line["device"]].append(float(line["t"]))
     start, epoch, run = time.monotonic(), time.time(), int(time.time())
     wake: dict[str, asyncio.Event] = {d: asyncio.Event() for d in shelves}
@@ -250,6 +261,9 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
             delay = start + arrives / speed - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if line["type"] in PHONE:
+                await sync_to_async(build.phone_action, thread_sensitive=True)(line)
+                continue
             produced = epoch + float(line["t"]) / speed
             kind, payload = await message(line, sc, f"p{run}-{number}", produced)
             ws = conns[line["device"]]

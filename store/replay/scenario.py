@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 TIMED = ("frame", "qr", "weight", "sensor")
+# Timed lines that come from a shopper's phone rather than a device.
+PHONE = ("group",)
 
 
 class ScenarioError(ValueError):
@@ -39,8 +41,9 @@ class Scenario:
         last: dict[str, float] = {}
         out = []
         for t, number, line in self.timeline:
-            arrives = max(float(line.get("arrives", t)), last.get(line["device"], 0.0))
-            last[line["device"]] = arrives
+            source = line.get("device") or f"phone:{line.get('shopper')}"
+            arrives = max(float(line.get("arrives", t)), last.get(source, 0.0))
+            last[source] = arrives
             out.append((arrives, number, line))
         out.sort(key=lambda item: (item[0], item[1]))
         return out
@@ -68,6 +71,10 @@ def load(path: str | Path) -> Scenario:
                 shoppers.append(line)
             elif kind == "expect":
                 expects.append(line)
+            elif kind in PHONE:
+                if not isinstance(line.get("t"), int | float) or "shopper" not in line:
+                    raise ScenarioError(f"line {number}: a {kind} line needs t and shopper")
+                timeline.append((float(line["t"]), number, line))
             elif kind in TIMED:
                 if not isinstance(line.get("t"), int | float) or "device" not in line:
                     raise ScenarioError(f"line {number}: a {kind} line needs t and device")

@@ -75,7 +75,7 @@ class Candidate:
 
 def visits_at(*, when: datetime) -> list[Visit]:
     """Visits in the store at `when`: entered by then and not yet left (a visit closed after
-    `when` still counts; applying to it then fails with visit_closed and goes to review)."""
+    `when` still counts: the item goes on it and amends its receipt)."""
     return list(
         Visit.objects.filter(entered_at__lte=when + timedelta(seconds=ENTRY_SLACK_S))
         .filter(Q(exited_at__isnull=True) | Q(exited_at__gte=when))

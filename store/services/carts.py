@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from store.errors import Conflict, DomainError
 from store.models import (
@@ -22,6 +23,9 @@ from store.models import (
     VisitStatus,
 )
 from store.services import live
+from store.services.age import pick_check
+from store.services.groups import group_cart_visit
+from store.services.restock import slot_return_items, slot_take_items, stock_move_record
 
 
 @dataclass(frozen=True)
@@ -38,36 +42,41 @@ class CartLine:
 
 
 def cart_lines(*, visit: Visit) -> list[CartLine]:
-    """The cart: the ledger summed per product. Lines at zero are left out. The unit price
-    is the one of the latest take, the price the shopper saw when picking."""
-    totals = (
-        CartEntry.objects.filter(visit=visit)
-        .values("product_id")
-        .annotate(qty=Sum("quantity"))
-        .filter(qty__gt=0)
-    )
-    quantities = {row["product_id"]: row["qty"] for row in totals}
+    """The cart: the ledger summed per product and price. Lines at zero are left out. Each
+    item keeps the price of the entry that put it in the cart (a marked-down item stays
+    marked down); a return or a negative correction takes back the newest items first."""
+    entries = CartEntry.objects.filter(visit=visit).order_by("created_at", "id")
+    stacks: dict[int, list[list]] = {}
+    for entry in entries.values("product_id", "quantity", "unit_price"):
+        stack = stacks.setdefault(entry["product_id"], [])
+        if entry["quantity"] > 0:
+            stack.append([entry["unit_price"], entry["quantity"]])
+            continue
+        left = -entry["quantity"]
+        while left and stack:
+            used = min(left, stack[-1][1])
+            stack[-1][1] -= used
+            left -= used
+            if stack[-1][1] == 0:
+                stack.pop()
+    quantities: dict[tuple[int, Decimal], int] = {}
+    for product_id, stack in stacks.items():
+        for price, qty in stack:
+            quantities[(product_id, price)] = quantities.get((product_id, price), 0) + qty
     if not quantities:
         return []
-    prices: dict[int, Decimal] = {}
-    for entry in CartEntry.objects.filter(
-        visit=visit, product_id__in=quantities, kind=EntryKind.TAKE
-    ).order_by("created_at", "id"):
-        prices[entry.product_id] = entry.unit_price
-    products = Product.objects.in_bulk(list(quantities))
-    lines = []
-    for product_id, qty in quantities.items():
-        product = products[product_id]
-        lines.append(
-            CartLine(
-                product_id=product_id,
-                sku=product.sku,
-                name=product.name,
-                quantity=qty,
-                unit_price=prices.get(product_id, product.price),
-            )
+    products = Product.objects.in_bulk({product_id for product_id, _ in quantities})
+    lines = [
+        CartLine(
+            product_id=product_id,
+            sku=products[product_id].sku,
+            name=products[product_id].name,
+            quantity=qty,
+            unit_price=price,
         )
-    return sorted(lines, key=lambda line: line.name)
+        for (product_id, price), qty in quantities.items()
+    ]
+    return sorted(lines, key=lambda line: (line.name, -line.unit_price))
 
 
 def cart_quantity(*, visit: Visit, product: Product) -> int:
@@ -101,8 +110,11 @@ def _lock_visit(visit: Visit, *, at: datetime | None, allow_closed: bool) -> Vis
     """Lock the visit row: that serialises every change to one cart, so two events for the
     same shopper cannot both read "2 in the cart" and both return 2. A closed visit takes
     entries only for what happened while the shopper was in the store (`at` up to the exit:
-    late evidence amends the receipt) or when a person decides (`allow_closed`)."""
-    locked = Visit.objects.select_for_update().get(pk=visit.pk)
+    late evidence amends the receipt) or when a person decides (`allow_closed`). The shopper
+    comes along (the live cart update names them) without being locked."""
+    locked = (
+        Visit.objects.select_for_update(of=("self",)).select_related("shopper").get(pk=visit.pk)
+    )
     if locked.status == VisitStatus.OPEN or allow_closed:
         return locked
     if at is not None and locked.exited_at is not None and at <= locked.exited_at:
@@ -122,6 +134,8 @@ def _push(visit: Visit, entry: CartEntry) -> None:
         "entry": entry.pk,
         "kind": entry.kind,
         "product": entry.product_id,
+        # Named here: a product put back may no longer be on any line of the cart.
+        "name": entry.product.name,
         "quantity": entry.quantity,
     }
     live.to_shopper(visit.shopper_id, "cart", {**snapshot, "change": change})
@@ -154,23 +168,44 @@ def cart_take(
     at: datetime | None = None,
     allow_closed: bool = False,
 ) -> CartEntry:
-    """Append a take to the cart and move the slot's stock down, in one transaction."""
+    """Append a take to the cart and move the slot's stock down, in one transaction.
+
+    An automatic pick (a decided shelf event, not a person's decision) is checked first:
+    an age-restricted product for an unverified shopper, or one outside its sale hours,
+    raises PickRefused and goes to review. A companion's pick lands on the payer's cart.
+    An item near its best-before date is priced with its markdown, here and only here."""
     if quantity <= 0:
         raise DomainError("bad_quantity", "a take needs a positive quantity")
+    # When the item left the shelf decides its sale hours and markdown.
+    when = at or (shelf_event.occurred_at if shelf_event is not None else None) or timezone.now()
+    if review_item is None and created_by is None:
+        pick_check(visit=visit, product=product, at=when)
+    cart_visit = group_cart_visit(visit=visit, at=when)
+    if cart_visit.pk != visit.pk:
+        evidence = {
+            **(evidence or {}),
+            "picked_by": {"visit": visit.pk, "shopper": visit.shopper_id},
+        }
     with transaction.atomic():
-        visit = _lock_visit(visit, at=at, allow_closed=allow_closed)
+        visit = _lock_visit(cart_visit, at=at, allow_closed=allow_closed)
         locked_slot = _lock_slot(slot)
+        picked = None
+        before = None
         if locked_slot is not None:
+            picked = slot_take_items(slot=locked_slot, product=product, quantity=quantity, at=when)
+            before = locked_slot.stock
             # The sensor is the truth about what left the shelf; a stock count that says
             # fewer were there was wrong, so it stops at zero rather than refusing the take.
             locked_slot.stock = max(0, locked_slot.stock - quantity)
             locked_slot.save(update_fields=["stock"])
+        if picked is not None and picked.markdown is not None:
+            evidence = {**(evidence or {}), "markdown": picked.markdown}
         entry = CartEntry.objects.create(
             visit=visit,
             product=product,
             kind=EntryKind.TAKE,
             quantity=quantity,
-            unit_price=product.price,
+            unit_price=picked.unit_price if picked is not None else product.price,
             slot=locked_slot,
             shelf_event=shelf_event,
             review_item=review_item,
@@ -178,8 +213,29 @@ def cart_take(
             evidence=evidence or {},
             created_by=created_by,
         )
+        if locked_slot is not None:
+            stock_move_record(
+                slot=locked_slot,
+                reason="pick",
+                delta=locked_slot.stock - before,
+                batch=picked.batch,
+                cart_entry=entry,
+                by=created_by,
+                before=before,
+            )
         _push(visit, entry)
     return entry
+
+
+def _take_price(visit: Visit, product: Product) -> Decimal:
+    """A return gives back what the newest take of the product cost."""
+    last = (
+        CartEntry.objects.filter(visit=visit, product=product, quantity__gt=0)
+        .order_by("-created_at", "-id")
+        .values_list("unit_price", flat=True)
+        .first()
+    )
+    return last if last is not None else product.price
 
 
 def cart_return(
@@ -200,8 +256,14 @@ def cart_return(
     take a product's quantity in the cart below zero: that raises `return_exceeds_cart`."""
     if quantity <= 0:
         raise DomainError("bad_quantity", "a return needs a positive quantity")
+    cart_visit = group_cart_visit(visit=visit, at=at)
+    if cart_visit.pk != visit.pk:
+        evidence = {
+            **(evidence or {}),
+            "put_back_by": {"visit": visit.pk, "shopper": visit.shopper_id},
+        }
     with transaction.atomic():
-        visit = _lock_visit(visit, at=at, allow_closed=allow_closed)
+        visit = _lock_visit(cart_visit, at=at, allow_closed=allow_closed)
         in_cart = cart_quantity(visit=visit, product=product)
         if quantity > in_cart:
             raise Conflict(
@@ -209,7 +271,10 @@ def cart_return(
                 f"{quantity} returned but only {in_cart} of {product.sku} in the cart",
             )
         locked_slot = _lock_slot(slot)
+        batch = None
         if locked_slot is not None:
+            batch = slot_return_items(slot=locked_slot, product=product, quantity=quantity)
+            before = locked_slot.stock
             locked_slot.stock = locked_slot.stock + quantity
             locked_slot.save(update_fields=["stock"])
         entry = CartEntry.objects.create(
@@ -217,7 +282,7 @@ def cart_return(
             product=product,
             kind=EntryKind.RETURN,
             quantity=-quantity,
-            unit_price=product.price,
+            unit_price=_take_price(visit, product),
             slot=locked_slot,
             shelf_event=shelf_event,
             review_item=review_item,
@@ -225,6 +290,16 @@ def cart_return(
             evidence=evidence or {},
             created_by=created_by,
         )
+        if locked_slot is not None:
+            stock_move_record(
+                slot=locked_slot,
+                reason="return",
+                delta=quantity,
+                batch=batch,
+                cart_entry=entry,
+                by=created_by,
+                before=before,
+            )
         _push(visit, entry)
     return entry
 
@@ -252,7 +327,15 @@ def cart_correct(
         if quantity < 0 and -quantity > cart_quantity(visit=locked, product=product):
             raise Conflict("correction_below_zero", "a correction cannot go below zero")
         locked_slot = _lock_slot(slot)
+        batch = None
         if locked_slot is not None:
+            before = locked_slot.stock
+            if quantity > 0:
+                batch = slot_take_items(
+                    slot=locked_slot, product=product, quantity=quantity, at=timezone.now()
+                ).batch
+            else:
+                batch = slot_return_items(slot=locked_slot, product=product, quantity=-quantity)
             locked_slot.stock = max(0, locked_slot.stock - quantity)
             locked_slot.save(update_fields=["stock"])
         entry = CartEntry.objects.create(
@@ -266,5 +349,16 @@ def cart_correct(
             note=note[:200],
             created_by=by,
         )
+        if locked_slot is not None:
+            stock_move_record(
+                slot=locked_slot,
+                reason="correction",
+                delta=locked_slot.stock - before,
+                batch=batch,
+                cart_entry=entry,
+                by=by,
+                before=before,
+                note=note,
+            )
         _push(locked, entry)
     return entry

@@ -51,8 +51,11 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
         )
     if rgb is None:
         return {}
-    shelf = Shelf.objects.filter(device_id=frame.device_id).select_related("detector").first()
-    if shelf is None or shelf.detector is None:
+    try:
+        shelf = frame.device.shelf  # read with the frame (frames.frame_process)
+    except Shelf.DoesNotExist:
+        return {}
+    if shelf.detector_id is None:
         return {}
     from store.services.detectors import detector_load
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from store.errors import Conflict, DomainError
@@ -53,10 +54,20 @@ def dispute_refunded(*, dispute: Dispute) -> Decimal:
     return total
 
 
+def dispute_refundable(*, line: ReceiptLine) -> int:
+    return _refundable(line)
+
+
 def _refundable(line: ReceiptLine) -> int:
     """Items of a receipt line not yet refunded: every refund revises the receipt, so the
     line's current quantity is what is left."""
     return ReceiptLine.objects.get(pk=line.pk).quantity
+
+
+def _refunded_items(line: ReceiptLine) -> int:
+    """Items of this line already given back by decided disputes."""
+    taken = CartEntry.objects.filter(dispute__line=line).aggregate(q=Sum("quantity"))["q"]
+    return -(taken or 0)
 
 
 def dispute_open(
@@ -77,8 +88,18 @@ def dispute_open(
     if line is not None:
         if line.receipt_id != receipt.pk:
             raise DomainError("line_not_on_receipt", "that line is not on this receipt")
-        if not 1 <= quantity <= line.quantity:
-            raise DomainError("bad_quantity", f"between 1 and {line.quantity}")
+        left = _refundable(line)
+        if left <= 0:
+            raise Conflict("line_already_refunded", "every item on this line was already refunded")
+        if quantity < 1:
+            raise DomainError("bad_quantity", "report at least 1 item")
+        if quantity > left:
+            refunded = _refunded_items(line)
+            raise DomainError(
+                "bad_quantity",
+                f"you can report at most {left} {'item' if left == 1 else 'items'} on this line"
+                + (f" ({refunded} already refunded)" if refunded else ""),
+            )
     else:
         quantity = 0
     with transaction.atomic():
@@ -121,8 +142,14 @@ def dispute_resolve(
                 raise DomainError("dispute_has_no_line", "only a receipt line can be refunded")
             qty = quantity if quantity is not None else locked.quantity
             left = _refundable(locked.line)
+            if left <= 0:
+                raise Conflict(
+                    "line_already_refunded", "every item on this line was already refunded"
+                )
             if not 1 <= qty <= left:
-                raise DomainError("bad_quantity", f"between 1 and {left} can be refunded")
+                raise DomainError(
+                    "bad_quantity", f"you can refund at most {left} on this line (asked {qty})"
+                )
             entry = cart_correct(
                 visit=locked.receipt.visit,
                 product=locked.line.product,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from minigo.publish import task_publish
 from store.errors import DomainError
 from store.models import Device, DeviceKind, EventStatus, Frame, ShelfEvent, Slot
 
@@ -38,9 +40,12 @@ def event_store(
             return _same_or_conflict(existing, msg), False
         raise DomainError("unknown_slot", f"this shelf has no slot {msg['slot']!r}")
     # New events are the common case, so insert first and let the unique constraint find a
-    # repeat (one query fewer per event than looking first).
+    # repeat (one query fewer per event than looking first). The INSERT is a transaction of
+    # its own (no BEGIN/COMMIT round trips around it), and the task is queued once it is.
+    from store.tasks import process_shelf_event
+
     try:
-        with transaction.atomic():
+        with _savepoint_if_nested():
             event = ShelfEvent.objects.create(
                 device=device,
                 event_id=msg["event_id"],
@@ -50,13 +55,19 @@ def event_store(
                 after=msg["after"],
                 occurred_at=_when(msg["ts"]),
             )
-            from store.tasks import process_shelf_event
-
-            transaction.on_commit(lambda: process_shelf_event.delay(event.pk))
     except IntegrityError:
         existing = ShelfEvent.objects.get(device=device, event_id=msg["event_id"])
         return _same_or_conflict(existing, msg), False
+    transaction.on_commit(lambda: task_publish(process_shelf_event, event.pk))
     return event, True
+
+
+def _savepoint_if_nested():
+    """A savepoint around an INSERT that may hit the unique constraint, needed only inside a
+    caller's transaction (PostgreSQL aborts the whole transaction on the error otherwise)."""
+    if transaction.get_connection().in_atomic_block:
+        return transaction.atomic()
+    return nullcontext()
 
 
 def _same_or_conflict(existing: ShelfEvent, msg: dict[str, Any]) -> ShelfEvent:
@@ -90,21 +101,24 @@ def _frame_same_or_conflict(existing: Frame, header: dict[str, Any], digest: str
 def frame_store(
     *, device: Device, header: dict[str, Any], jpeg: bytes, width: int, height: int
 ) -> tuple[Frame, bool]:
-    """Store a validated frame and queue it for vision. The pixels stay only until processed,
-    unless frames are kept for training data, and then until they expire."""
+    """Store a validated frame and queue it for vision. The row goes to the database, the
+    pixels to the frames cache (store/services/pixels.py), both before the device is acked;
+    the pixels stay only until processed, unless frames are kept for training data."""
     sees = header.get("sees")
     if sees is not None and not settings.MINIGO["ACCEPT_SEES"]:
         # A device must never be able to tell the server whom it saw: identities come only
         # from the server's own vision, except in a replay's temporary store.
         raise DomainError("sees_not_accepted", "frames with 'sees' are accepted only in replay")
+    from store.services.pixels import pixels_drop, pixels_hold
+    from store.tasks import process_frame
+
+    # Pixels first, under the device's event id and their digest: a stored row always has
+    # them, and another frame reusing the id cannot overwrite them. Then the row, inserted
+    # first (a repeat is found by the unique constraint), then the task.
     digest = hashlib.sha256(jpeg).hexdigest()
-    existing = Frame.objects.filter(device=device, event_id=header["event_id"]).first()
-    if existing is not None:
-        return _frame_same_or_conflict(existing, header, digest), False
-    keep = settings.MINIGO["KEEP_FRAMES"]
-    expires = timezone.now() + timedelta(hours=settings.MINIGO["FRAME_RETENTION_HOURS"])
+    pixels_hold(device_pk=device.pk, event_id=header["event_id"], digest=digest, jpeg=jpeg)
     try:
-        with transaction.atomic():
+        with _savepoint_if_nested():
             frame = Frame.objects.create(
                 device=device,
                 event_id=header["event_id"],
@@ -113,25 +127,40 @@ def frame_store(
                 captured_at=_when(header["ts"]),
                 width=width,
                 height=height,
-                jpeg=jpeg,
                 digest=digest,
-                expires_at=expires if keep else None,
                 result={"sees": sees} if sees is not None else {},
             )
-            from store.tasks import process_frame
-
-            transaction.on_commit(lambda: process_frame.delay(frame.pk))
     except IntegrityError:
-        existing = Frame.objects.get(device=device, event_id=header["event_id"])
-        return _frame_same_or_conflict(existing, header, digest), False
+        existing = Frame.objects.defer("jpeg").get(device=device, event_id=header["event_id"])
+        try:
+            _frame_same_or_conflict(existing, header, digest)
+        finally:
+            if existing.digest != digest or existing.status != EventStatus.PENDING:
+                # Held above for nothing: another capture, or one already processed.
+                pixels_drop(device_pk=device.pk, event_id=existing.event_id, digest=digest)
+        if existing.status == EventStatus.PENDING:
+            # Queueing it may have failed after the row was stored (the agent then sent it
+            # again); processing is idempotent, so queue it again.
+            transaction.on_commit(lambda: task_publish(process_frame, existing.pk))
+        return existing, False
+    transaction.on_commit(lambda: task_publish(process_frame, frame.pk))
     return frame, True
 
 
-def frame_release(*, frame: Frame) -> None:
-    """Drop the pixels of a processed frame unless frames are being kept."""
-    if not settings.MINIGO["KEEP_FRAMES"] and frame.jpeg is not None:
-        Frame.objects.filter(pk=frame.pk).update(jpeg=None)
-        frame.jpeg = None
+def frame_release(*, frame: Frame, jpeg: bytes | None, keep_s: float = 0) -> dict[str, Any]:
+    """What to write to a processed frame's row for its pixels: a kept frame (training data)
+    gets them and its expiry; otherwise they are dropped from the frames cache once the
+    processing commits, or held `keep_s` longer (a shelf frame whose faces may be asked for)."""
+    from store.services.pixels import pixels_keep_for, pixels_release
+
+    hours = settings.MINIGO["FRAME_RETENTION_HOURS"]
+    if keep_s > 0:
+        transaction.on_commit(lambda: pixels_keep_for(frame=frame, seconds=keep_s))
+    else:
+        transaction.on_commit(lambda: pixels_release(frame=frame))
+    if settings.MINIGO["KEEP_FRAMES"] and jpeg is not None:
+        return {"jpeg": jpeg, "expires_at": timezone.now() + timedelta(hours=hours)}
+    return {"jpeg": None}  # a row that held pixels (an older version's) lets them go
 
 
 def frames_expire() -> int:
@@ -142,12 +171,18 @@ def frames_expire() -> int:
     now = timezone.now()
     expired = Frame.objects.filter(expires_at__lte=now, jpeg__isnull=False).update(jpeg=None)
     stale = now - timedelta(seconds=settings.MINIGO["FRAME_PENDING_TTL_S"])
-    expired += Frame.objects.filter(status=EventStatus.PENDING, received_at__lte=stale).update(
+    stale_frames = Frame.objects.filter(status=EventStatus.PENDING, received_at__lte=stale)
+    held = list(stale_frames.only("pk", "device_id", "event_id", "digest"))
+    expired += stale_frames.update(
         jpeg=None,
         status=EventStatus.FAILED,
         processed_at=now,
         result={"error": "expired_unprocessed"},
     )
+    from store.services.pixels import pixels_release
+
+    for frame in held:  # their pixels wait in the frames cache, not in the row
+        pixels_release(frame=frame)
     return expired
 
 

@@ -165,8 +165,8 @@ def face_count(*, shopper: Shopper) -> int:
 def face_enrol(*, shopper: Shopper, images: list[bytes], source: str = "selfie") -> EnrolResult:
     """Enrol the face in each photo of `images` (JPEG or PNG bytes, one face each). A photo
     that fails a quality gate is reported in `errors` with its code (no_face, many_faces,
-    face_too_small, face_blurry, face_matches_other, or the image's own frame_* code) and the
-    others are still enrolled. Only the embeddings are stored.
+    face_too_small, face_blurry, face_matches_other, face_other_person, or the image's own
+    frame_* code) and the others are still enrolled. Only the embeddings are stored.
 
     Raises consent_required when the shopper has not recorded consent."""
     if source not in SOURCES:
@@ -175,6 +175,7 @@ def face_enrol(*, shopper: Shopper, images: list[bytes], source: str = "selfie")
         raise DomainError("consent_required", "record consent to face identification first")
     result = EnrolResult()
     vectors: list[np.ndarray] = []
+    own = _own_embeddings(shopper=shopper)
     for index, data in enumerate(images):
         try:
             rgb = decode_rgb(
@@ -184,6 +185,9 @@ def face_enrol(*, shopper: Shopper, images: list[bytes], source: str = "selfie")
             )
             _box, vector = vf.enrolment_face(rgb)
             _refuse_other_person(shopper=shopper, vector=vector)
+            # The account's first accepted face (stored, or earlier in this batch) is who it
+            # belongs to: later photos must show the same person.
+            _refuse_second_person(reference=own + vectors, vector=vector)
         except (ImageError, vf.FaceQualityError, DomainError) as exc:
             result.errors.append((index, exc.code, exc.message))
             continue
@@ -223,6 +227,30 @@ def _refuse_other_person(*, shopper: Shopper, vector: np.ndarray) -> None:
     found = vf.match(vector[None, :], others, tolerance=_tolerance())[0]
     if found.owner is not None:
         raise DomainError("face_matches_other", "this face is already enrolled for someone else")
+
+
+def _own_embeddings(*, shopper: Shopper) -> list[np.ndarray]:
+    own = []
+    for vector in FaceEmbedding.objects.filter(shopper=shopper).values_list("vector", flat=True):
+        try:
+            own.append(embedding_decrypt(blob=vector, shopper_id=shopper.pk))
+        except DomainError:
+            continue  # unreadable under this key: it identifies nobody, so it binds nobody
+    return own
+
+
+def _refuse_second_person(*, reference: list[np.ndarray], vector: np.ndarray) -> None:
+    """One account, one face: a face farther than the tolerance from every face already
+    enrolled for the account is another person, whose picks would land on this cart."""
+    if not reference:
+        return
+    distances = np.linalg.norm(np.asarray(reference) - vector[None, :], axis=1)
+    if float(distances.min()) > _tolerance():
+        raise DomainError(
+            "face_other_person",
+            "this is not the person already enrolled for this account: one account holds "
+            "one person's face (delete the face data first to enrol someone else)",
+        )
 
 
 def face_delete(*, shopper: Shopper) -> int:

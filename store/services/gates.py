@@ -16,9 +16,11 @@ import numpy as np
 
 from store.models import DeviceKind, Frame, Shopper
 from store.services import live
+from store.services.entry import entry_admit
 from store.services.faces import face_identify
+from store.services.groups import group_guests_seen
 from store.services.qr import qr_check
-from store.services.visits import visit_close, visit_current, visit_open
+from store.services.visits import visit_close, visit_current
 from vision import faces as vf
 from vision.qr import decode_qr
 
@@ -92,9 +94,13 @@ def gate_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any
         qr_results.append({**code, "outcome": outcome})
         if shopper is None:
             live.to_managers("qr_refused", _where(frame) | {"reason": code.get("status")})
+    guests = 0
     if unknown:
         live.to_managers("unknown_face", _where(frame) | {"count": len(unknown), "boxes": unknown})
-    return {"faces": face_results, "qr": qr_results, "unknown_faces": len(unknown)}
+        if entry:
+            guests = group_guests_seen(device=device, at=frame.captured_at, count=len(unknown))
+    result = {"faces": face_results, "qr": qr_results, "unknown_faces": len(unknown)}
+    return result | {"guests": guests} if guests else result
 
 
 def _where(frame: Frame) -> dict[str, Any]:
@@ -108,11 +114,30 @@ def _where(frame: Frame) -> dict[str, Any]:
 
 
 def _enter(frame: Frame, shopper: Shopper, method: str) -> str:
-    visit, created = visit_open(
+    admission = entry_admit(
         shopper=shopper, device=frame.device, method=method, at=frame.captured_at
     )
-    if not created:
+    if admission.outcome == "refused":
+        if not admission.announce:
+            return f"refused_{admission.code}"
+        live.to_device(
+            frame.device_id,
+            "greet",
+            {
+                "name": shopper.display_name,
+                "kind": "refused",
+                "method": method,
+                "code": admission.code,
+                "text": f"Sorry, {shopper.display_name}: {admission.reason}",
+            },
+        )
+        return f"refused_{admission.code}"
+    if admission.outcome != "visit_opened":
         return "already_in"
+    visit = admission.visit
+    text = f"Welcome, {shopper.display_name}!"
+    if admission.payer is not None and admission.payer.pk != shopper.pk:
+        text = f"Welcome, {shopper.display_name}! You shop with {admission.payer.display_name}."
     live.to_device(
         frame.device_id,
         "greet",
@@ -121,7 +146,7 @@ def _enter(frame: Frame, shopper: Shopper, method: str) -> str:
             "visit": visit.pk,
             "kind": "entry",
             "method": method,
-            "text": f"Welcome, {shopper.display_name}!",
+            "text": text,
         },
     )
     return "visit_opened"

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from store.errors import Conflict, DomainError
 from store.models import (
+    CartEntry,
     Product,
     Receipt,
     ReceiptLine,
@@ -28,6 +29,8 @@ from store.models import (
 )
 from store.services import live
 from store.services.carts import cart_correct, cart_lines
+from store.services.payments import payment_settle_receipt
+from store.services.store_settings import store_settings_get
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -68,10 +71,11 @@ def _write_lines(receipt: Receipt, rows: list[dict[str, Any]]) -> None:
     """Make the receipt's lines say what the current revision says. Lines are updated in
     place (a dispute points at its line); a product no longer bought keeps its line at zero.
     The ledger itself stays append-only and the revisions keep every earlier view."""
-    existing = {line.product_id: line for line in receipt.lines.all()}
-    wanted = {row["product"]: row for row in rows}
-    for product_id, line in existing.items():
-        row = wanted.get(product_id)
+    # One line per product and unit price: a marked-down item is its own line.
+    existing = {(line.product_id, line.unit_price): line for line in receipt.lines.all()}
+    wanted = {(row["product"], Decimal(row["unit_price"])): row for row in rows}
+    for key, line in existing.items():
+        row = wanted.get(key)
         quantity = row["quantity"] if row else 0
         total = Decimal(row["line_total"]) if row else Decimal("0.00")
         if (line.quantity, line.line_total) != (quantity, total):
@@ -88,22 +92,29 @@ def _write_lines(receipt: Receipt, rows: list[dict[str, Any]]) -> None:
             tax_rate=Decimal(row["tax_rate"]),
             line_total=Decimal(row["line_total"]),
         )
-        for product_id, row in wanted.items()
-        if product_id not in existing
+        for key, row in wanted.items()
+        if key not in existing
     )
 
 
 def _changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What changed per product between two revisions' lines: {sku, name, was, now}."""
-    old = {row["sku"]: row for row in before}
-    new = {row["sku"]: row for row in after}
+    old, new, names = _per_sku(before), _per_sku(after), {}
+    for row in [*before, *after]:
+        names[row["sku"]] = row["name"]
     out = []
     for sku in sorted(set(old) | set(new)):
-        was = old.get(sku, {}).get("quantity", 0)
-        now = new.get(sku, {}).get("quantity", 0)
+        was, now = old.get(sku, 0), new.get(sku, 0)
         if was != now:
-            name = (new.get(sku) or old.get(sku))["name"]
-            out.append({"sku": sku, "name": name, "was": was, "now": now})
+            out.append({"sku": sku, "name": names[sku], "was": was, "now": now})
+    return out
+
+
+def _per_sku(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Quantities per product (a product can have a line per unit price)."""
+    out: dict[str, int] = {}
+    for row in rows:
+        out[row["sku"]] = out.get(row["sku"], 0) + row["quantity"]
     return out
 
 
@@ -135,7 +146,7 @@ def receipt_issue(
                     subtotal=total - tax,
                     tax=tax,
                     total=total,
-                    currency=settings.MINIGO["CURRENCY"],
+                    currency=store_settings_get().currency or settings.MINIGO["CURRENCY"],
                     provisional=provisional,
                     waiting_for=sorted(waiting_for or []),
                 )
@@ -254,6 +265,8 @@ def receipt_revised(*, receipt: Receipt, revision: ReceiptRevision) -> None:
     payload = receipt_payload(receipt=receipt)
     live.to_shopper(receipt.shopper_id, "receipt", payload)
     live.to_managers("receipt", {**payload, "name": receipt.shopper.display_name})
+    # Charged (or refunded) the difference in the same transaction; its pushes follow.
+    payment_settle_receipt(receipt=receipt)
     transaction.on_commit(lambda: receipt_email(receipt_id=receipt.pk))
 
 
@@ -288,27 +301,78 @@ def receipt_payload(*, receipt: Receipt) -> dict:
     }
 
 
+def receipt_tax_breakdown(*, receipt: Receipt) -> list[dict]:
+    """Per tax rate: the gross amount (prices include tax), the tax it contains and the net,
+    as a receipt must show them. Rounded per rate, as receipt_issue rounds per line."""
+    by_rate: dict[Decimal, list[ReceiptLine]] = {}
+    for line in receipt.lines.all():
+        if line.quantity:  # a line an amendment took to zero carries no tax
+            by_rate.setdefault(line.tax_rate, []).append(line)
+    rows = []
+    for rate in sorted(by_rate):
+        lines = by_rate[rate]
+        gross = sum((line.line_total for line in lines), Decimal("0.00"))
+        tax = sum(
+            (
+                (line.line_total * rate / (1 + rate)).quantize(CENT, rounding=ROUND_HALF_UP)
+                for line in lines
+            ),
+            Decimal("0.00"),
+        )
+        rows.append(
+            {
+                "rate": rate,
+                "percent": (rate * 100).normalize(),
+                "gross": gross,
+                "tax": tax,
+                "net": gross - tax,
+            }
+        )
+    return rows
+
+
+def receipt_refunds(*, receipt: Receipt) -> dict:
+    """What disputes gave back on this receipt: items per receipt line and the amount, from
+    the refund correction entries on the visit's ledger (priced as on the receipt). Each
+    refund also revised the receipt, so its lines and total are already net of these."""
+    per_line: dict[int, int] = {}
+    amount = Decimal("0.00")
+    entries = CartEntry.objects.filter(
+        visit_id=receipt.visit_id, dispute__isnull=False, dispute__receipt=receipt
+    ).values_list("dispute__line_id", "quantity", "unit_price")
+    for line_id, quantity, unit_price in entries:
+        if line_id is not None:
+            per_line[line_id] = per_line.get(line_id, 0) - quantity
+        amount += -quantity * unit_price
+    return {"per_line": per_line, "amount": amount}
+
+
 def receipt_text(*, receipt: Receipt) -> str:
+    shop = store_settings_get()
+    rows = [shop.name, *shop.address.splitlines()]
+    if shop.tax_ids:
+        rows.append(shop.tax_ids)
     title = f"MiniGo receipt {receipt.number}"
     if receipt.revision > 1:
         title += f" (revision {receipt.revision})"
-    rows = [title, f"{receipt.issued_at:%Y-%m-%d %H:%M} UTC", ""]
+    rows += ["", title, f"{receipt.issued_at:%Y-%m-%d %H:%M} UTC", ""]
     if receipt.provisional:
         rows += ["PROVISIONAL: a shelf has not reported yet; it may still change.", ""]
     for line in receipt.lines.all():
         if not line.quantity:
             continue
         rows.append(f"{line.quantity:>3} × {line.name:<30} {line.line_total:>8}")
-    rows += [
-        "",
-        f"{'Total':<36} {receipt.total:>8} {receipt.currency}",
-        f"{'of which tax':<36} {receipt.tax:>8}",
-    ]
+    rows += ["", f"{'Total':<36} {receipt.total:>8} {receipt.currency}"]
+    for band in receipt_tax_breakdown(receipt=receipt):
+        label = f"of which tax {band['percent']}% on {band['gross']}"
+        rows.append(f"{label:<36} {band['tax']:>8}")
     latest = receipt.revisions.order_by("-revision").first()
     if latest is not None and latest.changes:
         rows += ["", f"Changed ({latest.get_reason_display().lower()}):"]
         for change in latest.changes:
             rows.append(f"  {change['name']}: {change['was']} → {change['now']}")
+    if shop.receipt_footer:
+        rows += ["", shop.receipt_footer]
     return "\n".join(rows)
 
 

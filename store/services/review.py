@@ -18,6 +18,7 @@ from store.models import (
     Visit,
 )
 from store.services import live
+from store.services.age import refusal_alert
 from store.services.carts import cart_return, cart_take
 from store.services.receipts import receipt_revise
 
@@ -64,6 +65,7 @@ def review_open(
         evidence=evidence or {},
     )
     live.to_managers("review_opened", review_payload(item=item))
+    refusal_alert(item=item)
     return item
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from store.models import DeviceKind, Frame, Shopper
-from store.services.visits import visit_close, visit_current, visit_open
+from store.services.entry import entry_admit
+from store.services.groups import group_guests_seen
+from store.services.visits import visit_close, visit_current
 
 
 def sees_name(item: Any) -> str:
@@ -38,14 +40,17 @@ def sees_shoppers(*, names: list[Any]) -> tuple[dict[str, Shopper], int]:
 def sees_gate_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
     names = analysis["sees"].get("shoppers") or []
     shoppers, unknown = sees_shoppers(names=names if isinstance(names, list) else [])
-    opened, closed, settling = [], [], []
+    opened, closed, settling, refused = [], [], [], []
+    entry = frame.device.kind == DeviceKind.ENTRY_GATE
     for shopper in shoppers.values():
-        if frame.device.kind == DeviceKind.ENTRY_GATE:
-            visit, created = visit_open(
+        if entry:
+            admission = entry_admit(
                 shopper=shopper, device=frame.device, method="face", at=frame.captured_at
             )
-            if created:
-                opened.append(visit.pk)
+            if admission.outcome == "visit_opened":
+                opened.append(admission.visit.pk)
+            elif admission.outcome == "refused":
+                refused.append(shopper.pk)
         else:
             visit = visit_current(shopper=shopper)
             if visit is not None:
@@ -54,10 +59,17 @@ def sees_gate_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]
                     settling.append(visit.pk)
                 else:
                     closed.append(receipt.pk)
-    return {
+    result = {
         "sees": names,
         "opened": opened,
         "receipts": closed,
         "settling": settling,
         "unknown_faces": unknown,
     }
+    if refused:
+        result["refused"] = refused
+    if entry and unknown:
+        guests = group_guests_seen(device=frame.device, at=frame.captured_at, count=unknown)
+        if guests:
+            result["guests"] = guests
+    return result

@@ -37,7 +37,7 @@ from store.models import (
     Slot,
     VisitStatus,
 )
-from store.services import attribution, live
+from store.services import attribution, live, wakes
 from store.services.carts import cart_return, cart_take
 from store.services.detection import detection_weight_verdict
 from store.services.events import mark_processed
@@ -177,16 +177,22 @@ def _frames_pending(event: ShelfEvent) -> bool:
     """True while frames from this shelf's camera around the event were received but not
     processed yet (a worker backlog): deciding now would ignore their sightings and send the
     pick to review (under load, most doubtful picks would go to review this way). Bounded
-    by FRAME_BACKLOG_WAIT_S, so a frame that never gets processed cannot hold an event."""
-    if timezone.now() - event.occurred_at > timedelta(seconds=FRAME_BACKLOG_WAIT_S):
-        return False
+    by FRAME_BACKLOG_WAIT_S, so a frame that never gets processed cannot hold an event.
+    Frames whose faces were deferred (store/services/ondemand.py) count too, whatever the
+    event's age: waiting on them analyses them at once."""
+    from store.services.ondemand import DEFERRED
+
     window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
-    return Frame.objects.filter(
+    frames = Frame.objects.filter(
         device=event.device,
-        status=EventStatus.PENDING,
         captured_at__gte=event.occurred_at - window,
         captured_at__lte=event.occurred_at + window,
-    ).exists()
+    )
+    if frames.filter(status=EventStatus.APPLIED, **{f"result__{DEFERRED}": True}).exists():
+        return True
+    if timezone.now() - event.occurred_at > timedelta(seconds=FRAME_BACKLOG_WAIT_S):
+        return False
+    return frames.filter(status=EventStatus.PENDING).exists()
 
 
 def _review(event, *, reason, slot, product=None, quantity=0, candidates=(), evidence=None):
@@ -216,6 +222,8 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
         event = _process(event_id=event_id, final=final)
         if event.status != EventStatus.PENDING:
             settlement_poke(when=event.occurred_at)
+    if event.status != EventStatus.PENDING:
+        wakes.waiting_remove(device_pk=event.device_id, event_pk=event.pk)
     return event
 
 
@@ -250,6 +258,12 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
                 reason = "weight_unexplained"
             return _review(
                 event, reason=reason, slot=slot, product=slot.product, evidence=count.detail
+            )
+        if slot.shelf.has_camera and not final:
+            # Registered before the sightings are read, so a frame whose sightings commit
+            # after this read finds the event and wakes it (store/services/wakes.py).
+            wakes.waiting_add(
+                device_pk=event.device_id, event_pk=event.pk, occurred_at=event.occurred_at
             )
         sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
         settled = final or not slot.shelf.has_camera or _window_closed(event)
@@ -331,6 +345,9 @@ def _wait(event: ShelfEvent, *, detail: dict, candidates: list) -> ShelfEvent:
         "best": candidates[0].as_dict() if candidates else None,
     }
     event.save(update_fields=["result"])
+    from store.services.ondemand import frames_request
+
+    frames_request(event=event)  # the frames of its window whose faces were not computed
     from minigo.celery import app
 
     if not app.conf.task_always_eager:

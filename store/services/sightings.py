@@ -1,10 +1,11 @@
 """Vision on shelf frames: which in-store shoppers the shelf camera sees (attribution evidence).
 
 `shelf_frame_analyse` runs outside any transaction (slow, no side effects); `shelf_frame_apply`
-runs under the frame's row lock and writes one Sighting per face, moves each seen shopper's
-"last seen" mark, and wakes the shelf events at that shelf that are waiting for exactly this
-evidence (frames and weight events race: the frame that shows the face is often processed after
-the weight change it explains)."""
+runs in the transaction that marks the frame processed (rolled back if another run did first)
+and writes one Sighting per face, moves each seen shopper's "last seen" mark, and, once
+committed, wakes the shelf events at that shelf that are waiting for exactly this evidence
+(frames and weight events race: the frame that shows the face is often processed after the
+weight change it explains)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,10 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import FilteredRelation, Q, QuerySet
 
-from store.models import (
-    EventStatus,
-    Frame,
-    ShelfEvent,
-    Sighting,
-    Visit,
-)
+from store.models import Frame, Sighting, Visit
+from store.services import wakes
 from store.services.attribution import ENTRY_SLACK_S
 from vision.faces import MATCH_CONFIDENCE
 
@@ -45,6 +41,7 @@ def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str,
                 "confidence": round(float(match.confidence), 4) if match.shopper_id else 1.0,
                 "distance": round(float(distance), 4) if np.isfinite(distance or 0) else None,
                 "x": round((box[1] + box[3]) / 2 / width, 4) if box else None,
+                "box": [int(v) for v in box] if box else None,
             }
         )
     return out
@@ -79,56 +76,78 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
     return {"source": "face", "faces": faces_identify(rgb=rgb, shopper_ids=shopper_ids)}
 
 
-def _faces_from_sees(seen: list[Any]) -> list[dict[str, Any]]:
+def _sees_faces(seen: list[Any], when) -> tuple[list[dict[str, Any]], dict[int, int]]:
     """`seen`: shopper ids, or {"id": ..., "x": 0..1, "confidence": 0..1}: where the face was
     across the view and how sure its match was (vision.faces.MATCH_CONFIDENCE's scale; a clear
-    match when absent)."""
-    from store.services.sees import sees_name, sees_shoppers
+    match when absent). Only consenting shoppers can be named, as real vision matches only
+    their embeddings. Returns the faces and {shopper id: open visit id}, from one query."""
+    from store.models import Shopper
+    from store.services.sees import sees_name
 
-    found, _ = sees_shoppers(names=[sees_name(item) for item in seen])
+    names = [sees_name(item) for item in seen]
+    rows = (
+        Shopper.objects.filter(user__username__in=[n for n in names if n], face_consent=True)
+        .annotate(
+            # The visit the shopper was in at `when` (event time), as _visits_at.
+            open=FilteredRelation(
+                "visits",
+                condition=Q(visits__entered_at__lte=when + timedelta(seconds=ENTRY_SLACK_S))
+                & (Q(visits__exited_at__isnull=True) | Q(visits__exited_at__gte=when)),
+            )
+        )
+        .order_by("open__entered_at")
+        .values_list("user__username", "pk", "open__pk")
+    )
+    shoppers = {name: (pk, visit) for name, pk, visit in rows}
     faces = []
-    for item in seen:
-        shopper = found.get(sees_name(item))
+    for name, item in zip(names, seen, strict=True):
+        shopper = shoppers.get(name, (None, None))[0]
         x = item.get("x") if isinstance(item, dict) else None
         confidence = item.get("confidence", 1.0) if isinstance(item, dict) else 1.0
         if not isinstance(confidence, int | float) or not 0 <= confidence <= 1:
             confidence = 1.0
         faces.append(
             {
-                "shopper": shopper.pk if shopper else None,
+                "shopper": shopper,
                 "confidence": float(confidence) if shopper else 1.0,
                 "distance": None,
                 "x": float(x) if isinstance(x, int | float) and 0 <= x <= 1 else None,
             }
         )
-    return faces
+    return faces, {pk: visit for pk, visit in shoppers.values() if visit is not None}
 
 
 def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
+    """Writes with at most three statements: the sightings, the seen shoppers' "last seen"
+    mark (moved forward only, in SQL, so frames applied out of order cannot move it back) and
+    the lookup of the open visits before them."""
     if not analysis:
         return {}
     if analysis["source"] == "sees":
-        faces = _faces_from_sees(analysis["names"])
+        faces, open_visits = _sees_faces(analysis["names"], frame.captured_at)
     else:
         faces = analysis["faces"]
+        open_visits = dict(
+            _visits_at(frame.captured_at)
+            .filter(shopper_id__in=[f["shopper"] for f in faces if f["shopper"]])
+            .order_by("entered_at")
+            .values_list("shopper_id", "pk")
+        )
     seen_at = frame.captured_at
-    open_visits = {
-        v.shopper_id: v
-        for v in _visits_at(seen_at)
-        .filter(shopper_id__in=[f["shopper"] for f in faces if f["shopper"]])
-        .order_by("entered_at")
-    }
-    rows, seen = [], []
+    rows, seen, boxes = [], [], []
     for face in faces:
-        visit = open_visits.get(face["shopper"]) if face["shopper"] else None
-        if face["shopper"] and visit is None:
+        visit_id = open_visits.get(face["shopper"]) if face["shopper"] else None
+        if face["shopper"] and visit_id is None:
             continue  # matched someone who is not in the store (any more): no evidence
+        if face.get("box"):
+            # Where the face was (pixels, no image): the review card draws it on the frame.
+            boxes.append({"box": face["box"], "shopper": face["shopper"] if visit_id else None})
         rows.append(
             Sighting(
-                device=frame.device,
+                device_id=frame.device_id,
                 frame=frame,
-                shopper_id=visit.shopper_id if visit else None,
-                visit=visit,
+                shopper_id=face["shopper"] if visit_id else None,
+                visit_id=visit_id,
                 seen_at=seen_at,
                 confidence=face["confidence"],
                 distance=face["distance"],
@@ -136,55 +155,35 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
                 source=analysis["source"],
             )
         )
-        if visit is not None and face["confidence"] >= MATCH_CONFIDENCE:
-            seen.append({"shopper": visit.shopper_id, "confidence": face["confidence"]})
-            if visit.last_seen_at is None or visit.last_seen_at <= seen_at:
-                Visit.objects.filter(pk=visit.pk).update(
-                    last_seen_device=frame.device, last_seen_at=seen_at
-                )
-    Sighting.objects.bulk_create(rows)
-    woken = _wake_waiting_events(frame=frame) if rows else 0
+        if visit_id is not None and face["confidence"] >= MATCH_CONFIDENCE:
+            seen.append({"shopper": face["shopper"], "confidence": face["confidence"]})
+    if rows:
+        Sighting.objects.bulk_create(rows)
+        _wake_waiting_events(frame=frame)
+    # Only a face good enough to name its shopper moves their "last seen" mark.
+    visit_ids = {r.visit_id for r in rows if r.visit_id and r.confidence >= MATCH_CONFIDENCE}
+    if visit_ids:
+        Visit.objects.filter(pk__in=visit_ids).filter(
+            Q(last_seen_at__isnull=True) | Q(last_seen_at__lte=seen_at)
+        ).update(last_seen_device_id=frame.device_id, last_seen_at=seen_at)
     return {
         "sightings": seen,
         "unknown_faces": sum(1 for r in rows if r.shopper_id is None),
-        "woke_events": woken,
+        "faces": boxes,
     }
 
 
-def _wake_waiting_events(*, frame: Frame) -> int:
-    """Re-run the shelf events at this shelf, inside this frame's window, that are still
-    pending (waiting for sightings, or not processed yet): the new evidence may decide them."""
-    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
-    ids = list(
-        ShelfEvent.objects.filter(
-            device=frame.device,
-            status=EventStatus.PENDING,
-            occurred_at__gte=frame.captured_at - window,
-            occurred_at__lte=frame.captured_at + window,
-        ).values_list("pk", flat=True)
-    )
-    if ids:
+def _wake_waiting_events(*, frame: Frame) -> None:
+    """Once this frame's sightings are committed, re-run the shelf events at this shelf that
+    wait for evidence within its window (store/services/wakes.py: which, and why none is
+    skipped)."""
+    device_pk, when = frame.device_id, frame.captured_at
+
+    def wake() -> None:
         from store.tasks import process_shelf_event
 
-        for pk in _not_woken_lately(ids):
-            transaction.on_commit(lambda pk=pk: process_shelf_event.delay(pk))
-    return len(ids)
+        for pk in wakes.waiting_near(device_pk=device_pk, when=when):
+            if wakes.wake_claim(event_pk=pk):
+                process_shelf_event.delay(pk, wake=True)
 
-
-WAKE_COALESCE_S = 1
-
-
-def _not_woken_lately(ids: list[int]) -> list[int]:
-    """With real workers, at most one wake per event per WAKE_COALESCE_S: a camera sends a
-    frame every half second, and under a backlog every frame re-queued every pending event
-    of its shelf (the load run saw the queue grow faster than workers could drain it).
-    Skipping a wake loses nothing: a wake queued within the last second has not run yet or
-    ran moments ago, and the event's own task or its final decision (queued when it started
-    waiting) still runs after this frame's sightings are committed."""
-    from django.core.cache import cache
-
-    from minigo.celery import app
-
-    if app.conf.task_always_eager:
-        return ids
-    return [pk for pk in ids if cache.add(f"wake-shelf-event:{pk}", 1, WAKE_COALESCE_S)]
+    transaction.on_commit(wake)

@@ -13,6 +13,7 @@ from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
 from store.models import Frame, Receipt, ReceiptLine, ShelfEvent, Visit, VisitStatus
+from store.services.store_settings import store_settings_get
 
 
 def _hours(now: datetime, n: int) -> list[datetime]:
@@ -155,4 +156,5 @@ def analytics(*, now: datetime | None = None, days: int = 14) -> dict[str, Any]:
         "top_products": top_products(since=since),
         "average_visit": average_visit_minutes(since=since),
         "days": days,
+        "currency": store_settings_get().currency,
     }

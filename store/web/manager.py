@@ -4,10 +4,9 @@ below on open and after every websocket reconnect."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -17,19 +16,18 @@ from store.models import (
     Frame,
     Product,
     Receipt,
-    ReviewItem,
     ReviewStatus,
     SensorKind,
     Shelf,
-    Visit,
-    VisitStatus,
 )
-from store.services import attribution
-from store.services.disputes import dispute_payload, dispute_resolve
+from store.services.disputes import dispute_payload, dispute_refundable, dispute_resolve
 from store.services.receipts import receipt_correct
-from store.services.review import review_payload
+from store.services.store_settings import FIELDS as SETTINGS_FIELDS
+from store.services.store_settings import store_settings_get, store_settings_update
 from store.web import analytics as analytics_selectors
+from store.web import review as review_selectors
 from store.web.access import staff_required
+from store.web.receipts import percent_text
 from store.web.selectors import devices_state, manager_state
 
 
@@ -53,11 +51,19 @@ def devices(request: HttpRequest) -> JsonResponse:
 @never_cache
 @staff_required
 def frame_jpeg(request: HttpRequest, pk: int) -> HttpResponse:
-    """A frame's JPEG while the server still holds it; 404 once it was dropped."""
-    jpeg = Frame.objects.filter(pk=pk).values_list("jpeg", flat=True).first()
+    """A frame's JPEG while the server still holds it. Once its pixels were dropped (after
+    processing, unless frames are kept) the answer is 204: the page then draws the boxes on
+    a blank frame, and a page racing the drop does not see an error. No such frame: 404."""
+    from store.services.pixels import pixels_get
+
+    frame = Frame.objects.filter(pk=pk).defer("jpeg").first()
+    if frame is None:
+        raise Http404("no such frame")
+    jpeg = pixels_get(frame=frame)
     if jpeg is None:
-        raise Http404("no frame held")
-    response = HttpResponse(bytes(jpeg), content_type="image/jpeg")
+        response = HttpResponse(status=204)
+    else:
+        response = HttpResponse(bytes(jpeg), content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -74,47 +80,20 @@ def inventory(request: HttpRequest) -> HttpResponse:
         .prefetch_related("slots__product")
         .annotate(latest_frame=Subquery(latest.values("pk")[:1]))
     )
+    products = list(Product.objects.all())
+    for product in products:
+        # Shown and edited as a percentage (7 %), stored as a fraction (0.0700).
+        product.tax_percent = percent_text(product.tax_rate)
     return render(
         request,
         "manager/inventory.html",
         {
             "section": "inventory",
             "shelves": shelves,
-            "products": Product.objects.all(),
+            "products": products,
             "sensors": SensorKind.choices,
         },
     )
-
-
-def _review_rows() -> list[dict]:
-    items = ReviewItem.objects.filter(status=ReviewStatus.OPEN).select_related(
-        "product", "slot__shelf", "shelf_event", "frame"
-    )
-    rows = []
-    for item in items.order_by("created_at"):
-        event = item.shelf_event
-        rows.append(
-            {
-                **review_payload(item=item),
-                "slot_label": str(item.slot) if item.slot_id else None,
-                "weights": {"before": event.before, "after": event.after, "sensor": event.sensor}
-                if event
-                else None,
-                "evidence": item.evidence,
-                "frame": item.frame_id,
-                "frame_held": bool(item.frame_id)
-                and Frame.objects.filter(pk=item.frame_id, jpeg__isnull=False).exists(),
-                # Shoppers in the store when it happened, also those who left since: the
-                # item can still be given to them (it amends their receipt).
-                "present": [
-                    {"visit": v.pk, "name": v.shopper.display_name}
-                    for v in attribution.visits_at(when=event.occurred_at)
-                ]
-                if event
-                else None,
-            }
-        )
-    return rows
 
 
 @staff_required
@@ -125,40 +104,12 @@ def review(request: HttpRequest) -> HttpResponse:
 @never_cache
 @staff_required
 def review_state(request: HttpRequest) -> JsonResponse:
-    visits = Visit.objects.filter(status=VisitStatus.OPEN).select_related("shopper")
-    return JsonResponse(
-        {
-            "items": _review_rows(),
-            "in_store": [{"visit": v.pk, "name": v.shopper.display_name} for v in visits],
-        }
-    )
+    return JsonResponse(review_selectors.review_state())
 
 
 @staff_required
 def kiosk(request: HttpRequest) -> HttpResponse:
     return render(request, "manager/kiosk.html", {"section": "kiosk"})
-
-
-@staff_required
-def receipts(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "").strip()
-    qs = Receipt.objects.select_related("shopper").prefetch_related(
-        "lines", "disputes__line", "revisions"
-    )
-    if q:
-        qs = qs.filter(
-            Q(number__icontains=q)
-            | Q(shopper__display_name__icontains=q)
-            | Q(shopper__user__username__icontains=q)
-            | Q(lines__sku__icontains=q)
-            | Q(lines__name__icontains=q)
-        ).distinct()
-    products = Product.objects.order_by("name")
-    return render(
-        request,
-        "manager/receipts.html",
-        {"section": "receipts", "q": q, "receipts": qs[:100], "products": products},
-    )
 
 
 @require_POST
@@ -187,19 +138,30 @@ def receipt_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Receipt {receipt.number}: {exc.message}")
     else:
         messages.success(request, f"Receipt {receipt.number} corrected.")
-    return redirect(f"{reverse('manager-receipts')}?q={receipt.number}")
+    return redirect("manager-receipt", pk=receipt.pk)
 
 
-@staff_required
-def disputes(request: HttpRequest) -> HttpResponse:
+def _disputes_page(request: HttpRequest, *, errors: dict[int, str] | None = None) -> HttpResponse:
     qs = Dispute.objects.select_related("receipt", "line", "shopper")
-    open_ = [dispute_payload(dispute=d) for d in qs.filter(status=ReviewStatus.OPEN)]
+    open_ = []
+    for d in qs.filter(status=ReviewStatus.OPEN):
+        row = dispute_payload(dispute=d)
+        row["left"] = dispute_refundable(line=d.line) if d.line_id else 0
+        row["currency"] = d.receipt.currency
+        row["error"] = (errors or {}).get(d.pk)
+        open_.append(row)
     done = [dispute_payload(dispute=d) for d in qs.exclude(status=ReviewStatus.OPEN)[:50]]
     return render(
         request,
         "manager/disputes.html",
         {"section": "disputes", "open_disputes": open_, "done_disputes": done},
+        status=400 if errors else 200,
     )
+
+
+@staff_required
+def disputes(request: HttpRequest) -> HttpResponse:
+    return _disputes_page(request)
 
 
 @require_POST
@@ -220,9 +182,9 @@ def dispute_decide(request: HttpRequest, pk: int) -> HttpResponse:
             note=request.POST.get("note", ""),
         )
     except DomainError as exc:
-        messages.error(request, f"Dispute {pk}: {exc.message}")
-    else:
-        messages.success(request, f"Dispute {pk} {'refunded' if refund else 'rejected'}.")
+        # Shown on the dispute's own card, not at the top of the page.
+        return _disputes_page(request, errors={pk: exc.message})
+    messages.success(request, f"Dispute {pk} {'refunded' if refund else 'rejected'}.")
     return redirect("manager-disputes")
 
 
@@ -239,3 +201,27 @@ def analytics_data(request: HttpRequest) -> JsonResponse:
     except ValueError:
         days = 14
     return JsonResponse(analytics_selectors.analytics(days=days))
+
+
+@staff_required
+def store_settings(request: HttpRequest) -> HttpResponse:
+    """The store's name, address, currency and tax ids, printed on every receipt."""
+    current = store_settings_get()
+    error = None
+    if request.method == "POST":
+        values = {k: request.POST.get(k, "") for k in SETTINGS_FIELDS}
+        try:
+            store_settings_update(by=request.user, **values)
+        except DomainError as exc:
+            error = exc
+            for key, value in values.items():
+                setattr(current, key, value)
+        else:
+            messages.success(request, "Store settings saved: new receipts show them.")
+            return redirect("manager-settings")
+    return render(
+        request,
+        "manager/settings.html",
+        {"section": "settings", "shop": current, "error": error},
+        status=400 if error else 200,
+    )

@@ -22,18 +22,38 @@ from store.models import (
 )
 from store.services.carts import cart_snapshot
 from store.services.devices import device_status_payload
+from store.services.groups import group_label
 from store.services.receipts import receipt_payload
+from store.services.store_settings import store_settings_get
 
 FEED_SIZE = 40
+
+# What each reason code means, as a question the manager answers.
+REASONS = {
+    "who_unknown": "Who took it?",
+    "weight_unexplained": "The weight change fits no whole number of items",
+    "return_unexplained": "Something was put back that nobody was holding",
+    "nobody_in_store": "A shelf changed while nobody was in the store",
+    "slot_not_in_planogram": "A sensor reported a slot that has no product",
+    "shopper_left": "The shopper had already left",
+    "detection_disagrees": "The camera and the scale disagree",
+}
+
+
+def reason_text(code: str) -> str:
+    return REASONS.get(code) or code.replace("_", " ").capitalize()
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def frame_boxes(result: dict[str, Any]) -> list[dict[str, Any]]:
+def frame_boxes(
+    result: dict[str, Any], *, names: dict[int, str] | None = None
+) -> list[dict[str, Any]]:
     """Boxes [x1, y1, x2, y2] in frame pixels from a frame's stored vision result, whatever
-    the producer (product detections, faces as face_recognition's (top, right, bottom, left))."""
+    the producer (product detections, faces as face_recognition's (top, right, bottom, left)).
+    `names` labels faces matched to a shopper id with that shopper's name."""
     boxes: list[dict[str, Any]] = []
     if not isinstance(result, dict):
         return boxes
@@ -62,8 +82,10 @@ def frame_boxes(result: dict[str, Any]) -> list[dict[str, Any]]:
                 coords = [float(v) for v in xyxy]
             except (TypeError, ValueError):
                 continue
+            shopper = item.get("shopper") or item.get("shopper_id")
             label = (
-                item.get("label")
+                (names or {}).get(shopper)
+                or item.get("label")
                 or item.get("class_name")
                 or item.get("sku")
                 or item.get("name")
@@ -105,7 +127,9 @@ def latest_frame_info(device: Device) -> dict[str, Any] | None:
     frame = Frame.objects.filter(device=device).defer("jpeg").order_by("-captured_at").first()
     if frame is None:
         return None
-    held = Frame.objects.filter(pk=frame.pk, jpeg__isnull=False).exists()
+    from store.services.pixels import pixels_held
+
+    held = pixels_held(frame=frame)
     return frame_info(frame, held=held)
 
 
@@ -128,16 +152,19 @@ def _feed() -> list[dict[str, Any]]:
         "-created_at", "-id"
     )[:FEED_SIZE]
     for e in entries:
-        verb = {"take": "took", "return": "put back"}.get(e.kind, "correction:")
-        items.append(
-            {
-                "kind": e.kind,
-                "at": _iso(e.created_at),
-                "text": f"{e.visit.shopper} {verb} {abs(e.quantity)} × {e.product.name}",
-            }
-        )
-    for r in ReviewItem.objects.order_by("-created_at")[:FEED_SIZE]:
-        text = f"Needs review: {r.reason.replace('_', ' ')}"
+        who, what = e.visit.shopper, e.product.name
+        if e.kind == "take":
+            text = f"{who} took {e.quantity} × {what}"
+        elif e.kind == "return":
+            text = f"{who} put back {-e.quantity} × {what}"
+        elif e.dispute_id:
+            text = f"{who} was refunded {-e.quantity} × {what}"
+        else:
+            text = f"{who}'s cart corrected: {e.quantity:+d} × {what}"
+        items.append({"kind": e.kind, "at": _iso(e.created_at), "text": text})
+    for r in ReviewItem.objects.select_related("product").order_by("-created_at")[:FEED_SIZE]:
+        what = f" ({r.product.name})" if r.product_id else ""
+        text = f"Needs a decision: {reason_text(r.reason).lower()}{what}"
         items.append({"kind": "review", "at": _iso(r.created_at), "text": text})
     for d in Device.objects.filter(online=False, last_seen__isnull=False):
         items.append({"kind": "offline", "at": _iso(d.last_seen), "text": f"{d} went offline"})
@@ -203,6 +230,7 @@ def manager_state() -> dict[str, Any]:
                 "entered_at": _iso(v.entered_at),
                 "method": v.entry_method,
                 "cart": cart_snapshot(visit=v),
+                "group": group_label(visit=v),
             }
             for v in visits.order_by("entered_at")
         ],
@@ -225,7 +253,9 @@ def shopper_state(*, shopper: Shopper) -> dict[str, Any]:
         "in_store": visit is not None,
         "cart": cart_snapshot(visit=visit) if visit else None,
         "entered_at": _iso(visit.entered_at) if visit else None,
+        "group": group_label(visit=visit) if visit else None,
         "latest_receipt": receipt_payload(receipt=latest) if latest else None,
+        "currency": store_settings_get().currency,
         # Left, and the receipt is still being finalised (its evidence is not complete).
         "settling": Visit.objects.filter(
             shopper=shopper, status=VisitStatus.CLOSED, receipt__isnull=True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
@@ -14,8 +14,10 @@ from django.views.decorators.http import require_POST
 from store.errors import DomainError
 from store.models import Dispute, Receipt, ReceiptLine
 from store.services.disputes import dispute_open
+from store.services.receipts import receipt_refunds
 from store.services.shoppers import shopper_create
 from store.web.access import shopper_required
+from store.web.receipts import receipt_context
 from store.web.selectors import shopper_state
 
 
@@ -67,7 +69,10 @@ def enrol(request: HttpRequest) -> HttpResponse:
 
 @shopper_required
 def receipts(request: HttpRequest) -> HttpResponse:
-    qs = Receipt.objects.filter(shopper=request.shopper).prefetch_related("lines")
+    qs = list(Receipt.objects.filter(shopper=request.shopper).prefetch_related("lines"))
+    for r in qs:
+        # The total the shopper paid in the end: refunds given on disputes are taken off.
+        r.refunds = receipt_refunds(receipt=r)
     return render(request, "shopper/receipts.html", {"section": "receipts", "receipts": qs})
 
 
@@ -77,16 +82,15 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
     obj = get_object_or_404(Receipt.objects.filter(shopper=request.shopper), pk=pk)
     disputes = Dispute.objects.filter(receipt=obj).select_related("line")
     open_lines = {d.line_id for d in disputes if d.status == "open"}
+    context = receipt_context(obj)
+    for row in context["receipt_lines"]:
+        row["open"] = row["line"].pk in open_lines
+        # Refunds revise the receipt: what is on the line now is what can still be reported.
+        row["left"] = row["line"].quantity
     return render(
         request,
         "shopper/receipt.html",
-        {
-            "section": "receipts",
-            "receipt": obj,
-            "lines": obj.lines.filter(quantity__gt=0),
-            "disputes": disputes,
-            "open_lines": open_lines,
-        },
+        {"section": "receipts", **context, "disputes": disputes},
     )
 
 
@@ -96,6 +100,8 @@ def report(request: HttpRequest, pk: int) -> HttpResponse:
     obj = get_object_or_404(Receipt.objects.filter(shopper=request.shopper), pk=pk)
     line = None
     if request.POST.get("line"):
+        if not request.POST["line"].isdigit():
+            raise Http404("no such line")
         line = get_object_or_404(ReceiptLine, pk=request.POST["line"], receipt=obj)
     try:
         quantity = int(request.POST.get("quantity") or 1)

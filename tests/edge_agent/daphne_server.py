@@ -21,8 +21,16 @@ def free_port() -> int:
 
 
 class DaphneServer:
-    def __init__(self, *, db_name: str, log_path: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        *,
+        db_name: str,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        app: str = "minigo.asgi:application",
+    ):
         self.port = free_port()
+        self.app = app
         self.db_name, self.log_path = db_name, log_path
         self.extra_env = env or {}
         self.proc: subprocess.Popen | None = None
@@ -51,7 +59,7 @@ class DaphneServer:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                "minigo.asgi:application",
+                self.app,
             ],
             cwd=ROOT,
             env=env,
@@ -98,6 +106,29 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+_OPENING = (
+    b'--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
+    b"Content-Type: image/jpeg\r\n\r\n"
+)
+_CLOSING = b"\r\n--xyz--\r\n"
+
+
+def multipart_piece(size: int, offset: int, length: int) -> bytes:
+    """Bytes [offset, offset + length) of a well-formed multipart body (boundary `xyz`, one
+    file field) exactly `size` bytes long, made without building the whole body."""
+    end = min(size, offset + length)
+    body_end = size - len(_CLOSING)
+    out = bytearray()
+    if offset < len(_OPENING):
+        out += _OPENING[offset : min(end, len(_OPENING))]
+    lo, hi = max(offset, len(_OPENING)), min(end, body_end)
+    if lo < hi:
+        out += b"a" * (hi - lo)
+    if end > body_end:
+        out += _CLOSING[max(offset, body_end) - body_end : end - body_end]
+    return bytes(out)
+
+
 def stream_post(
     port: int,
     path: str,
@@ -117,7 +148,6 @@ def stream_post(
         "Connection: close",
     ]
     head.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {size}")
-    block = b"--xyz\r\n" + b"a" * (1024 * 1024 - 7)
     sent, reply = 0, b""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.settimeout(5)
@@ -130,7 +160,7 @@ def stream_post(
                 except OSError:
                     pass
                 break  # the server answered (or closed) before the body was done
-            piece = block[: size - sent]
+            piece = multipart_piece(size, sent, 1024 * 1024)
             data = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
             try:
                 sock.sendall(data)

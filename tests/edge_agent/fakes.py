@@ -14,7 +14,7 @@ import threading
 import time
 import types
 from collections import deque
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 
@@ -217,7 +217,17 @@ class FakePicamera2:
     def wait(self, job: FakeJob, timeout: float | None = None) -> Any:
         return job.get_result(timeout=timeout)
 
+    def cancel_all_and_flush(self) -> None:
+        with self.lock:
+            for job in self.jobs:
+                job._future.set_exception(CancelledError())
+            self.jobs.clear()
+
     def stop(self) -> None:
+        # Like the real one (its event loop runs the NULL preview), stop is a job on the queue:
+        # behind a capture that never completes it would wait for ever.
+        if self.jobs:
+            raise AssertionError("stop() would wait behind a capture that never completes")
         self.started = False
 
     def close(self) -> None:

@@ -48,6 +48,14 @@ def test_a_camera_that_stops_delivering_frames_times_out_and_comes_back(picamera
     assert "Pi camera 0 delivers frames again" in caplog.text
 
 
+def test_a_stalled_camera_still_closes(picamera2):
+    camera = PiCamera(timeout_s=0.05)
+    cam = picamera2.instances[0]
+    assert camera.grab() is None  # its capture stays queued
+    camera.close()
+    assert not cam.jobs and not cam.started and cam.closed
+
+
 def test_auto_uses_the_pi_camera_when_picamera2_is_there(picamera2):
     camera = build_camera({"type": "auto"})
     assert isinstance(camera, PiCamera)

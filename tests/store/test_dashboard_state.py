@@ -128,9 +128,18 @@ def test_the_review_state_carries_weights_and_candidates(store, manager, shopper
     )
     data = staff(manager).get("/manager/review.json").json()
     item = data["items"][0]
-    assert item["weights"] == {"before": 4200.0, "after": 3700.0, "sensor": "load_cell"}
+    assert item["trace"]["before"] == 4200.0 and item["trace"]["after"] == 3700.0
+    assert item["trace"]["sensor"] == "Load cell (grams)" and item["trace"]["unit"] == "g"
+    assert item["trace"]["points"] == [{"t": 0.0, "before": 4200.0, "after": 3700.0, "this": True}]
     assert item["candidates"][0]["name"] == "Kit"
+    assert item["candidates"][0]["evidence"] == "in the store at the time"
     assert data["in_store"] == [{"visit": visit.pk, "name": "Kit"}]
+    # In words, not codes: what happened and what the manager is asked.
+    assert item["title"] == "Who took it?"
+    assert item["story"] == (
+        "1 × Cola 330ml taken from Drinks/A1; the camera could not tell who. "
+        "Drinks/A1 got 500 g lighter (one Cola 330ml weighs 350 g)."
+    )
 
 
 def _sale(store, shopper, qty: int, when):
@@ -194,6 +203,13 @@ def test_events_are_counted_per_device(store):
 
 def test_the_analytics_endpoint_returns_every_chart(store, manager):
     data = staff(manager).get("/manager/analytics.json?days=7").json()
-    assert set(data) == {"sales", "device_events", "top_products", "average_visit", "days"}
+    assert set(data) == {
+        "sales",
+        "device_events",
+        "top_products",
+        "average_visit",
+        "days",
+        "currency",
+    }
     assert data["days"] == 7 and data["average_visit"]["minutes"] is None
     assert Decimal(str(sum(data["sales"]["per_day"]["values"]))) == 0

@@ -169,3 +169,35 @@ async def test_a_repeated_frame_id_with_other_pixels_is_a_conflict(store):
     assert (await comm.receive_json_from(timeout=10))["code"] == "frame_conflict"
     await comm.disconnect()
     assert await Frame.objects.acount() == 1
+
+
+async def test_nul_bytes_from_a_device_are_refused_or_dropped_never_a_server_error(store):
+    # PostgreSQL cannot store NUL in text: unchecked, each of these was a server_error.
+    comm = await _device(store.tokens["shelf-1"])
+    await comm.send_to(text_data=_event("e-nul", slot="A\u00001"))
+    reply = await comm.receive_json_from(timeout=10)
+    assert (reply["code"], reply["event_id"]) == ("bad_message", "e-nul")
+    hello = protocol.hello(device="shelf-1", kind="shelf", software="agent\u0000 1.0")
+    await comm.send_to(text_data=json.dumps(hello))
+    assert (await comm.receive_json_from(timeout=10))["type"] == "config"
+    frame = protocol.encode_frame(event_id="f-nul", ts=time.time(), jpeg=_jpeg(), camera="c\u00000")
+    await comm.send_to(bytes_data=frame)
+    assert (await comm.receive_json_from(timeout=10))["status"] == "stored"
+    await comm.disconnect()
+    assert (await Frame.objects.aget(event_id="f-nul")).camera == "c0"
+
+
+async def test_a_watermark_no_clock_reads_is_clock_skew_and_the_device_stays_online(store):
+    from store.models import Device
+
+    comm = await _device(store.tokens["shelf-1"])
+    await comm.send_to(text_data=json.dumps(protocol.heartbeat(ts=time.time(), watermark=1e12)))
+    reply = await comm.receive_json_from(timeout=10)
+    assert (reply["type"], reply["code"]) == ("error", "clock_skew")
+    device = await Device.objects.aget(device_id="shelf-1")
+    assert device.online and device.watermark is None
+    await comm.send_to(
+        text_data=json.dumps(protocol.heartbeat(ts=time.time(), watermark=time.time()))
+    )
+    assert (await comm.receive_json_from(timeout=10))["type"] == "heartbeat_ack"
+    await comm.disconnect()

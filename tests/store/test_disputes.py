@@ -14,6 +14,7 @@ from store.errors import DomainError
 from store.models import CartEntry, EntryKind
 from store.services.carts import cart_take
 from store.services.disputes import dispute_open, dispute_refunded, dispute_resolve
+from store.services.receipts import receipt_refunds
 from store.services.visits import visit_close, visit_open
 from tests.conftest import needs_postgres
 
@@ -51,11 +52,37 @@ def test_a_line_cannot_be_refunded_twice_beyond_what_was_bought(store, shopper, 
     line = receipt.lines.get()
     first = dispute_open(shopper=shopper, receipt=receipt, line=line, quantity=3, message="a")
     dispute_resolve(dispute=first, by=manager, refund=True)
-    second = dispute_open(shopper=shopper, receipt=receipt, line=line, quantity=1, message="b")
+    # A fully refunded line cannot be reported again: the shopper is told so at once.
     with pytest.raises(DomainError) as exc:
-        dispute_resolve(dispute=second, by=manager, refund=True)
-    assert exc.value.code == "bad_quantity"
+        dispute_open(shopper=shopper, receipt=receipt, line=line, quantity=1, message="b")
+    assert exc.value.code == "line_already_refunded"
     assert CartEntry.objects.filter(dispute__isnull=False).count() == 1
+
+
+def test_a_partly_refunded_line_can_be_reported_for_what_is_left(store, shopper, manager, receipt):
+    line = receipt.lines.get()
+    assert line.quantity == 3
+    first = dispute_open(shopper=shopper, receipt=receipt, line=line, quantity=2, message="a")
+    dispute_resolve(dispute=first, by=manager, refund=True)
+    with pytest.raises(DomainError) as exc:
+        dispute_open(shopper=shopper, receipt=receipt, line=line, quantity=2, message="b")
+    assert exc.value.code == "bad_quantity"
+    assert exc.value.message == "you can report at most 1 item on this line (2 already refunded)"
+    second = dispute_open(shopper=shopper, receipt=receipt, line=line, quantity=1, message="c")
+    dispute_resolve(dispute=second, by=manager, refund=True)
+    refunds = receipt_refunds(receipt=receipt)
+    assert refunds["per_line"] == {line.pk: 3}
+    assert refunds["amount"] == 3 * line.unit_price
+    receipt.refresh_from_db()
+    assert receipt.total == 0  # each refund revised the receipt
+
+
+def test_reporting_more_than_was_bought_says_the_most_one_can_report(store, shopper, receipt):
+    line = receipt.lines.get()
+    with pytest.raises(DomainError) as exc:
+        dispute_open(shopper=shopper, receipt=receipt, line=line, quantity=5, message="a")
+    assert exc.value.code == "bad_quantity"
+    assert exc.value.message == "you can report at most 3 items on this line"
 
 
 def test_a_dispute_is_decided_once(store, shopper, manager, receipt):

@@ -80,6 +80,23 @@ def test_a_20_digit_limit_gets_the_largest_page_not_a_500(client, manager, store
     assert far.status_code == 200 and far.json()["results"] == []
 
 
+@pytest.mark.django_db
+def test_a_nul_in_a_form_field_or_a_non_numeric_line_is_refused_cleanly(client, store, shopper):
+    from store.services.carts import cart_take
+    from store.services.visits import visit_close, visit_open
+
+    visit, _ = visit_open(shopper=shopper)
+    cart_take(visit=visit, product=store.cola, quantity=1, slot=store.a1)
+    receipt = visit_close(visit=visit)
+    line = receipt.lines.get()
+    client.force_login(shopper.user)
+    url = f"/app/receipts/{receipt.pk}/report/"
+    nul = client.post(url, {"line": line.pk, "quantity": 1, "message": "took\x00two"})
+    assert (nul.status_code, nul.json()["code"]) == (400, "bad_form")
+    assert client.post(url, {"line": "abc", "quantity": 1, "message": "x"}).status_code == 404
+    assert not receipt.disputes.exists()
+
+
 # --- the live socket's origin ---------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(

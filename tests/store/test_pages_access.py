@@ -21,6 +21,8 @@ MANAGER_PAGES = [
     "/manager/disputes/",
     "/manager/analytics/",
     "/manager/analytics.json",
+    "/manager/settings/",
+    "/manager/receipts.csv",
 ]
 SHOPPER_PAGES = ["/app/", "/app/state.json", "/app/enrol/", "/app/receipts/"]
 
@@ -59,7 +61,7 @@ def test_a_shopper_opens_their_pages(store, shopper, url):
     assert client_for(shopper.user).get(url).status_code == 200
 
 
-def test_a_manager_cannot_stream_a_frame_jpeg_that_was_dropped(store, manager, shopper):
+def test_a_dropped_frame_answers_no_content_and_an_unknown_one_404(store, manager, shopper):
     from django.utils import timezone
 
     from store.models import Frame
@@ -68,7 +70,9 @@ def test_a_manager_cannot_stream_a_frame_jpeg_that_was_dropped(store, manager, s
         device=store.shelf_device, event_id="f1", captured_at=timezone.now(), width=4, height=4
     )
     c = client_for(manager)
-    assert c.get(f"/manager/frames/{frame.pk}.jpg").status_code == 404
+    dropped = c.get(f"/manager/frames/{frame.pk}.jpg")
+    assert dropped.status_code == 204 and not dropped.content
+    assert c.get(f"/manager/frames/{frame.pk + 1000}.jpg").status_code == 404
     Frame.objects.filter(pk=frame.pk).update(jpeg=b"\xff\xd8fake")
     held = c.get(f"/manager/frames/{frame.pk}.jpg")
     assert held.status_code == 200 and held["Content-Type"] == "image/jpeg"

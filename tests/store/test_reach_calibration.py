@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from store.errors import DomainError
 from store.models import Slot
-from store.services.inventory import slot_calibrate
+from store.services.calibration import slot_calibrate
 
 
 def client_for(user=None) -> APIClient:

@@ -107,6 +107,8 @@ class Command(BaseCommand):
         try:
             use_temporary_database(folder)
             self._local(sc, quiet=opts["quiet"], progress=not opts["no_progress"])
+        except ScenarioError as exc:  # found while building or playing it
+            raise CommandError(str(exc)) from None
         finally:
             from django.db import connections
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('store', '0006_receipt_revisions_device_watermark'),
+        ('store', '0008_merge_accounts_store_settings'),
     ]
 
     operations = [

@@ -1,0 +1,79 @@
+"""Letting a recognised shopper in: is someone paying (their own account, or the payer of
+the group they walk in with), then the visit, its payment authorisation and the group.
+A refusal opens no visit; the gate's screen and the shopper's phone say why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from store.models import Device, Shopper, Visit
+from store.services import live
+from store.services.groups import group_bind_payer, group_for_entrant, group_join
+from store.services.payments import payment_authorise, payment_open, payment_set_payer
+from store.services.visits import visit_current, visit_open
+
+REFUSAL_QUIET_S = 20
+
+
+@dataclass(frozen=True)
+class Admission:
+    outcome: str  # visit_opened, already_in, refused
+    visit: Visit | None = None
+    code: str = ""
+    reason: str = ""
+    payer: Shopper | None = None
+    # False for a refusal already told a moment ago (the gate need not say it again).
+    announce: bool = True
+
+
+def entry_admit(
+    *, shopper: Shopper, device: Device | None, method: str, at: datetime | None = None
+) -> Admission:
+    at = at or timezone.now()
+    existing = visit_current(shopper=shopper)
+    if existing is not None:
+        return Admission("already_in", existing)
+    group = group_for_entrant(shopper=shopper, device=device, at=at)
+    payer = group.payer if group is not None else shopper
+    authorisation = payment_authorise(payer=payer)
+    if not authorisation.ok:
+        # A gate sends a dozen frames of one person walking up: say it once, not a dozen times.
+        if not cache.add(f"minigo:entry-refused:{shopper.pk}", 1, timeout=REFUSAL_QUIET_S):
+            return Admission(
+                "refused", None, authorisation.code, authorisation.reason, payer, False
+            )
+        where = {"device": device.device_id if device else None, "at": at.isoformat()}
+        live.to_shopper(
+            shopper.pk,
+            "entry_refused",
+            {"code": authorisation.code, "reason": authorisation.reason, **where},
+        )
+        live.to_managers(
+            "entry_refused",
+            {
+                "shopper": shopper.pk,
+                "name": shopper.display_name,
+                "code": authorisation.code,
+                "reason": authorisation.reason,
+                **where,
+            },
+        )
+        return Admission("refused", None, authorisation.code, authorisation.reason, payer)
+    visit, created = visit_open(shopper=shopper, device=device, method=method, at=at)
+    if not created:
+        return Admission("already_in", visit)
+    payment_open(visit=visit, payer=payer, authorisation=authorisation)
+    if group is not None:
+        if group_join(group=group, visit=visit, at=at) is None:
+            # The last place went to someone else a moment ago: they pay for themselves.
+            payment_set_payer(visit=visit, payer=shopper)
+            payer = shopper
+    else:
+        _, companions = group_bind_payer(visit=visit, at=at)
+        for companion in companions:
+            payment_set_payer(visit=companion, payer=shopper)
+    return Admission("visit_opened", visit, payer=payer)
