@@ -91,7 +91,7 @@ User = get_user_model()
 out = {"token": token}
 for name in ("kit", "ana"):
     user = User.objects.create_user(username=name, password="x")
-    shopper = Shopper.objects.create(user=user, display_name=name.title())
+    shopper = Shopper.objects.create(user=user, display_name=name.title(), face_consent=True)
     visit_open(shopper=shopper)
     if name == "kit":
         s = SessionStore()

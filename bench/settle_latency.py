@@ -52,7 +52,7 @@ _, out["gate-out"] = device_create(device_id="gate-out", kind="exit")
 shelf = Shelf.objects.create(name="Drinks", device=dev, has_camera=True)
 Slot.objects.create(shelf=shelf, code="A1", product=cola, stock=5000, capacity=10000)
 user = get_user_model().objects.create_user(username="kit", password="x")
-Shopper.objects.create(user=user, display_name="Kit")
+Shopper.objects.create(user=user, display_name="Kit", face_consent=True)
 s = SessionStore()
 s[SESSION_KEY] = str(user.pk)
 s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"

@@ -135,7 +135,7 @@ def main() -> int:
     names = [f"s{n}" for n in range(SHOPPERS)]
     for name in names:
         user = User.objects.create_user(username=name, password="x")
-        shopper = Shopper.objects.create(user=user, display_name=name)
+        shopper = Shopper.objects.create(user=user, display_name=name, face_consent=True)
         visit_open(shopper=shopper, device=gate, method="face", at=entered)
     for i in range(args.frames):
         header = {"event_id": f"f{i}", "camera": "0", "seq": i, "ts": start + i * 10.0,

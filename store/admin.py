@@ -52,7 +52,16 @@ class ShelfAdmin(admin.ModelAdmin):
 
 @admin.register(m.Slot)
 class SlotAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "product", "sensor", "stock", "capacity", "low_stock_threshold"]
+    list_display = [
+        "__str__",
+        "product",
+        "sensor",
+        "stock",
+        "capacity",
+        "low_stock_threshold",
+        "reach_from",
+        "reach_to",
+    ]
     list_filter = ["shelf", "sensor"]
     list_editable = ["stock"]
 

@@ -26,6 +26,14 @@ from vision.images import ImageError, decode_rgb
 Box = tuple[int, int, int, int]  # top, right, bottom, left
 EMBEDDING_SIZE = 128
 DEFAULT_TOLERANCE = 0.5
+# Face confidence, the one scale used at the gates and at the shelves alike (0..1): the
+# distance's confidence (`distance_confidence`), 0.5 exactly at the tolerance and near 1 for a
+# clear match, lowered when a second person is nearly as close (`match`). A face at or above
+# MATCH_CONFIDENCE is that person: it opens a visit at the entry gate, closes it at the exit
+# and names the shopper at a shelf. Below it the face is doubtful and counts, everywhere, as
+# an unknown face. How sure the store is of *who took an item* is a different number (the
+# attribution confidence), built from accepted faces by where and when they were seen.
+MATCH_CONFIDENCE = 0.5
 DEFAULT_DETECT_MAX_SIDE = 640
 # dlib's HOG detector scans an 80×80 window over an image pyramid that only shrinks.
 HOG_WINDOW_PX = 80

@@ -37,9 +37,26 @@ class ProductSerializer(serializers.ModelSerializer):
         return value
 
 
+class ReachField(serializers.ListField):
+    """A slot's calibrated reach band as [x1, x2] (fractions of its camera's view), or null."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            child=serializers.FloatField(min_value=0.0, max_value=1.0),
+            min_length=2,
+            max_length=2,
+            allow_null=True,
+            **kwargs,
+        )
+
+    def to_representation(self, data):
+        return list(data) if data is not None else None
+
+
 class SlotSerializer(serializers.ModelSerializer):
     product_sku = serializers.CharField(source="product.sku", read_only=True, default=None)
     is_low = serializers.BooleanField(read_only=True)
+    reach = ReachField(required=False)
 
     class Meta:
         model = Slot
@@ -55,10 +72,16 @@ class SlotSerializer(serializers.ModelSerializer):
             "low_stock_threshold",
             "lane_depth_mm",
             "item_depth_mm",
+            "reach",
             "is_low",
         ]
 
     def validate(self, attrs):
+        if "reach" in attrs:
+            reach = attrs.pop("reach")
+            if reach is not None and not reach[0] < reach[1]:
+                raise serializers.ValidationError({"reach": "the band's left edge comes first"})
+            attrs["reach_from"], attrs["reach_to"] = reach if reach is not None else (None, None)
         capacity = attrs.get("capacity", getattr(self.instance, "capacity", None))
         stock = attrs.get("stock", getattr(self.instance, "stock", 0))
         if capacity is not None and stock > capacity:
@@ -186,3 +209,7 @@ class ReviewResolveSerializer(serializers.Serializer):
     product = serializers.PrimaryKeyRelatedField(queryset=Product.objects.all(), required=False)
     quantity = serializers.IntegerField(required=False, min_value=-1000, max_value=1000)
     note = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class ReachSerializer(serializers.Serializer):
+    reach = ReachField()

@@ -15,6 +15,7 @@ urlpatterns = [
     path("slots/", v.SlotList.as_view(), name="api-slots"),
     path("slots/<int:pk>/", v.SlotDetail.as_view(), name="api-slot"),
     path("slots/<int:pk>/restock/", v.SlotRestock.as_view(), name="api-slot-restock"),
+    path("slots/<int:pk>/reach/", v.SlotReach.as_view(), name="api-slot-reach"),
     path("stock/", v.StockList.as_view(), name="api-stock"),
     path("visits/", v.VisitList.as_view(), name="api-visits"),
     path("visits/admit/", mv.VisitAdmit.as_view(), name="api-visit-admit"),

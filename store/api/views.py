@@ -13,6 +13,7 @@ from store.api.permissions import IsStaff, ReadAnyWriteStaff
 from store.errors import NotFound
 from store.models import Product, ReviewItem, Shelf, Slot
 from store.selectors import receipts_for, visits_for
+from store.services.calibration import slot_calibrate
 from store.services.carts import cart_snapshot
 from store.services.restock import slot_restock, slot_stock_count
 from store.services.review import review_resolve
@@ -93,6 +94,20 @@ class SlotRestock(APIView):
             batch_code=data.validated_data.get("batch_code") or "",
             best_before=data.validated_data.get("best_before"),
         )
+        return Response(s.SlotSerializer(slot).data)
+
+
+class SlotReach(APIView):
+    """Calibrate a slot's reach band (drawn by the manager on the shelf camera's frame)."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=s.ReachSerializer, responses=s.SlotSerializer)
+    def post(self, request, pk: int):
+        slot = get_object_or_404(Slot, pk=pk)
+        data = s.ReachSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slot = slot_calibrate(slot=slot, reach=data.validated_data["reach"])
         return Response(s.SlotSerializer(slot).data)
 
 

@@ -23,6 +23,23 @@ def validate_camera_region(value: object) -> None:
         )
 
 
+def validate_reach(value: object) -> None:
+    """[x1, x2], fractions of the shelf camera's view width (0..1), x1 < x2; None clears it."""
+    if value is None:
+        return
+    ok = (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    )
+    if not ok or not (0 <= value[0] < value[1] <= 1):
+        raise ValidationError(
+            "A reach band is [x1, x2] with 0 ≤ x1 < x2 ≤ 1 (fractions of the camera's view, "
+            "left to right), e.g. [0.25, 0.5].",
+            code="bad_reach",
+        )
+
+
 class Product(models.Model):
     sku = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -123,16 +140,42 @@ class Slot(models.Model):
         validators=[validate_camera_region],
         help_text="[x1, y1, x2, y2] as fractions (0..1) of the shelf camera frame",
     )
+    # The calibrated reach band: the horizontal part of the shelf camera's view (fractions of
+    # its width, left to right) where the face of a shopper taking from this slot appears.
+    # Both empty: uncalibrated, and a face's position says nothing about this slot.
+    reach_from = models.FloatField(
+        null=True, blank=True, help_text="left edge of the reach band (0..1 of the view)"
+    )
+    reach_to = models.FloatField(
+        null=True, blank=True, help_text="right edge of the reach band (0..1 of the view)"
+    )
 
     class Meta:
         ordering = ["shelf__name", "code"]
         constraints = [
             models.UniqueConstraint(fields=["shelf", "code"], name="slot_unique_code_per_shelf"),
             models.CheckConstraint(condition=models.Q(stock__gte=0), name="slot_stock_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(reach_from__isnull=True, reach_to__isnull=True)
+                | models.Q(reach_from__gte=0, reach_to__lte=1, reach_from__lt=models.F("reach_to")),
+                name="slot_reach_band_valid",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.shelf.name}/{self.code}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.reach_from is not None or self.reach_to is not None:
+            validate_reach([self.reach_from, self.reach_to])
+
+    @property
+    def reach(self) -> tuple[float, float] | None:
+        """(left, right) of the calibrated reach band, or None when uncalibrated."""
+        if self.reach_from is None or self.reach_to is None:
+            return None
+        return (self.reach_from, self.reach_to)
 
     @property
     def is_low(self) -> bool:

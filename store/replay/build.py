@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image
@@ -18,6 +19,7 @@ from PIL import Image
 from edge_agent import protocol
 from store.errors import DomainError
 from store.models import AccountEntry, Device, Product, Shelf, Shopper, Slot, StorePolicy
+from store.models.catalog import validate_reach
 from store.replay.frames import sees_jpeg
 from store.replay.scenario import Scenario, ScenarioError
 from store.services.account_ledger import account_post
@@ -71,10 +73,19 @@ def build_store(scenario: Scenario, *, reuse: bool = False) -> dict[str, str]:
         for slot in s.get("slots", []):
             if slot["sku"] not in products:
                 raise ScenarioError(f"slot {slot['slot']} holds unknown sku {slot['sku']}")
+            reach = slot.get("reach")
+            try:
+                validate_reach(reach)
+            except ValidationError:
+                raise ScenarioError(
+                    f"slot {slot['slot']}: reach must be [x1, x2] with 0 <= x1 < x2 <= 1"
+                ) from None
             Slot.objects.get_or_create(
                 shelf=shelf,
                 code=slot["slot"],
                 defaults={
+                    "reach_from": reach[0] if reach else None,
+                    "reach_to": reach[1] if reach else None,
                     "product": products[slot["sku"]],
                     "stock": int(slot.get("stock", 10)),
                     "capacity": max(int(slot.get("capacity", 24)), int(slot.get("stock", 10))),
@@ -87,7 +98,9 @@ def build_store(scenario: Scenario, *, reuse: bool = False) -> dict[str, str]:
 
 
 def build_shoppers(scenario: Scenario, *, faces: bool = True) -> dict[str, Shopper]:
-    """Create the scenario's shoppers (username = scenario id) and enrol their photos."""
+    """Create the scenario's shoppers (username = scenario id) and enrol their photos. A
+    shopper line with `"face_consent": false` gets no consent: no camera can name them (a
+    `sees` frame naming them counts as an unknown face), and they enter by QR code."""
     User = get_user_model()
     out = {}
     for line in scenario.shoppers:
@@ -98,7 +111,7 @@ def build_shoppers(scenario: Scenario, *, faces: bool = True) -> dict[str, Shopp
             user=user,
             defaults={
                 "display_name": line.get("name", str(line["id"])),
-                "face_consent": bool(line.get("photos")),
+                "face_consent": line.get("face_consent", True) is not False,
                 "email_receipts": False,
             },
         )
@@ -112,7 +125,7 @@ def build_shoppers(scenario: Scenario, *, faces: bool = True) -> dict[str, Shopp
                 account_post(shopper=shopper, kind="adjustment", amount=balance, note="scenario")
         if line.get("age_verified") and shopper.age_verified_at is None:
             Shopper.objects.filter(pk=shopper.pk).update(age_verified_at=timezone.now())
-        if faces and line.get("photos"):
+        if faces and line.get("photos") and shopper.face_consent:
             images = [_read(scenario.base_dir, p) for p in line["photos"]]
             enrol_photos(shopper=shopper, images=images)
     return out

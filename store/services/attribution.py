@@ -2,11 +2,14 @@
 
 Evidence, strongest first:
 1. faces seen by that shelf's camera within MINIGO["ATTRIBUTION_WINDOW_S"] of the event, on
-   both sides of it (the frame is often processed after the weight change). Each shopper scores
-   their best sighting, weighted by how close in time it was; their confidence is the face
-   match's confidence times their share of all scores (unknown faces take a share too), so two
-   shoppers seen together split it and go to review, while one seen at the moment of the pick
-   and another seconds later do not.
+   both sides of it (the frame is often processed after the weight change), followed across
+   frames as tracks. A face names a shopper when its confidence reaches MATCH_CONFIDENCE, the
+   same bar that opens a visit at the gate (doubtful faces count as unknown). Each shopper
+   scores their best track, weighted by how close in time it came and, for a slot with a
+   calibrated reach band, by whether the face was inside that band; their confidence is
+   their share of all scores (unknown faces take a share too), so two plausible shoppers
+   split it and go to review, while one seen at the moment of the pick and another seconds
+   later (or, on a calibrated slot, in front of another slot) do not.
 2. the only shopper in the store (for a return: the only one holding that product).
 3. where a shopper was last seen (Visit.last_seen_device): weak, never enough on its own, but
    it ranks the candidates a manager sees in the review queue.
@@ -16,6 +19,7 @@ returning shopper's cart and never takes it below zero."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,12 +28,28 @@ from django.conf import settings
 from django.db.models import Q, Sum
 
 from store.models import CartEntry, Device, Product, Sighting, Visit
+from vision.faces import MATCH_CONFIDENCE
 
 ONLY_SHOPPER = 0.9
 LAST_SEEN = 0.6
 LAST_SEEN_HORIZON_S = 60.0
 UNKNOWN_FACE_WEIGHT = 0.5
-UNSEEN = 0.01
+UNKNOWN_FACE_FRAMES = 3
+# The share kept for a picker the camera did not see (faces are missed: turned away, hidden
+# behind an arm): a face that fits the event only weakly (seen long before, or in front of
+# another slot) must not take the pick for being the only face around.
+UNSEEN = 0.05
+# A name this far over MATCH_CONFIDENCE is a clear match; nearer the bar, an early decision
+# (before the camera's window closed) waits for more frames.
+CLEAR_MATCH_MARGIN = 0.3
+# How sharply a calibrated reach band's edges tell faces apart (fractions of the view): about
+# the jitter of a face's measured position between frames; and the faint tail beyond them.
+REACH_EDGE_S = 0.012
+REACH_TAIL_S = 0.06
+# Faces in consecutive frames at most this far apart in time and across the view are taken
+# to be one person (cameras send one to two frames a second; people move little meanwhile).
+TRACK_GAP_S = 1.6
+TRACK_DX = 0.05
 # Visits are stamped by the server when the gate frame is processed, a little after the
 # device's clock says the shopper walked in; a pick that soon after counts as inside.
 ENTRY_SLACK_S = 5.0
@@ -94,6 +114,71 @@ def sightings_near(*, device: Device, when: datetime) -> list[Sighting]:
     )
 
 
+@dataclass
+class _Track:
+    """One face followed across consecutive frames (same place in the view, no long gap): the
+    same person turning their head, half hidden a moment, or once confused with someone else.
+    Its identity is the shopper its accepted faces name most; `strength` is that shopper's
+    share of the votes (1 when every named frame agrees)."""
+
+    points: list[tuple[datetime, float | None]] = field(default_factory=list)
+    votes: dict[int, float] = field(default_factory=dict)
+    confidences: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def best(self) -> float:
+        """The clearest match of the track's identity."""
+        return self.confidences.get(self.shopper, 0.0) if self.votes else 0.0
+
+    @property
+    def shopper(self) -> int | None:
+        return max(self.votes, key=lambda k: (self.votes[k], -k)) if self.votes else None
+
+    @property
+    def strength(self) -> float:
+        return self.votes[self.shopper] / sum(self.votes.values()) if self.votes else 1.0
+
+
+def _tracks(sightings: list[Sighting], *, when: datetime, window_s: float) -> list[_Track]:
+    """Faces followed across frames. A named face's vote counts by its confidence and by how
+    close to the event it was seen: the one who stood there at that moment decides the
+    track's identity, not someone who stood at the same place seconds before."""
+    tracks: list[_Track] = []
+    for s in sorted(sightings, key=lambda s: (s.seen_at, s.pk or 0)):
+        named = s.shopper_id if s.shopper_id and s.confidence >= MATCH_CONFIDENCE else None
+        best = None
+        for t in tracks:
+            last_at, last_x = t.points[-1]
+            gap = (s.seen_at - last_at).total_seconds()
+            if not 0 < gap <= TRACK_GAP_S:
+                continue  # one face per person per frame
+            if named is not None and t.shopper not in (None, named):
+                if min(s.confidence, t.best) >= MATCH_CONFIDENCE + CLEAR_MATCH_MARGIN:
+                    continue  # two clear faces of two people: the next one stepped in
+            if s.x is None or last_x is None:
+                # No position to follow: only a face naming the same shopper continues it.
+                if named is None or t.shopper != named:
+                    continue
+                dx = 0.0
+            else:
+                dx = abs(s.x - last_x)
+                if dx > TRACK_DX:
+                    continue
+            if best is None or dx < best[0]:
+                best = (dx, t)
+        track = best[1] if best else _Track()
+        if best is None:
+            tracks.append(track)
+        track.points.append((s.seen_at, s.x))
+        if named is not None:
+            near = _closeness((s.seen_at - when).total_seconds(), window_s * 2.0)
+            # A name barely over the bar is weak evidence against a clear one.
+            vote = max(s.confidence - MATCH_CONFIDENCE, 0.02) ** 2 * near
+            track.votes[named] = track.votes.get(named, 0.0) + vote
+            track.confidences[named] = max(track.confidences.get(named, 0.0), s.confidence)
+    return tracks
+
+
 def rank(
     *,
     device: Device,
@@ -102,47 +187,51 @@ def rank(
     pool: list[Visit],
     sightings: list[Sighting],
     settled: bool = True,
-    slot_x: tuple[float, float] | None = None,
+    reach: tuple[float, float] | None = None,
+    others: Sequence[tuple[float, float]] = (),
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
-    all the visits in the store at `when`. While the window is still open (`settled` False)
-    a sighting also has to be close in time to count fully: someone else may yet show up in
-    a frame that has not arrived, so an early decision needs the picker caught in the act."""
+    all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
+    camera's view (`others`: the bands of the other calibrated slots under that camera);
+    without one a face's position says nothing. While the window is still open
+    (`settled` False) a face also has to be close in time to count fully: someone else may yet
+    show up in a frame that has not arrived, so an early decision needs the picker caught in
+    the act."""
     window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
     pool_ids = {v.pk for v in pool}
     by_shopper = {v.shopper_id: v for v in pool}
     score: dict[int, float] = {}
-    face: dict[int, float] = {}
+    strength: dict[int, float] = {}
+    clear: dict[int, float] = {}
     nearest: dict[int, float] = {}
-    before: dict[int, float] = {}
-    after: dict[int, float] = {}
     unknown = 0.0
-    bystander = 0.0  # the strongest sighting of a shopper outside the pool
-    for s in sightings:
-        dt = (s.seen_at - when).total_seconds()
-        # Faces in front of another slot count for little (two shoppers at one shelf).
-        space = _in_front(s.x, slot_x)
-        weight = s.confidence * _closeness(dt, window_s) * space
-        if s.shopper_id is None:
-            unknown = max(unknown, weight * UNKNOWN_FACE_WEIGHT)
+    bystander = 0.0  # the strongest track of a shopper outside the pool
+    tracks = _tracks(sightings, when=when, window_s=window_s)
+    timing = [_timing(t, when=when, window_s=window_s, reach=reach) for t in tracks]
+    place = [_at_slot(_position(t, when=when, window_s=window_s), reach, others) for t in tracks]
+    for i, track in enumerate(tracks):
+        (when_w, near), space = timing[i], place[i]
+        # People do not stand in one another's place: a face on the border between two bands
+        # loses to one plainly in front of the slot at the same moment (and two plainly in
+        # front of it both keep their weight, and share).
+        rival = max((place[j] * timing[j][0] for j in range(len(tracks)) if j != i), default=0.0)
+        weight = when_w * space * (1.0 - rival * (1.0 - space)) ** 2 * track.strength
+        shopper = track.shopper
+        if shopper is None:
+            # Someone reaching in stands there for seconds; an unknown face in one or two
+            # frames is a passer-by glimpsed (or the detector's false alarm).
+            seen_for = min(1.0, len(track.points) / UNKNOWN_FACE_FRAMES)
+            unknown = max(unknown, weight * UNKNOWN_FACE_WEIGHT * seen_for)
             continue
-        visit = by_shopper.get(s.shopper_id)
+        visit = by_shopper.get(shopper)
         if visit is None:
             bystander = max(bystander, weight)
             continue
         if weight > score.get(visit.pk, 0.0):
             score[visit.pk] = weight
-        face[visit.pk] = max(face.get(visit.pk, 0.0), s.confidence)
-        nearest[visit.pk] = min(nearest.get(visit.pk, 1e9), abs(dt))
-        if space >= 0.5:
-            side = before if dt < 0 else after
-            side[visit.pk] = min(side.get(visit.pk, 1e9), abs(dt))
-    for pk in set(before) & set(after):
-        # Seen in front of the slot just before and just after the event (a frame or two
-        # in between missed the face): they were there all along.
-        if before[pk] + after[pk] <= window_s * 0.8:
-            score[pk] = max(score[pk], face[pk])
-            nearest[pk] = 0.0
+            strength[visit.pk] = track.strength
+            nearest[visit.pk] = near
+            clear[visit.pk] = min(1.0, (track.best - MATCH_CONFIDENCE) / CLEAR_MATCH_MARGIN)
     candidates = [Candidate(visit=v) for v in pool]
     # UNSEEN: the picker may be a face the camera missed; a lone weak sighting (someone
     # in front of another slot, or long before) must not take the whole share.
@@ -151,9 +240,10 @@ def rank(
         for c in candidates:
             if c.visit.pk in score:
                 share = score[c.visit.pk] / total
-                c.confidence = face[c.visit.pk] * share
+                c.confidence = strength[c.visit.pk] * share
                 if not settled:
                     c.confidence *= _closeness(nearest[c.visit.pk], window_s * 2.0)
+                    c.confidence *= clear[c.visit.pk]
                 c.evidence = "camera"
                 c.detail = {"share": round(share, 3), "dt_s": round(nearest[c.visit.pk], 2)}
     only = len(pool) == 1 and (len(visits) == 1 or len(pool) < len(visits))
@@ -178,23 +268,73 @@ def rank(
     return candidates
 
 
-def slot_position(*, slot_codes: list[str], code: str) -> tuple[float, float]:
-    """Where a slot sits across its shelf camera's view, and its width. The camera faces the
-    shelf and slots run left to right in code order (A1, A2, …), so no calibration is needed;
-    each slot takes 1/n of the view."""
-    codes = sorted(slot_codes)
-    n = max(1, len(codes))
-    i = codes.index(code) if code in codes else 0
-    return (i + 0.5) / n, 1.0 / n
+def _timing(
+    track: _Track, *, when: datetime, window_s: float, reach: tuple[float, float] | None
+) -> tuple[float, float]:
+    """(how well the track's timing fits the event, 0..1; seconds from the event to its
+    nearest face)."""
+    weight, near = 0.0, 1e9
+    before = after = None
+    for seen_at, x in track.points:
+        dt = (seen_at - when).total_seconds()
+        weight = max(weight, _closeness(dt, window_s))
+        near = min(near, abs(dt))
+        if _in_front(x, reach) >= 0.5:
+            if dt < 0:
+                before = min(before if before is not None else 1e9, -dt)
+            else:
+                after = min(after if after is not None else 1e9, dt)
+    if before is not None and after is not None and before + after <= window_s * 0.8:
+        # In front of the slot just before and just after the event (a frame or two in
+        # between missed the face): they were there all along.
+        return 1.0, 0.0
+    return weight, near
 
 
-def _in_front(x: float | None, slot_x: tuple[float, float] | None) -> float:
-    """≈1 for a face in front of the slot (its share of the view), ≈0 in front of the next
-    slot; 1 when the position is unknown."""
-    if x is None or slot_x is None:
+def _position(track: _Track, *, when: datetime, window_s: float) -> float | None:
+    """Where the track's face was around the event: the median of its positions within the
+    window (one jittery frame does not move it)."""
+    xs = sorted(
+        x
+        for seen_at, x in track.points
+        if x is not None and abs((seen_at - when).total_seconds()) <= window_s
+    )
+    if not xs:
+        return None
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def _at_slot(
+    x: float | None, reach: tuple[float, float] | None, others: Sequence[tuple[float, float]]
+) -> float:
+    """How plausibly a face at `x` is someone at this slot rather than at another calibrated
+    slot of the same camera: its fit to this band, shared with the other bands it fits."""
+    here = _in_front(x, reach)
+    if x is None or reach is None or not others:
+        return here
+    elsewhere = sum(_in_front(x, band) for band in others)
+    # On the border of two bands a face is half at each; outside every band, only its own fit.
+    return here / max(1.0, here + elsewhere)
+
+
+def _in_front(x: float | None, reach: tuple[float, float] | None) -> float:
+    """How plausibly a face at `x` belongs to someone reaching into a slot with this reach band:
+    ≈1 well inside it, 0.5 on its edge, falling off over about REACH_EDGE_S outside it (a face's
+    measured position jitters by about that much), then a faint tail over REACH_TAIL_S (a band
+    drawn a little narrow still names a lone picker, never one standing before another slot).
+    1 when the slot is uncalibrated or the face's position unknown: position then says
+    nothing."""
+    if x is None or reach is None:
         return 1.0
-    centre, width = slot_x
-    return 1.0 / (1.0 + math.exp((abs(x - centre) - 0.5 * width) / (0.06 * width)))
+    lo, hi = reach
+    edge = _phi((x - lo) / REACH_EDGE_S) * _phi((hi - x) / REACH_EDGE_S)
+    outside = max(lo - x, x - hi, 0.0)
+    return max(edge, 0.1 * math.exp(-0.5 * (outside / REACH_TAIL_S) ** 2) if outside else 0.0)
+
+
+def _phi(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
 def _rank_by_last_seen(candidates: list[Candidate], *, device: Device, when: datetime) -> None:

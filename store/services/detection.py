@@ -43,6 +43,12 @@ SCAN_LIMIT = 200
 
 
 def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, Any]:
+    sees = frame.result.get("sees") if settings.MINIGO["ACCEPT_SEES"] else None
+    if isinstance(sees, dict) and isinstance(sees.get("products"), dict):
+        # A replay's synthetic frame says what its camera's detector saw.
+        return detection_analysis_from_counts(
+            products=sees["products"], hand=bool(sees.get("hand"))
+        )
     if rgb is None:
         return {}
     try:
@@ -71,7 +77,10 @@ def detection_analysis_from_counts(
 ) -> dict[str, Any]:
     """The analysis a frame would give if its vision saw these product counts (by SKU), for
     synthetic frames (a scenario's `sees`), passed to `shelf_frame_apply`."""
-    return {"products": {str(k): int(v) for k, v in products.items()}, "hand": bool(hand)}
+    counts = {
+        str(k): v for k, v in products.items() if isinstance(v, int) and not isinstance(v, bool)
+    }
+    return {"products": {k: v for k, v in counts.items() if v >= 0}, "hand": bool(hand)}
 
 
 def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
@@ -253,21 +262,30 @@ def detection_check_weight(*, event: ShelfEvent) -> dict[str, Any] | None:
     items the sensor says left the slot with the change in products seen between the last
     hand-free frame at or before the event and the first hand-free frame after it (within
     MINIGO["DETECTION_WINDOW_S"]). Returns the disagreement as review evidence, or None when
-    they agree or the camera has nothing to say (no detector, no frames, product unmapped)."""
+    they agree or the camera has nothing to say (no frames counting the slot)."""
+    verdict, evidence = detection_weight_verdict(event=event)
+    return evidence if verdict == "disagrees" else None
+
+
+def detection_weight_verdict(*, event: ShelfEvent) -> tuple[str, dict[str, Any] | None]:
+    """("agrees" | "disagrees" | "silent" | "waiting", evidence). "waiting": the camera counts
+    this slot and saw it before the event, but no hand-free frame after it has been processed
+    yet, so it may still disagree. Counts come from the shelf's detector or, in a replay, from
+    what a `sees` frame says its camera saw."""
     if event.sensor == SensorKind.CAMERA:
-        return None
+        return "silent", None
     slot = (
         Slot.objects.select_related("product", "shelf")
         .filter(shelf__device_id=event.device_id, code=event.slot_code)
         .first()
     )
-    if slot is None or slot.product is None or slot.shelf.detector_id is None:
-        return None
+    if slot is None or slot.product is None:
+        return "silent", None
     from store.services.shelf_events import count_change
 
     count = count_change(slot=slot, sensor=event.sensor, before=event.before, after=event.after)
     if not count.explained:
-        return None  # the sensor reading goes to review on its own
+        return "silent", None  # the sensor reading goes to review on its own
     window = timedelta(seconds=settings.MINIGO["DETECTION_WINDOW_S"])
     t = event.occurred_at
     frames = (
@@ -282,16 +300,20 @@ def detection_check_weight(*, event: ShelfEvent) -> dict[str, Any] | None:
         result = (f.result or {}).get("detection") or {}
         if slot.code in result.get("counts", {}) and not result.get("hand"):
             by_camera.setdefault(f.camera, []).append(_Seen(f, result))
+    verdict = "silent"
     for seen in by_camera.values():
         before = [s for s in seen if s.frame.captured_at <= t]
         after = [s for s in seen if s.frame.captured_at > t]
-        if not before or not after:
+        if not before:
+            continue
+        if not after:
+            verdict = "waiting"
             continue
         start, end = before[-1], after[0]
         camera_delta = start.result["counts"][slot.code] - end.result["counts"][slot.code]
         if camera_delta == count.delta:
-            return None
-        return {
+            return "agrees", None
+        return "disagrees", {
             "reason": "detection_disagrees",
             "sensor_delta": count.delta,
             "camera_delta": camera_delta,
@@ -299,4 +321,4 @@ def detection_check_weight(*, event: ShelfEvent) -> dict[str, Any] | None:
             "seen_after": end.result["counts"][slot.code],
             "frames": [start.frame.pk, end.frame.pk],
         }
-    return None
+    return verdict, None

@@ -21,13 +21,15 @@ from store.services.faces import face_identify
 from store.services.groups import group_guests_seen
 from store.services.qr import qr_check
 from store.services.visits import visit_close, visit_current
+from vision import faces as vf
 from vision.qr import decode_qr
 
 log = logging.getLogger(__name__)
 
 # Below this a matched face is too doubtful to open or close a visit (two enrolled shoppers
-# nearly equally close); it is reported like an unknown face instead.
-GATE_MIN_CONFIDENCE = 0.5
+# nearly equally close); it is reported like an unknown face instead. The same threshold
+# names a shopper at a shelf (vision.faces.MATCH_CONFIDENCE documents the scale).
+GATE_MIN_CONFIDENCE = vf.MATCH_CONFIDENCE
 # QR codes are searched on a copy this wide at most: a phone held up to the gate camera shows
 # a code large enough, and the search cost grows with the pixels.
 QR_MAX_SIDE = 960

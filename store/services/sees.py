@@ -25,11 +25,14 @@ def sees_name(item: Any) -> str:
 
 def sees_shoppers(*, names: list[Any]) -> tuple[dict[str, Shopper], int]:
     """The shoppers named in a `sees` list, and how many names matched nobody (unknown
-    faces)."""
+    faces). Only consenting shoppers can be named, as real vision matches only their
+    embeddings: a face of anyone else is an unknown face."""
     wanted = [n for n in (sees_name(n) for n in names) if n]
     found = {
         s.user.username: s
-        for s in Shopper.objects.select_related("user").filter(user__username__in=wanted)
+        for s in Shopper.objects.select_related("user").filter(
+            user__username__in=wanted, face_consent=True
+        )
     }
     return found, sum(1 for n in wanted if n not in found)
 

@@ -39,6 +39,7 @@ from store.models import (
 )
 from store.services import attribution, live, wakes
 from store.services.carts import cart_return, cart_take
+from store.services.detection import detection_weight_verdict
 from store.services.events import mark_processed
 from store.services.receipts import receipt_revise
 from store.services.review import review_open
@@ -153,17 +154,19 @@ def _misfit(grams: float, option: Option, scale_tol: float) -> float:
 
 
 def _window_closed(event: ShelfEvent) -> bool:
-    """True once no frame can still bring evidence for this event: its window plus a grace
-    period has passed, or the camera already sent a frame from beyond the window."""
+    """True once no frame can still bring evidence for this event. Decided by event time: a
+    device sends what it produced in order, so once its shelf has reported anything (a frame or
+    another reading) captured past the event's window, every frame of that window is in (and
+    `_frames_pending` waits for those not yet processed). Only a shelf that falls silent is
+    decided by the clock: its window plus a grace period has passed."""
     window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
     grace = timedelta(seconds=settings.MINIGO["ATTRIBUTION_GRACE_S"])
-    if timezone.now() >= event.occurred_at + window + grace:
+    past = event.occurred_at + window
+    if Frame.objects.filter(device=event.device, captured_at__gte=past).exists():
         return True
-    return Frame.objects.filter(
-        device=event.device,
-        captured_at__gte=event.occurred_at + window,
-        status=EventStatus.APPLIED,
-    ).exists()
+    if ShelfEvent.objects.filter(device=event.device, occurred_at__gte=past + grace).exists():
+        return True
+    return timezone.now() >= past + grace
 
 
 # The longest a decided-in-doubt event waits for its camera's queued frames.
@@ -266,9 +269,9 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         settled = final or not slot.shelf.has_camera or _window_closed(event)
         if settled and slot.shelf.has_camera and _frames_pending(event):
             settled = False  # its camera's frames are still queued: wait for their sightings
-        slot_x = attribution.slot_position(
-            slot_codes=list(slot.shelf.slots.values_list("code", flat=True)), code=slot.code
-        )
+        # The other calibrated slots seen by this camera: a face in front of one of them is
+        # someone there, not at this slot.
+        others = [s.reach for s in slot.shelf.slots.exclude(pk=slot.pk) if s.reach is not None]
         best: tuple[Option, list[attribution.Candidate]] | None = None
         for option in options:
             if option.delta > 0:
@@ -286,7 +289,8 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
                 pool=pool,
                 sightings=sightings,
                 settled=settled,
-                slot_x=slot_x,
+                reach=slot.reach,
+                others=others,
             )
             if best is None or ranked[0].confidence > best[1][0].confidence:
                 best = (option, ranked)
@@ -316,6 +320,21 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
                 candidates=ranked,
                 evidence=detail,
             )
+        if option.delta > 0 and not option.misplaced:
+            # A camera that counts this slot must agree with the sensor about how many left.
+            verdict, disagreement = detection_weight_verdict(event=event)
+            if verdict == "disagrees":
+                return _review(
+                    event,
+                    reason="detection_disagrees",
+                    slot=slot,
+                    product=option.product,
+                    quantity=option.delta,
+                    candidates=ranked,
+                    evidence={**detail, **(disagreement or {})},
+                )
+            if verdict == "waiting" and not settled:
+                return _wait(event, detail=detail, candidates=ranked)
         return _apply(event, slot=slot, option=option, ranked=ranked, detail=detail)
 
 

@@ -20,6 +20,7 @@ from django.db.models import FilteredRelation, Q, QuerySet
 from store.models import Frame, Sighting, Visit
 from store.services import wakes
 from store.services.attribution import ENTRY_SLACK_S
+from vision.faces import MATCH_CONFIDENCE
 
 
 def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str, Any]]:
@@ -76,14 +77,16 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
 
 
 def _sees_faces(seen: list[Any], when) -> tuple[list[dict[str, Any]], dict[int, int]]:
-    """`seen`: shopper ids, or {"id": ..., "x": 0..1} where the face was across the view.
-    Returns the faces and {shopper id: open visit id}, from one query."""
+    """`seen`: shopper ids, or {"id": ..., "x": 0..1, "confidence": 0..1}: where the face was
+    across the view and how sure its match was (vision.faces.MATCH_CONFIDENCE's scale; a clear
+    match when absent). Only consenting shoppers can be named, as real vision matches only
+    their embeddings. Returns the faces and {shopper id: open visit id}, from one query."""
     from store.models import Shopper
     from store.services.sees import sees_name
 
     names = [sees_name(item) for item in seen]
     rows = (
-        Shopper.objects.filter(user__username__in=[n for n in names if n])
+        Shopper.objects.filter(user__username__in=[n for n in names if n], face_consent=True)
         .annotate(
             # The visit the shopper was in at `when` (event time), as _visits_at.
             open=FilteredRelation(
@@ -100,10 +103,13 @@ def _sees_faces(seen: list[Any], when) -> tuple[list[dict[str, Any]], dict[int, 
     for name, item in zip(names, seen, strict=True):
         shopper = shoppers.get(name, (None, None))[0]
         x = item.get("x") if isinstance(item, dict) else None
+        confidence = item.get("confidence", 1.0) if isinstance(item, dict) else 1.0
+        if not isinstance(confidence, int | float) or not 0 <= confidence <= 1:
+            confidence = 1.0
         faces.append(
             {
                 "shopper": shopper,
-                "confidence": 1.0,
+                "confidence": float(confidence) if shopper else 1.0,
                 "distance": None,
                 "x": float(x) if isinstance(x, int | float) and 0 <= x <= 1 else None,
             }
@@ -149,12 +155,13 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
                 source=analysis["source"],
             )
         )
-        if visit_id is not None:
+        if visit_id is not None and face["confidence"] >= MATCH_CONFIDENCE:
             seen.append({"shopper": face["shopper"], "confidence": face["confidence"]})
     if rows:
         Sighting.objects.bulk_create(rows)
         _wake_waiting_events(frame=frame)
-    visit_ids = {r.visit_id for r in rows if r.visit_id}
+    # Only a face good enough to name its shopper moves their "last seen" mark.
+    visit_ids = {r.visit_id for r in rows if r.visit_id and r.confidence >= MATCH_CONFIDENCE}
     if visit_ids:
         Visit.objects.filter(pk__in=visit_ids).filter(
             Q(last_seen_at__isnull=True) | Q(last_seen_at__lte=seen_at)

@@ -4,6 +4,7 @@ below on open and after every websocket reconnect."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -69,7 +70,16 @@ def frame_jpeg(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 def inventory(request: HttpRequest) -> HttpResponse:
-    shelves = Shelf.objects.select_related("device").prefetch_related("slots__product")
+    # The newest frame whose pixels are still held, per shelf: the picture a manager draws
+    # the slots' reach bands on.
+    latest = Frame.objects.filter(device=OuterRef("device"), jpeg__isnull=False).order_by(
+        "-captured_at", "-pk"
+    )
+    shelves = (
+        Shelf.objects.select_related("device")
+        .prefetch_related("slots__product")
+        .annotate(latest_frame=Subquery(latest.values("pk")[:1]))
+    )
     products = list(Product.objects.all())
     for product in products:
         # Shown and edited as a percentage (7 %), stored as a fraction (0.0700).

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from store.models import CartEntry, ReviewItem, ShelfEvent, Sighting
+from store.services.calibration import slot_calibrate
 from store.services.carts import cart_quantity, cart_take
 from store.services.events import event_store
 from store.services.shelf_events import shelf_event_process, shelf_events_settle
@@ -68,13 +69,92 @@ def test_two_shoppers_at_one_shelf_in_front_of_different_slots_each_get_their_pi
 ):
     kit, ana = two_inside
     now = timezone.now()
-    # A1 is the left half of the camera's view, A2 the right half.
-    _seen(store, kit, now, x=0.22)
-    _seen(store, ana, now, x=0.78)
+    # Calibrated against code order: A2 is reached from the left of the view, A1 the right.
+    slot_calibrate(slot=store.a1, reach=[0.6, 0.9])
+    slot_calibrate(slot=store.a2, reach=[0.1, 0.45])
+    _seen(store, kit, now, x=0.78)
+    _seen(store, ana, now, x=0.22)
     cola = _process(_event(store, "e1", 4200, 3850, slot="A1", at=now))
     chips = _process(_event(store, "e2", 900, 855, slot="A2", at=now + timedelta(seconds=0.2)))
     assert CartEntry.objects.get(shelf_event=cola).visit_id == kit.pk
     assert CartEntry.objects.get(shelf_event=chips).visit_id == ana.pk
+
+
+def test_a_face_just_outside_its_slots_band_still_counts_and_one_far_outside_does_not(
+    store, two_inside
+):
+    kit, ana = two_inside
+    now = timezone.now()
+    slot_calibrate(slot=store.a1, reach=[0.4, 0.6])
+    _seen(store, kit, now, x=0.605)  # on the band's edge
+    _seen(store, ana, now, x=0.9)  # in front of something else
+    event = _process(_event(store, "e1", 4200, 3850, at=now))
+    assert event.status == "applied"
+    assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
+
+
+def test_on_an_uncalibrated_slot_position_says_nothing_and_two_faces_go_to_review(
+    store, two_inside
+):
+    kit, ana = two_inside
+    now = timezone.now()
+    # Far apart in the view, but nobody told the store where A1 is reached from.
+    _seen(store, kit, now, x=0.1)
+    _seen(store, ana, now, x=0.9)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    assert event.status == "review"
+    item = ReviewItem.objects.get(shelf_event=event)
+    assert item.reason == "who_unknown"
+    assert [c["evidence"] for c in item.candidates[:2]] == ["camera", "camera"]
+    assert {c["shopper"] for c in item.candidates[:2]} == {kit.shopper_id, ana.shopper_id}
+
+
+def test_on_an_uncalibrated_slot_a_lone_clear_face_is_the_picker(store, two_inside):
+    kit, ana = two_inside
+    now = timezone.now()
+    _seen(store, ana, now + timedelta(seconds=0.2), x=0.97, confidence=0.93)
+    event = _process(_event(store, "e1", 4200, 3850, at=now))
+    assert event.status == "applied"
+    assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
+
+
+def test_a_face_good_enough_to_open_a_visit_is_good_enough_at_the_shelf(store, two_inside):
+    from store.services.gates import GATE_MIN_CONFIDENCE
+
+    kit, ana = two_inside
+    now = timezone.now()
+    _seen(store, ana, now, confidence=GATE_MIN_CONFIDENCE + 0.01)
+    event = _process(_event(store, "e1", 4200, 3850, at=now))
+    # A name that close to the bar does not decide before the camera's window closed (a
+    # clearer frame may still come), but once it has, it names the picker.
+    assert event.status == "pending"
+    event = _process(event, final=True)
+    assert event.status == "applied"
+    assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
+
+
+def test_a_doubtful_face_names_nobody_at_the_shelf_either(store, two_inside):
+    from store.services.gates import GATE_MIN_CONFIDENCE
+
+    kit, ana = two_inside
+    now = timezone.now()
+    _seen(store, ana, now, confidence=GATE_MIN_CONFIDENCE - 0.05)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    assert event.status == "review"
+    assert not CartEntry.objects.exists()
+
+
+def test_one_frame_confusing_the_picker_with_someone_else_does_not_move_the_pick(store, two_inside):
+    kit, ana = two_inside
+    now = timezone.now()
+    slot_calibrate(slot=store.a1, reach=[0.3, 0.5])
+    # Ana's face followed across frames at one place; one frame names Kit at low confidence.
+    for i, dt in enumerate((-1.0, -0.5, 0.5, 1.0)):
+        _seen(store, ana, now + timedelta(seconds=dt), x=0.4 + 0.005 * i, confidence=0.92)
+    _seen(store, kit, now, x=0.41, confidence=0.55)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    assert event.status == "applied"
+    assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
 
 
 def test_two_shoppers_side_by_side_at_the_same_slot_go_to_review(store, two_inside):
@@ -116,6 +196,8 @@ def test_the_only_shopper_in_the_store_gets_a_pick_nobody_saw(store, visit):
 
 def test_a_frame_processed_after_the_weight_event_still_attributes_it(store, two_inside, settings):
     kit, ana = two_inside
+    # Only a consenting shopper can be named by a camera.
+    type(kit.shopper).objects.filter(pk=kit.shopper_id).update(face_consent=True)
     now = timezone.now()
     event = _process(_event(store, "e1", 4200, 3850, at=now))
     assert event.status == "pending"

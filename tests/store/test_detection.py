@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -16,9 +16,11 @@ from store.models import (
     ShelfEvent,
     Slot,
 )
+from store.replay.frames import sees_jpeg
 from store.services import detection, detectors
 from store.services.events import event_store, frame_store
 from store.services.frames import frame_process
+from store.services.shelf_events import shelf_event_process
 from tests.conftest import needs_postgres
 from tests.vision.onnx_models import constant_model, v8_output
 from vision.detect import Detections
@@ -357,3 +359,112 @@ def test_a_model_that_fails_on_a_frame_leaves_it_processed_not_stuck(camera_shel
     frame = send(camera_shelf, 0)
     frame.refresh_from_db()
     assert (frame.status, frame.result["detection"]["error"]) == ("applied", "detection_failed")
+
+
+# --- the camera's counts in the decision path ----------------------------------------------
+def contested_weight(store, *, removed_g: float, at: float, event_id: str = "w1") -> ShelfEvent:
+    event, _ = event_store(
+        device=store.shelf_device,
+        msg={
+            "event_id": event_id,
+            "slot": "A2",
+            "sensor": "load_cell",
+            "before": 1000.0,
+            "after": 1000.0 - removed_g,
+            "ts": at,
+        },
+    )
+    return event
+
+
+@pytest.mark.django_db
+def test_a_load_cell_pick_the_camera_contradicts_goes_to_review(camera_shelf, visit):
+    crisps = [box(CHIPS, 40), box(CHIPS, 50)]
+    camera_shelf.use_script([crisps, [*crisps, box(HAND, 40, 0)], crisps])
+    for i in range(3):
+        send(camera_shelf, i)
+    # The load cell says a bag of crisps left A2; the camera still sees both bags there.
+    event = contested_weight(camera_shelf, removed_g=45, at=T0 + 1.5)
+    shelf_event_process(event_id=event.pk)
+    event.refresh_from_db()
+    assert event.status == "review"
+    item = ReviewItem.objects.get(shelf_event=event)
+    assert item.reason == "detection_disagrees"
+    assert (item.evidence["sensor_delta"], item.evidence["camera_delta"]) == (1, 0)
+    assert item.candidates and item.candidates[0]["visit"] == visit.pk
+    assert not CartEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_load_cell_pick_the_camera_confirms_is_charged(camera_shelf, visit):
+    crisps = [box(CHIPS, 40), box(CHIPS, 50)]
+    camera_shelf.use_script([crisps, [box(HAND, 40, 0)], crisps[:1]])
+    for i in range(3):
+        send(camera_shelf, i)
+    event = contested_weight(camera_shelf, removed_g=45, at=T0 + 1.5)
+    shelf_event_process(event_id=event.pk)
+    event.refresh_from_db()
+    assert event.status == "applied"
+    assert CartEntry.objects.get(shelf_event=event).visit_id == visit.pk
+
+
+@pytest.mark.django_db
+def test_a_pick_waits_for_the_cameras_frame_after_it_before_it_is_charged(
+    camera_shelf, visit, monkeypatch
+):
+    from store.services import shelf_events
+
+    # The decision is made moments after the pick (T0 lies in the past).
+    moment = datetime.fromtimestamp(T0 + 0.6, tz=UTC)
+    monkeypatch.setattr(shelf_events.timezone, "now", lambda: moment)
+    crisps = [box(CHIPS, 40), box(CHIPS, 50)]
+    camera_shelf.use_script([crisps, [*crisps, box(HAND, 40, 0)], crisps])
+    send(camera_shelf, 0)
+    event = contested_weight(camera_shelf, removed_g=45, at=T0 + 0.5)
+    shelf_event_process(event_id=event.pk)
+    event.refresh_from_db()
+    assert event.status == "pending"  # the camera may yet disagree
+    for i in (1, 2):
+        send(camera_shelf, i)
+    shelf_event_process(event_id=event.pk)
+    event.refresh_from_db()
+    assert event.status == "review"
+    assert ReviewItem.objects.get(shelf_event=event).reason == "detection_disagrees"
+
+
+def _sees_frame(store, i: int, products: dict, *, hand: bool = False):
+    frame, _ = frame_store(
+        device=store.shelf_device,
+        header={
+            "event_id": f"s{i}",
+            "camera": "0",
+            "seq": i,
+            "ts": T0 + i,
+            "sees": {"shoppers": [], "products": products, **({"hand": True} if hand else {})},
+        },
+        jpeg=sees_jpeg(),
+        width=16,
+        height=16,
+    )
+    frame_process(frame_id=frame.pk)
+    return frame
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sees_products_count_a_camera_only_slot_like_real_detections(store, shopper, settings):
+    from store.services.visits import visit_open
+
+    settings.MINIGO = {**settings.MINIGO, "ACCEPT_SEES": True}
+    Slot.objects.filter(pk=store.a1.pk).update(sensor="camera")
+    inside, _ = visit_open(shopper=shopper, device=store.gate_in)
+    type(inside).objects.filter(pk=inside.pk).update(
+        entered_at=datetime.fromtimestamp(T0 - 60, tz=UTC)
+    )
+    _sees_frame(store, 0, {"COLA": 3})
+    _sees_frame(store, 1, {"COLA": 3}, hand=True)
+    _sees_frame(store, 2, {"COLA": 2})
+    event = ShelfEvent.objects.get(sensor="camera")
+    assert (event.slot_code, event.before, event.after) == ("A1", 3.0, 2.0)
+    assert event.status == "applied"
+    entry = CartEntry.objects.get(shelf_event=event)
+    assert (entry.visit_id, entry.product.sku, entry.quantity) == (inside.pk, "COLA", 1)

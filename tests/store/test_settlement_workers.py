@@ -37,6 +37,8 @@ def shelf_online(store):
 
 @pytest.fixture
 def two_inside(store, shopper, other_shopper):
+    # The cameras name them (their `sees` frames): only a consenting shopper can be named.
+    type(shopper).objects.filter(pk__in=[shopper.pk, other_shopper.pk]).update(face_consent=True)
     ago = timezone.now() - timedelta(minutes=2)
     return tuple(
         visit_open(shopper=s, device=store.gate_in, at=ago)[0] for s in (shopper, other_shopper)

@@ -21,6 +21,10 @@ from store.services.visits import visit_open
 
 @pytest.fixture
 def two_inside(store, visit, other_shopper):
+    # Named by `sees` frames: only consenting shoppers can be.
+    type(other_shopper).objects.filter(pk__in=[visit.shopper_id, other_shopper.pk]).update(
+        face_consent=True
+    )
     return visit, visit_open(shopper=other_shopper, device=store.gate_in)[0]
 
 

@@ -1,12 +1,13 @@
-"""`python manage.py simulate --shoppers N --seed S [--picks P] OUT.jsonl`: write a synthetic
-scenario (put-backs, wrong-slot returns, two shoppers at one shelf, noisy sensors, unknown
-faces) with its expectations, for `manage.py replay`."""
+"""`python manage.py simulate --shoppers N --seed S [--picks P] [--perturb all|a,b] OUT.jsonl`:
+write a synthetic scenario with its expectations, for `manage.py replay`. The store's cameras
+are calibrated (each slot's reach band is in the store line); `--perturb` switches on the ways
+real stores are harder (see --help), one by one or all at once."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from store.replay.simulate import Params, generate, write
+from store.replay.simulate import PERTURBATIONS, Params, generate, perturbations, write
 
 
 class Command(BaseCommand):
@@ -19,13 +20,52 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--picks", type=int, default=0, help="items taken (default 10 × N)")
         parser.add_argument("--shelves", type=int, default=0, help="default: enough for the crowd")
+        parser.add_argument(
+            "--perturb",
+            default="",
+            help="'all' or comma-separated: "
+            + "; ".join(f"{k}: {v}" for k, v in PERTURBATIONS.items()),
+        )
+        parser.add_argument(
+            "--no-consent",
+            type=float,
+            default=0.0,
+            help="share of shoppers without face consent (they enter and leave by QR code)",
+        )
+        parser.add_argument(
+            "--camera-slots",
+            type=float,
+            default=0.0,
+            help="share of slots watched by the shelf camera only (no load cell)",
+        )
+        parser.add_argument(
+            "--truth", action="store_true", help="write who did each weight change ('by')"
+        )
 
     def handle(self, *args, out: str, shoppers: int, seed: int, picks: int, shelves: int, **o):
         if shoppers < 1 or picks < 0 or shelves < 0:
             raise CommandError("--shoppers must be ≥ 1; --picks and --shelves ≥ 0")
-        params = Params(shoppers=shoppers, seed=seed, picks=picks or 10 * shoppers, shelves=shelves)
+        if not (0 <= o["no_consent"] <= 1 and 0 <= o["camera_slots"] <= 1):
+            raise CommandError("--no-consent and --camera-slots are shares between 0 and 1")
+        try:
+            perturb = perturbations(o["perturb"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        params = Params(
+            shoppers=shoppers,
+            seed=seed,
+            picks=picks or 10 * shoppers,
+            shelves=shelves,
+            perturb=perturb,
+            no_consent=o["no_consent"],
+            camera_slots=o["camera_slots"],
+            truth=o["truth"],
+        )
         lines = generate(params)
         write(lines, out)
         timed = sum(1 for line in lines if "t" in line)
         expects = sum(1 for line in lines if line.get("type") == "expect")
-        self.stdout.write(f"{out}: {timed} messages, {expects} visits, {params.picks} picks")
+        on = ",".join(sorted(perturb)) or "none"
+        self.stdout.write(
+            f"{out}: {timed} messages, {expects} visits, {params.picks} picks; perturbations: {on}"
+        )

@@ -1,0 +1,73 @@
+"""The scenario generator: calibrated stores, and each perturbation doing what it says."""
+
+from __future__ import annotations
+
+import pytest
+
+from store.replay.simulate import PERTURBATIONS, Params, generate, perturbations
+
+
+def _store(lines):
+    return next(x for x in lines if x["type"] == "store")
+
+
+def _bands(lines) -> dict[str, list[tuple[float, float, str]]]:
+    return {
+        s["device"]: sorted((*s2["reach"], s2["slot"]) for s2 in s["slots"])
+        for s in _store(lines)["shelves"]
+    }
+
+
+def test_every_slot_is_calibrated_and_bands_tile_the_view_without_overlap():
+    for name in ("none", "shuffled"):
+        lines = generate(Params(shoppers=6, seed=4, picks=30, perturb=perturbations(name)))
+        for bands in _bands(lines).values():
+            for (a1, a2, _), (b1, _b2, _) in zip(bands, bands[1:]):
+                assert a1 < a2 <= b1 + 1e-9
+
+
+def test_shuffled_bands_leave_code_order_and_differ_in_width():
+    lines = generate(Params(shoppers=20, seed=1, picks=60, perturb=perturbations("shuffled")))
+    orders = [[code for *_, code in bands] for bands in _bands(lines).values()]
+    assert any(order != sorted(order) for order in orders)
+    widths = {round(b - a, 3) for bands in _bands(lines).values() for a, b, _ in bands}
+    assert len(widths) > 4
+
+
+def test_faces_stay_near_their_bands_and_strangers_and_confusions_show_up():
+    lines = generate(Params(shoppers=20, seed=2, picks=120, perturb=perturbations("all")))
+    faces = [
+        f
+        for x in lines
+        if x["type"] == "frame" and x["device"].startswith("shelf")
+        for f in x["sees"]["shoppers"]
+    ]
+    assert any(str(f["id"]).startswith("stranger-") for f in faces)
+    low = [f["confidence"] for f in faces if "confidence" in f]
+    assert low and all(0.3 <= c <= 0.62 for c in low)
+    gates = [x for x in lines if x["type"] == "frame" and x["device"].startswith("gate")]
+    assert len(gates) > 2 * sum(1 for x in lines if x["type"] == "expect")  # several per pass
+
+
+def test_shoppers_without_consent_walk_in_by_qr_and_camera_slots_show_hands():
+    lines = generate(Params(shoppers=8, seed=3, picks=40, no_consent=0.3, camera_slots=0.5))
+    refusing = {x["id"] for x in lines if x["type"] == "shopper" and x.get("face_consent") is False}
+    assert refusing
+    qr = {x["shopper"] for x in lines if x["type"] == "qr"}
+    assert qr == refusing
+    camera = [s for sh in _store(lines)["shelves"] for s in sh["slots"] if s["sensor"] == "camera"]
+    assert camera
+    frames = [x for x in lines if x["type"] == "frame" and "products" in x.get("sees", {})]
+    assert any(x["sees"].get("hand") for x in frames)
+    counts = [
+        x["sees"]["products"][camera[0]["sku"]]
+        for x in frames
+        if camera[0]["sku"] in x["sees"]["products"]
+    ]
+    assert min(counts) < max(counts)
+
+
+def test_an_unknown_perturbation_is_refused_by_name():
+    with pytest.raises(ValueError, match="bogus"):
+        perturbations("edge,bogus")
+    assert perturbations("all") == frozenset(PERTURBATIONS)
