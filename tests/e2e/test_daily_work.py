@@ -401,8 +401,8 @@ def test_a_kiosk_invite_signs_a_shopper_in(server, open_as, store, manager):
     # Money and the age check are the counter's: the card opens it on this shopper.
     boss.get_by_role("link", name="Top up or check age").click()
     boss.wait_for_url(re.compile(r"/manager/accounts/\?q=bea$"))
-    expect(boss.locator('#shoppers tbody tr')).to_have_count(1)
-    expect(boss.locator('#shoppers tbody tr')).to_contain_text("Bea")
+    expect(boss.locator("#shoppers tbody tr")).to_have_count(1)
+    expect(boss.locator("#shoppers tbody tr")).to_contain_text("Bea")
 
 
 def test_the_live_page_has_no_failed_requests_over_a_replay(server, open_as, manager, tmp_path):
