@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -222,6 +223,10 @@ FROM store_receipt r JOIN store_visit v ON v.id = r.visit_id
 JOIN store_shopper s ON s.id = v.shopper_id JOIN auth_user u ON u.id = s.user_id
 ORDER BY u.username, v.entered_at
 """
+
+
+def _unspaced(name: str) -> str:
+    return re.sub(r"^r\d{6}-", "", name)
 
 
 def db_sizes(dsn: str) -> dict[str, int]:
@@ -472,7 +477,11 @@ def main() -> None:
             receipt_lat = [float(x) for (x,) in c.execute(RECEIPT_LATENCY_SQL)]
             got: dict[str, list[dict[str, int]]] = {}
             for who, _visit, items in c.execute(RECEIPT_ITEMS_SQL):
-                got.setdefault(who, []).append({k: int(v) for k, v in (items or {}).items()})
+                # `replay --setup` names the scenario's shoppers and products under a fresh
+                # namespace (r123456-kit); the expectations use the scenario's own names.
+                got.setdefault(_unspaced(who), []).append(
+                    {_unspaced(k): int(v) for k, v in (items or {}).items()}
+                )
             shelf_frames = dict(
                 c.execute(
                     "SELECT f.result ? 'faces_deferred', count(*) FROM store_frame f"
