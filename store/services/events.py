@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from minigo.publish import task_publish
+from store import tasks
 from store.errors import DomainError
 from store.models import Device, DeviceKind, EventStatus, Frame, ShelfEvent, Slot
 
@@ -42,8 +42,6 @@ def event_store(
     # New events are the common case, so insert first and let the unique constraint find a
     # repeat (one query fewer per event than looking first). The INSERT is a transaction of
     # its own (no BEGIN/COMMIT round trips around it), and the task is queued once it is.
-    from store.tasks import process_shelf_event
-
     try:
         with _savepoint_if_nested():
             event = ShelfEvent.objects.create(
@@ -58,7 +56,7 @@ def event_store(
     except IntegrityError:
         existing = ShelfEvent.objects.get(device=device, event_id=msg["event_id"])
         return _same_or_conflict(existing, msg), False
-    transaction.on_commit(lambda: task_publish(process_shelf_event, event.pk))
+    tasks.enqueue_shelf_event(event_pk=event.pk)
     return event, True
 
 
@@ -110,7 +108,6 @@ def frame_store(
         # from the server's own vision, except in a replay's temporary store.
         raise DomainError("sees_not_accepted", "frames with 'sees' are accepted only in replay")
     from store.services.pixels import pixels_drop, pixels_hold
-    from store.tasks import process_frame
 
     # Pixels first, under the device's event id and their digest: a stored row always has
     # them, and another frame reusing the id cannot overwrite them. Then the row, inserted
@@ -141,9 +138,9 @@ def frame_store(
         if existing.status == EventStatus.PENDING:
             # Queueing it may have failed after the row was stored (the agent then sent it
             # again); processing is idempotent, so queue it again.
-            transaction.on_commit(lambda: task_publish(process_frame, existing.pk))
+            tasks.enqueue_frame(frame_pk=existing.pk)
         return existing, False
-    transaction.on_commit(lambda: task_publish(process_frame, frame.pk))
+    tasks.enqueue_frame(frame_pk=frame.pk)
     return frame, True
 
 
@@ -198,8 +195,6 @@ def frames_recover() -> int:
     is not queued twice over. Returns how many were queued."""
     from django.core.cache import cache
 
-    from store.tasks import process_frame
-
     after_s = settings.MINIGO["FRAME_RECOVER_AFTER_S"]
     cutoff = timezone.now() - timedelta(seconds=after_s)
     pks = (
@@ -212,7 +207,7 @@ def frames_recover() -> int:
         if queued >= RECOVER_BATCH:
             break
         if cache.add(f"frame-recovered:{pk}", 1, timeout=after_s):
-            process_frame.delay(pk)
+            tasks.requeue_frame(frame_pk=pk)
             queued += 1
     return queued
 

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from store import tasks
 from store.errors import DomainError
 from store.faults import fault_point
 from store.models import (
@@ -348,32 +349,7 @@ def _wait(event: ShelfEvent, *, detail: dict, candidates: list) -> ShelfEvent:
     from store.services.ondemand import frames_request
 
     frames_request(event=event)  # the frames of its window whose faces were not computed
-    from minigo.celery import app
-
-    if not app.conf.task_always_eager:
-        # With real workers, come back when the window has closed. Eager (embedded) mode has
-        # no delay: the next sighting at this shelf or the periodic settle decides it.
-        from store.tasks import process_shelf_event
-
-        delay = (
-            event.occurred_at
-            + timedelta(
-                seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"]
-                + settings.MINIGO["ATTRIBUTION_GRACE_S"]
-            )
-            - timezone.now()
-        ).total_seconds()
-        # Past its window (waiting for queued frames): look again in a few seconds; the
-        # frames' own wakes usually decide it first. One such look-again queued at a time.
-        countdown = delay if delay > 0 else 3.0
-        from django.core.cache import cache
-
-        if delay > 0 or cache.add(f"final-shelf-event:{event.pk}", 1, int(countdown)):
-            transaction.on_commit(
-                lambda: process_shelf_event.apply_async(
-                    (event.pk,), {"final": True}, countdown=max(0.1, countdown)
-                )
-            )
+    tasks.schedule_final_decision(event=event)
     return event
 
 

@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
 from django.db.models import FilteredRelation, Q, QuerySet
 
+from store import tasks
 from store.models import Frame, Sighting, Visit
-from store.services import wakes
 from store.services.attribution import ENTRY_SLACK_S
 from vision.faces import MATCH_CONFIDENCE
 
@@ -159,7 +158,8 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
             seen.append({"shopper": face["shopper"], "confidence": face["confidence"]})
     if rows:
         Sighting.objects.bulk_create(rows)
-        _wake_waiting_events(frame=frame)
+        # Re-run the shelf events waiting at this shelf (store/services/wakes.py).
+        tasks.enqueue_wakes(device_pk=frame.device_id, when=frame.captured_at)
     # Only a face good enough to name its shopper moves their "last seen" mark.
     visit_ids = {r.visit_id for r in rows if r.visit_id and r.confidence >= MATCH_CONFIDENCE}
     if visit_ids:
@@ -172,18 +172,3 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
         "faces": boxes,
     }
 
-
-def _wake_waiting_events(*, frame: Frame) -> None:
-    """Once this frame's sightings are committed, re-run the shelf events at this shelf that
-    wait for evidence within its window (store/services/wakes.py: which, and why none is
-    skipped)."""
-    device_pk, when = frame.device_id, frame.captured_at
-
-    def wake() -> None:
-        from store.tasks import process_shelf_event
-
-        for pk in wakes.waiting_near(device_pk=device_pk, when=when):
-            if wakes.wake_claim(event_pk=pk):
-                process_shelf_event.delay(pk, wake=True)
-
-    transaction.on_commit(wake)
