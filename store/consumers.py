@@ -21,6 +21,7 @@ from store.models import Device
 from store.ratelimit import RateLimited, ratelimit_hit
 from store.services import devices as device_services
 from store.services import events as event_services
+from store.services import frames as frame_services
 from store.services import live
 from vision.images import ImageError, probe
 
@@ -112,7 +113,7 @@ def _frame_quota(device: Device) -> None:
 
 @_parallel_db
 def _store_frame(device: Device, header: dict[str, Any], jpeg: bytes, w: int, h: int) -> bool:
-    return event_services.frame_store(device=device, header=header, jpeg=jpeg, width=w, height=h)[1]
+    return frame_services.frame_store(device=device, header=header, jpeg=jpeg, width=w, height=h)[1]
 
 
 def _within_bounds(msg: dict[str, Any]) -> None:

@@ -75,7 +75,7 @@ def process_frame(frame_id: int) -> None:
 @shared_task
 def expire_frames() -> int:
     from store.services.dataset import dataset_expire
-    from store.services.events import frames_expire
+    from store.services.frames import frames_expire
 
     expired = frames_expire()
     dataset_expire()  # unreviewed training images taken from frames go with them
@@ -84,7 +84,7 @@ def expire_frames() -> int:
 
 @shared_task
 def recover_frames() -> int:
-    from store.services.events import frames_recover
+    from store.services.frames import frames_recover
 
     return frames_recover()
 

@@ -171,4 +171,3 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
         "unknown_faces": sum(1 for r in rows if r.shopper_id is None),
         "faces": boxes,
     }
-
