@@ -23,6 +23,7 @@ from store.services import devices as device_services
 from store.services import events as event_services
 from store.services import frames as frame_services
 from store.services import live
+from store.services.config import device_config
 from vision.images import ImageError, probe
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,6 @@ def _watermark(device: Device, epoch: float) -> datetime:
 
 @database_sync_to_async
 def _config(device: Device) -> dict[str, Any]:
-    from store.services.config import device_config
 
     return device_config(device=device)
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -156,7 +157,6 @@ DEMO_SHOPPER_PASSWORD = "walk-out-demo"
 def demo_passwords(shoppers: dict[str, Shopper]) -> list[str]:
     """Give the replayed shoppers the known demo password, so a person can sign in as one
     and watch their phone. Refused unless the server runs in demo mode."""
-    from django.conf import settings
 
     if not settings.MINIGO.get("DEMO"):
         raise DomainError("not_demo", "known passwords are given only in demo mode (MINIGO_DEMO)")

@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from edge_agent import protocol
-from store.models import Receipt, ReviewItem, ShelfEvent
+from store.models import Receipt, ReceiptRevision, ReviewItem, ShelfEvent
 from store.replay import build
 from store.replay.metrics import Metrics, score
 from store.replay.scenario import PHONE, Scenario, ScenarioError
@@ -182,7 +183,6 @@ def _no_wall_clock_limits() -> Iterator[None]:
 def receipts_amended() -> int:
     """Receipts whose lines changed after they were issued (not counting a provisional
     receipt that was only confirmed)."""
-    from store.models import ReceiptRevision
 
     changed = ReceiptRevision.objects.filter(revision__gt=1).values_list("receipt_id", "changes")
     return len({receipt for receipt, changes in changed if changes})
@@ -284,7 +284,6 @@ async def _heartbeat(comm: WebsocketCommunicator, watermark: float) -> None:
 
 
 def _close_connection() -> None:
-    from django.db import connection
 
     connection.close()
 

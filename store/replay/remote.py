@@ -28,9 +28,21 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management.base import CommandError
+from django.db import close_old_connections
+from django.db.models import Q
 from tqdm import tqdm
+from websockets.asyncio.client import connect
 
 from edge_agent import protocol
+from store.models import (
+    EventStatus,
+    Receipt,
+    ReceiptRevision,
+    ReviewItem,
+    ShelfEvent,
+    Shopper,
+    Visit,
+)
 from store.replay import build
 from store.replay.metrics import Metrics, score
 from store.replay.scenario import PHONE, Scenario
@@ -155,10 +167,6 @@ def play(
 def _scenario_state(sc: Scenario) -> tuple[bool, dict[str, list[dict[str, int]]], int, int, int]:
     """(settled, receipts per shopper id, events sent to review, shelf events, amended) for
     the scenario's shoppers and devices, as the server's database says."""
-    from django.db import close_old_connections
-    from django.db.models import Q
-
-    from store.models import EventStatus, Receipt, ReceiptRevision, ReviewItem, ShelfEvent, Visit
 
     close_old_connections()
     names = [str(s["id"]) for s in sc.shoppers] + [str(e["shopper"]) for e in sc.expects]
@@ -202,7 +210,6 @@ def server_metrics(sc: Scenario, *, timeout_s: float) -> tuple[Metrics, bool]:
 
 
 async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, progress: bool):
-    from websockets.asyncio.client import connect
 
     counts: Counter = Counter()
     conns = {}
@@ -292,8 +299,6 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
 def _message(line: dict[str, Any], sc: Scenario, event_id: str, produced: float):
     qr = None
     if line["type"] == "qr":
-        from store.models import Shopper
-
         shopper = Shopper.objects.filter(user__username=str(line.get("shopper"))).first()
         qr = build.qr_token(shopper=shopper) if shopper else "MG1:0:unknown"
     return build.device_message(line, scenario=sc, ts=produced, event_id=event_id, qr=qr)

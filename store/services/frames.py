@@ -26,7 +26,7 @@ from django.utils import timezone
 from store import tasks
 from store.errors import DomainError
 from store.models import Device, DeviceKind, EventStatus, Frame
-from store.services import ondemand
+from store.services import detection, gates, ondemand, sightings
 from store.services.events import event_time, savepoint_if_nested
 from store.services.pixels import (
     pixels_drop,
@@ -35,6 +35,7 @@ from store.services.pixels import (
     pixels_keep_for,
     pixels_release,
 )
+from store.services.sees import sees_gate_apply
 from vision.images import ImageError, decode_rgb
 
 log = logging.getLogger(__name__)
@@ -81,17 +82,12 @@ def frame_process(*, frame_id: int, faces: bool = False) -> Frame | None:
         frame.jpeg = jpeg  # for detection's training-data copy; never saved from here
     if sees is not None and gate:
         # A replay's synthetic gate frame: it names who stands at the gate.
-        from store.services.sees import sees_gate_apply
 
         analysis, apply = {"sees": sees}, sees_gate_apply
     elif gate:
-        from store.services import gates
-
         analysis = gates.gate_frame_analyse(frame=frame, rgb=rgb)
         apply = gates.gate_frame_apply
     else:
-        from store.services import detection, sightings
-
         analysis = {
             "sightings": {} if deferred else sightings.shelf_frame_analyse(frame=frame, rgb=rgb),
             "detection": detection.shelf_frame_analyse(frame=frame, rgb=rgb),

@@ -17,15 +17,16 @@ from django.conf import settings
 from django.db.models import FilteredRelation, Q, QuerySet
 
 from store import tasks
-from store.models import Frame, Sighting, Visit
+from store.models import Frame, Shopper, Sighting, Visit
 from store.services.attribution import ENTRY_SLACK_S
+from store.services.faces import face_identify
+from store.services.sees import sees_name
 from vision.faces import MATCH_CONFIDENCE
 
 
 def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str, Any]]:
     """Faces in `rgb` matched against the given shoppers only. The one seam to face
     identification (`store.services.faces.face_identify`); tests patch it."""
-    from store.services.faces import face_identify
 
     out = []
     width = rgb.shape[1]
@@ -80,8 +81,6 @@ def _sees_faces(seen: list[Any], when) -> tuple[list[dict[str, Any]], dict[int, 
     across the view and how sure its match was (vision.faces.MATCH_CONFIDENCE's scale; a clear
     match when absent). Only consenting shoppers can be named, as real vision matches only
     their embeddings. Returns the faces and {shopper id: open visit id}, from one query."""
-    from store.models import Shopper
-    from store.services.sees import sees_name
 
     names = [sees_name(item) for item in seen]
     rows = (

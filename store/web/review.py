@@ -21,6 +21,7 @@ from store.models import (
     VisitStatus,
 )
 from store.services import attribution
+from store.services.pixels import pixels_held
 from store.web.selectors import frame_boxes, reason_text
 
 SENSORS = {value: label for value, label in SensorKind.choices}
@@ -146,7 +147,6 @@ def _nearest_frame(item: ReviewItem, event: ShelfEvent | None) -> Frame | None:
 def _frame_info(frame: Frame | None, names: dict[int, str]) -> dict[str, Any] | None:
     if frame is None:
         return None
-    from store.services.pixels import pixels_held
 
     held = pixels_held(frame=frame)
     return {

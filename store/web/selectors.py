@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, Q
 
 from store.models import (
     CartEntry,
@@ -23,7 +23,9 @@ from store.models import (
 from store.services.carts import cart_snapshot
 from store.services.devices import device_status_payload
 from store.services.groups import group_label
+from store.services.pixels import pixels_held
 from store.services.receipts import receipt_payload
+from store.services.settlement import settlement_missing
 from store.services.store_settings import store_settings_get
 
 FEED_SIZE = 40
@@ -127,7 +129,6 @@ def latest_frame_info(device: Device) -> dict[str, Any] | None:
     frame = Frame.objects.filter(device=device).defer("jpeg").order_by("-captured_at").first()
     if frame is None:
         return None
-    from store.services.pixels import pixels_held
 
     held = pixels_held(frame=frame)
     return frame_info(frame, held=held)
@@ -191,9 +192,6 @@ def low_stock() -> list[dict[str, Any]]:
 def settling_visits() -> list[dict[str, Any]]:
     """Visits that left and whose receipt is not final yet: waiting for their evidence, or
     issued provisionally while a shelf stays silent."""
-    from django.db.models import Q
-
-    from store.services.settlement import settlement_missing
 
     rows = (
         Visit.objects.filter(status=VisitStatus.CLOSED)
