@@ -222,7 +222,7 @@ async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
             await comm.receive_json_from(timeout=10)  # its config
             comms[dev["device"]] = comm
         settle = database_sync_to_async(_settle_all)
-        message = database_sync_to_async(_message)
+        message = database_sync_to_async(build.device_message)
 
         async def report(devices) -> None:
             for device in sorted(devices):
@@ -238,7 +238,9 @@ async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
                 continue
             event_id = f"l{number}"
             produced = clock.base.timestamp() + float(line["t"])
-            kind, payload = await message(line, scenario, shoppers, clock, event_id, produced)
+            kind, payload = await message(
+                line, scenario=scenario, ts=produced, event_id=event_id, shopper=shoppers.get
+            )
             comm = comms.get(line["device"])
             if comm is None:
                 errors["unknown_device"] += 1
@@ -286,14 +288,6 @@ async def _heartbeat(comm: WebsocketCommunicator, watermark: float) -> None:
 def _close_connection() -> None:
 
     connection.close()
-
-
-def _message(line, scenario, shoppers, clock, event_id, produced: float):
-    qr = None
-    if line["type"] == "qr":
-        shopper = shoppers.get(str(line.get("shopper")))
-        qr = build.qr_token(shopper=shopper) if shopper else "MG1:0:unknown"
-    return build.device_message(line, scenario=scenario, ts=produced, event_id=event_id, qr=qr)
 
 
 async def _reply(comm: WebsocketCommunicator, event_id: str) -> dict:

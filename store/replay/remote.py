@@ -261,7 +261,7 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
         tasks.append(asyncio.create_task(read(dev["device"], ws)))
         if dev["device"] in shelves:
             tasks.append(asyncio.create_task(beat(dev["device"], ws)))
-    message = sync_to_async(_message, thread_sensitive=True)
+    message = sync_to_async(build.device_message, thread_sensitive=True)
     bar = tqdm(total=len(deliveries), unit="msg", disable=not progress)
     try:
         for arrives, number, line in deliveries:
@@ -272,7 +272,9 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
                 await sync_to_async(build.phone_action, thread_sensitive=True)(line)
                 continue
             produced = epoch + float(line["t"]) / speed
-            kind, payload = await message(line, sc, f"p{run}-{number}", produced)
+            kind, payload = await message(
+                line, scenario=sc, ts=produced, event_id=f"p{run}-{number}", shopper=_shopper
+            )
             ws = conns[line["device"]]
             await ws.send(payload)
             counts["sent"] += 1
@@ -296,9 +298,5 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
     return counts
 
 
-def _message(line: dict[str, Any], sc: Scenario, event_id: str, produced: float):
-    qr = None
-    if line["type"] == "qr":
-        shopper = Shopper.objects.filter(user__username=str(line.get("shopper"))).first()
-        qr = build.qr_token(shopper=shopper) if shopper else "MG1:0:unknown"
-    return build.device_message(line, scenario=sc, ts=produced, event_id=event_id, qr=qr)
+def _shopper(username: str) -> Shopper | None:
+    return Shopper.objects.filter(user__username=username).first()
