@@ -20,6 +20,7 @@ from store.models import (
     SensorKind,
     Shelf,
 )
+from store.selectors import devices_state, manager_state
 from store.services.disputes import dispute_payload, dispute_refundable, dispute_resolve
 from store.services.pixels import pixels_get
 from store.services.receipts import receipt_correct
@@ -29,7 +30,6 @@ from store.web import analytics as analytics_selectors
 from store.web import review as review_selectors
 from store.web.access import staff_required
 from store.web.receipts import percent_text
-from store.web.selectors import devices_state, manager_state
 
 
 @staff_required

@@ -20,9 +20,9 @@ from store.models import (
     Visit,
     VisitStatus,
 )
+from store.selectors import frame_boxes, reason_text
 from store.services import attribution
 from store.services.pixels import pixels_held
-from store.web.selectors import frame_boxes, reason_text
 
 SENSORS = {value: label for value, label in SensorKind.choices}
 TRACE_WINDOW_S = 120

@@ -1,3 +1,5 @@
+"""The site's front door: the landing page, the health check and staff-only media."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -27,5 +29,4 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def media(request: HttpRequest, path: str) -> HttpResponse:
     # MEDIA_ROOT is read per request, not frozen when the URLs are loaded.
-
     return serve(request, path, document_root=settings.MEDIA_ROOT)
