@@ -18,33 +18,10 @@ from django.db.models import FilteredRelation, Q, QuerySet
 
 from store import tasks
 from store.models import Frame, Shopper, Sighting, Visit
+from store.services import faces
 from store.services.attribution import ENTRY_SLACK_S
-from store.services.faces import face_identify
 from store.services.sees import sees_name
 from vision.faces import MATCH_CONFIDENCE
-
-
-def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str, Any]]:
-    """Faces in `rgb` matched against the given shoppers only. The one seam to face
-    identification (`store.services.faces.face_identify`); tests patch it."""
-
-    out = []
-    width = rgb.shape[1]
-    for match in face_identify(rgb=rgb, shopper_ids=shopper_ids):
-        box = getattr(match, "box", None)  # (top, right, bottom, left) in pixels
-        # FaceMatch.confidence is 0.5 at the tolerance and near 1 for a clear match, lowered
-        # when two shoppers are close.
-        distance = match.distance
-        out.append(
-            {
-                "shopper": match.shopper_id,
-                "confidence": round(float(match.confidence), 4) if match.shopper_id else 1.0,
-                "distance": round(float(distance), 4) if np.isfinite(distance or 0) else None,
-                "x": round((box[1] + box[3]) / 2 / width, 4) if box else None,
-                "box": [int(v) for v in box] if box else None,
-            }
-        )
-    return out
 
 
 def _visits_at(when) -> QuerySet[Visit]:
@@ -73,7 +50,7 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
         # Faces are matched only against shoppers in the store; with none inside, nobody at a
         # shelf can be anyone's evidence, so the (slow) face pass is skipped.
         return {"source": "face", "faces": []}
-    return {"source": "face", "faces": faces_identify(rgb=rgb, shopper_ids=shopper_ids)}
+    return {"source": "face", "faces": faces.faces_identify(rgb=rgb, shopper_ids=shopper_ids)}
 
 
 def _sees_faces(seen: list[Any], when) -> tuple[list[dict[str, Any]], dict[int, int]]:
