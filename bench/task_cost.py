@@ -117,7 +117,8 @@ def main() -> int:
     from store.models import Product, Shelf, Shopper, Slot
     from store.replay.frames import sees_jpeg
     from store.services.devices import device_create
-    from store.services.events import event_store, frame_store
+    from store.services.events import event_store
+    from store.services.frames import frame_store
     from store.services.visits import visit_open
 
     redis.Redis.from_url(env["REDIS_URL"]).delete("celery")

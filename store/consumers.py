@@ -21,7 +21,9 @@ from store.models import Device
 from store.ratelimit import RateLimited, ratelimit_hit
 from store.services import devices as device_services
 from store.services import events as event_services
+from store.services import frames as frame_services
 from store.services import live
+from store.services.config import device_config
 from vision.images import ImageError, probe
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,6 @@ def _watermark(device: Device, epoch: float) -> datetime:
 
 @database_sync_to_async
 def _config(device: Device) -> dict[str, Any]:
-    from store.services.config import device_config
 
     return device_config(device=device)
 
@@ -112,7 +113,7 @@ def _frame_quota(device: Device) -> None:
 
 @_parallel_db
 def _store_frame(device: Device, header: dict[str, Any], jpeg: bytes, w: int, h: int) -> bool:
-    return event_services.frame_store(device=device, header=header, jpeg=jpeg, width=w, height=h)[1]
+    return frame_services.frame_store(device=device, header=header, jpeg=jpeg, width=w, height=h)[1]
 
 
 def _within_bounds(msg: dict[str, Any]) -> None:

@@ -10,6 +10,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
 
+from minigo.celery import app
+
 
 def _timed(check) -> dict[str, Any]:
     start = time.perf_counter()
@@ -46,7 +48,6 @@ def _channel_layer() -> str:
 
 
 def _broker() -> str:
-    from minigo.celery import app
 
     if app.conf.task_always_eager:
         return "eager (tasks run in-process)"

@@ -1,18 +1,27 @@
-"""Celery tasks: thin wrappers that take ids and call a service. Each is safe to run twice
-(acks are late, so a task whose worker died is delivered again). Their live broadcasts go out
-together when the task ends (live.batched); no task stores a result unless it says so."""
+"""Celery tasks and the scheduling policy around them.
+
+Tasks are thin wrappers that take ids and call a service. Each is safe to run twice (acks are
+late, so a task whose worker died is delivered again). Their live broadcasts go out together
+when the task ends (live.batched); no task stores a result unless it says so.
+
+The `enqueue_*`/`schedule_*` helpers hold what the domain services should not know: when a
+task runs (after the commit, after a countdown, inline in embedded mode) and how it is queued.
+Services import this module at their top and call the helpers; the tasks import their
+services inside each function, the one direction of the cycle between the two."""
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import OperationalError
+from datetime import datetime, timedelta
 
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from minigo.celery import app
+from minigo.publish import task_publish
 from store.models import ShelfEvent
-from store.services import live, wakes
-from store.services.devices import device_mark_stale_offline
-from store.services.events import frames_expire, frames_recover
-from store.services.frames import frame_process
-from store.services.shelf_events import shelf_event_process, shelf_events_settle
 
 # Lock contention and dropped connections are retried, not failed.
 RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 8}
@@ -20,6 +29,9 @@ RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": True, "max_retri
 
 @shared_task(**RETRY)
 def process_shelf_event(event_id: int, final: bool = False, wake: bool = False) -> None:
+    from store.services import live, wakes
+    from store.services.shelf_events import shelf_event_process
+
     if wake:
         # Before anything is read: a frame committed from now on queues a wake of its own.
         wakes.wake_started(event_pk=event_id)
@@ -32,6 +44,8 @@ def process_shelf_event(event_id: int, final: bool = False, wake: bool = False) 
 
 @shared_task
 def settle_shelf_events() -> int:
+    from store.services.shelf_events import shelf_events_settle
+
     return shelf_events_settle()
 
 
@@ -40,8 +54,7 @@ SETTLE_QUEUED = "settle-receipts-queued"
 
 @shared_task(**RETRY)
 def settle_receipts() -> int:
-    from django.core.cache import cache
-
+    from store.services import live
     from store.services.settlement import visits_settle
 
     # Dropped before anything is read: a poke from now on queues a run of its own.
@@ -50,22 +63,11 @@ def settle_receipts() -> int:
         return visits_settle()
 
 
-def settle_receipts_soon() -> None:
-    """Run the settle job now: inline when embedded, else on a worker. With workers, one run
-    queued at a time: every decided pick pokes it, and a run that has not started yet will
-    see what the poke was about (the mark goes when the run starts, as for wakes)."""
-    from django.core.cache import cache
-
-    from minigo.celery import app
-
-    if app.conf.task_always_eager:
-        settle_receipts()
-    elif cache.add(SETTLE_QUEUED, 1, 60):
-        settle_receipts.delay()
-
-
 @shared_task(**RETRY)
 def process_frame(frame_id: int) -> None:
+    from store.services import live
+    from store.services.frames import frame_process
+
     with live.batched():
         frame_process(frame_id=frame_id)
 
@@ -73,6 +75,7 @@ def process_frame(frame_id: int) -> None:
 @shared_task
 def expire_frames() -> int:
     from store.services.dataset import dataset_expire
+    from store.services.frames import frames_expire
 
     expired = frames_expire()
     dataset_expire()  # unreviewed training images taken from frames go with them
@@ -81,11 +84,15 @@ def expire_frames() -> int:
 
 @shared_task
 def recover_frames() -> int:
+    from store.services.frames import frames_recover
+
     return frames_recover()
 
 
 @shared_task
 def mark_stale_devices_offline() -> int:
+    from store.services.devices import device_mark_stale_offline
+
     return device_mark_stale_offline()
 
 
@@ -106,3 +113,66 @@ def send_tab_statements() -> int:
 @shared_task(ignore_result=False)
 def ping() -> str:
     return "pong"
+
+
+def enqueue_shelf_event(*, event_pk: int) -> None:
+    """Process a stored shelf event once the transaction that stored it commits."""
+    transaction.on_commit(lambda: task_publish(process_shelf_event, event_pk))
+
+
+def enqueue_frame(*, frame_pk: int) -> None:
+    """Process a stored frame once the transaction that stored it commits."""
+    transaction.on_commit(lambda: task_publish(process_frame, frame_pk))
+
+
+def requeue_frame(*, frame_pk: int) -> None:
+    """Queue a frame again now (its first task was lost)."""
+    process_frame.delay(frame_pk)
+
+
+def schedule_final_decision(*, event: ShelfEvent) -> None:
+    """Come back to a waiting shelf event when its camera window has closed. Eager (embedded)
+    mode has no delay: the next sighting at this shelf or the periodic settle decides it."""
+    if app.conf.task_always_eager:
+        return
+    delay = (
+        event.occurred_at
+        + timedelta(
+            seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"] + settings.MINIGO["ATTRIBUTION_GRACE_S"]
+        )
+        - timezone.now()
+    ).total_seconds()
+    # Past its window (waiting for queued frames): look again in a few seconds; the frames'
+    # own wakes usually decide it first. One such look-again queued at a time.
+    countdown = delay if delay > 0 else 3.0
+    event_pk = event.pk
+    if delay > 0 or cache.add(f"final-shelf-event:{event_pk}", 1, int(countdown)):
+        transaction.on_commit(
+            lambda: process_shelf_event.apply_async(
+                (event_pk,), {"final": True}, countdown=max(0.1, countdown)
+            )
+        )
+
+
+def enqueue_wakes(*, device_pk: int, when: datetime) -> None:
+    """Once the current transaction commits (a frame's sightings), re-run the shelf events at
+    this shelf that wait for evidence within its window (store/services/wakes.py: which, and
+    why none is skipped). One wake queued per event at a time."""
+    from store.services import wakes
+
+    def wake() -> None:
+        for pk in wakes.waiting_near(device_pk=device_pk, when=when):
+            if wakes.wake_claim(event_pk=pk):
+                process_shelf_event.delay(pk, wake=True)
+
+    transaction.on_commit(wake)
+
+
+def settle_receipts_soon() -> None:
+    """Run the settle job now: inline when embedded, else on a worker. With workers, one run
+    queued at a time: every decided pick pokes it, and a run that has not started yet will
+    see what the poke was about (the mark goes when the run starts, as for wakes)."""
+    if app.conf.task_always_eager:
+        settle_receipts()
+    elif cache.add(SETTLE_QUEUED, 1, 60):
+        settle_receipts.delay()

@@ -1,32 +1,21 @@
-"""Face enrolment, consent and the entry QR code: the shopper's own (/api/me/...) and the
-staff kiosk's (/api/shoppers/...). Photos are read in memory and never stored."""
+"""Face enrolment and consent: the shopper's own (/api/me/consent/, /api/me/face/) and the
+staff kiosk's (/api/shoppers/<id>/faces/). Photos are read in memory and never stored."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import generics, serializers
+from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from store.api.permissions import IsStaff
+from store.api.permissions import IsStaff, me_shopper
 from store.errors import DomainError
 from store.models import Shopper
 from store.ratelimit import ratelimit_hit
 from store.services.faces import face_consent_set, face_count, face_delete, face_enrol
-from store.services.invites import shopper_invite
-from store.services.qr import qr_issue
-from store.services.shoppers import shopper_create
-
-
-def _me(request) -> Shopper:
-    shopper = getattr(request.user, "shopper", None)
-    if shopper is None:
-        raise DomainError("not_a_shopper", "this account has no shopper profile", status=403)
-    return shopper
 
 
 def _enrol_quota(key: str) -> None:
@@ -63,11 +52,11 @@ class MyConsent(APIView):
 
     @extend_schema(responses=ConsentOut)
     def get(self, request):
-        return Response(_consent_out(_me(request)))
+        return Response(_consent_out(me_shopper(request)))
 
     @extend_schema(request=ConsentIn, responses=ConsentOut)
     def post(self, request):
-        shopper = _me(request)
+        shopper = me_shopper(request)
         data = ConsentIn(data=request.data)
         data.is_valid(raise_exception=True)
         face_consent_set(shopper=shopper, consent=data.validated_data["face"])
@@ -94,7 +83,7 @@ class MyFace(APIView):
 
     @extend_schema(responses=FaceOut)
     def get(self, request):
-        return Response({"embeddings": face_count(shopper=_me(request))})
+        return Response({"embeddings": face_count(shopper=me_shopper(request))})
 
     @extend_schema(
         request={
@@ -103,7 +92,7 @@ class MyFace(APIView):
         responses={201: FaceOut},
     )
     def post(self, request):
-        shopper = _me(request)
+        shopper = me_shopper(request)
         _enrol_quota(f"shopper-{shopper.pk}")
         upload = request.FILES.get("image")
         if upload is None:
@@ -116,80 +105,8 @@ class MyFace(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request):
-        face_delete(shopper=_me(request))
+        face_delete(shopper=me_shopper(request))
         return Response(status=204)
-
-
-class MyQr(APIView):
-    """A fresh entry code: {"token", "expires_at", "svg"} (the SVG is the QR of the token)."""
-
-    @extend_schema(
-        responses=inline_serializer(
-            "QrCode",
-            {
-                "token": serializers.CharField(),
-                "expires_at": serializers.DateTimeField(),
-                "svg": serializers.CharField(),
-            },
-        )
-    )
-    def get(self, request):
-        code = qr_issue(shopper=_me(request))
-        response = Response(
-            {"token": code.token, "expires_at": code.expires_at.isoformat(), "svg": code.svg}
-        )
-        response["Cache-Control"] = "no-store"
-        return response
-
-
-# --- staff kiosk ----------------------------------------------------------------------------
-class ShopperIn(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
-    display_name = serializers.CharField(max_length=100)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
-    face_consent = serializers.BooleanField(default=False)
-
-
-class ShopperOut(serializers.ModelSerializer):
-    username = serializers.CharField(source="user.username")
-    email = serializers.CharField(source="user.email")
-    embeddings = serializers.IntegerField(source="embeddings_count", read_only=True)
-
-    class Meta:
-        model = Shopper
-        fields = [
-            "id",
-            "username",
-            "display_name",
-            "email",
-            "face_consent",
-            "face_consent_at",
-            "embeddings",
-            "created_at",
-        ]
-
-
-class ShopperList(generics.ListAPIView):
-    """Staff: the shoppers (paginated like every list: {"count", "results"}; `?q=` searches
-    names and usernames), and creating one at the kiosk."""
-
-    serializer_class = ShopperOut
-    permission_classes = [IsStaff]
-
-    def get_queryset(self):
-        qs = Shopper.objects.select_related("user").annotate(embeddings_count=Count("embeddings"))
-        q = self.request.query_params.get("q")
-        if q:
-            qs = qs.filter(Q(display_name__icontains=q) | Q(user__username__icontains=q))
-        return qs.order_by("display_name", "id")
-
-    @extend_schema(request=ShopperIn, responses={201: ShopperOut})
-    def post(self, request):
-        data = ShopperIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        shopper = shopper_create(**data.validated_data)
-        shopper.embeddings_count = 0
-        return Response(ShopperOut(shopper).data, status=201)
 
 
 KioskOut = inline_serializer(
@@ -237,39 +154,3 @@ class ShopperFaces(APIView):
     def delete(self, request, pk: int):
         face_delete(shopper=get_object_or_404(Shopper, pk=pk))
         return Response(status=204)
-
-
-InviteOut = inline_serializer(
-    "InviteOut",
-    {
-        "url": serializers.CharField(),
-        "svg": serializers.CharField(),
-        "expires_at": serializers.DateTimeField(),
-        "emailed": serializers.BooleanField(),
-        "username": serializers.CharField(),
-    },
-)
-
-
-class ShopperInvite(APIView):
-    """Staff: a set-password link for a shopper created at the kiosk, with its QR code to
-    print or scan; mailed too when the shopper has an address (unless {"email": false})."""
-
-    permission_classes = [IsStaff]
-
-    @extend_schema(request=None, responses=InviteOut)
-    def post(self, request, pk: int):
-        shopper = get_object_or_404(Shopper.objects.select_related("user"), pk=pk)
-        email = request.data.get("email", True) not in (False, "false", "0")
-        invite = shopper_invite(
-            shopper=shopper, base_url=request.build_absolute_uri("/"), email=email
-        )
-        return Response(
-            {
-                "url": invite.url,
-                "svg": invite.svg,
-                "expires_at": invite.expires_at.isoformat(),
-                "emailed": invite.emailed,
-                "username": shopper.user.get_username(),
-            }
-        )

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from store.api import faces as f
 from store.api import manage_views as mv
+from store.api import qr, shoppers
 from store.api import views as v
 
 urlpatterns = [
@@ -34,10 +35,10 @@ urlpatterns = [
     path("review/<int:pk>/resolve/", v.ReviewResolve.as_view(), name="api-review-resolve"),
     path("me/consent/", f.MyConsent.as_view(), name="api-me-consent"),
     path("me/face/", f.MyFace.as_view(), name="api-me-face"),
-    path("me/qr/", f.MyQr.as_view(), name="api-me-qr"),
-    path("shoppers/", f.ShopperList.as_view(), name="api-shoppers"),
+    path("me/qr/", qr.MyQr.as_view(), name="api-me-qr"),
+    path("shoppers/", shoppers.ShopperList.as_view(), name="api-shoppers"),
     path("shoppers/<int:pk>/faces/", f.ShopperFaces.as_view(), name="api-shopper-faces"),
-    path("shoppers/<int:pk>/invite/", f.ShopperInvite.as_view(), name="api-shopper-invite"),
+    path("shoppers/<int:pk>/invite/", shoppers.ShopperInvite.as_view(), name="api-shopper-invite"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -156,7 +158,6 @@ DEMO_SHOPPER_PASSWORD = "walk-out-demo"
 def demo_passwords(shoppers: dict[str, Shopper]) -> list[str]:
     """Give the replayed shoppers the known demo password, so a person can sign in as one
     and watch their phone. Refused unless the server runs in demo mode."""
-    from django.conf import settings
 
     if not settings.MINIGO.get("DEMO"):
         raise DomainError("not_demo", "known passwords are given only in demo mode (MINIGO_DEMO)")
@@ -214,10 +215,17 @@ def _as_jpeg(data: bytes) -> bytes:
 
 
 def device_message(
-    line: dict[str, Any], *, scenario: Scenario, ts: float, event_id: str, qr: str | None = None
+    line: dict[str, Any],
+    *,
+    scenario: Scenario,
+    ts: float,
+    event_id: str,
+    shopper: Callable[[str], Shopper | None],
 ) -> tuple[str, str | bytes]:
     """The websocket message a device sends for one timeline line: ("text", json) or
-    ("bytes", frame)."""
+    ("bytes", frame). A QR scan shows the entry code of the shopper `shopper(name)` finds
+    (the local replay knows its shoppers, the remote one asks the server's database), or a
+    code no shopper has."""
     kind = line["type"]
     if kind == "weight":
         msg = {
@@ -244,7 +252,9 @@ def device_message(
         }
         return "text", protocol.dumps(msg)
     if kind == "qr":
-        return "bytes", protocol.encode_frame(event_id=event_id, ts=ts, jpeg=qr_jpeg(qr or ""))
+        found = shopper(str(line.get("shopper")))
+        qr = qr_token(shopper=found) if found else "MG1:0:unknown"
+        return "bytes", protocol.encode_frame(event_id=event_id, ts=ts, jpeg=qr_jpeg(qr))
     if "image" in line:
         jpeg = _as_jpeg(_read(scenario.base_dir, line["image"]))
         return "bytes", protocol.encode_frame(event_id=event_id, ts=ts, jpeg=jpeg)

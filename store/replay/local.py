@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from edge_agent import protocol
-from store.models import Receipt, ReviewItem, ShelfEvent
+from store.models import Receipt, ReceiptRevision, ReviewItem, ShelfEvent
 from store.replay import build
 from store.replay.metrics import Metrics, score
 from store.replay.scenario import PHONE, Scenario, ScenarioError
@@ -182,7 +183,6 @@ def _no_wall_clock_limits() -> Iterator[None]:
 def receipts_amended() -> int:
     """Receipts whose lines changed after they were issued (not counting a provisional
     receipt that was only confirmed)."""
-    from store.models import ReceiptRevision
 
     changed = ReceiptRevision.objects.filter(revision__gt=1).values_list("receipt_id", "changes")
     return len({receipt for receipt, changes in changed if changes})
@@ -222,7 +222,7 @@ async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
             await comm.receive_json_from(timeout=10)  # its config
             comms[dev["device"]] = comm
         settle = database_sync_to_async(_settle_all)
-        message = database_sync_to_async(_message)
+        message = database_sync_to_async(build.device_message)
 
         async def report(devices) -> None:
             for device in sorted(devices):
@@ -238,7 +238,9 @@ async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
                 continue
             event_id = f"l{number}"
             produced = clock.base.timestamp() + float(line["t"])
-            kind, payload = await message(line, scenario, shoppers, clock, event_id, produced)
+            kind, payload = await message(
+                line, scenario=scenario, ts=produced, event_id=event_id, shopper=shoppers.get
+            )
             comm = comms.get(line["device"])
             if comm is None:
                 errors["unknown_device"] += 1
@@ -284,17 +286,8 @@ async def _heartbeat(comm: WebsocketCommunicator, watermark: float) -> None:
 
 
 def _close_connection() -> None:
-    from django.db import connection
 
     connection.close()
-
-
-def _message(line, scenario, shoppers, clock, event_id, produced: float):
-    qr = None
-    if line["type"] == "qr":
-        shopper = shoppers.get(str(line.get("shopper")))
-        qr = build.qr_token(shopper=shopper) if shopper else "MG1:0:unknown"
-    return build.device_message(line, scenario=scenario, ts=produced, event_id=event_id, qr=qr)
 
 
 async def _reply(comm: WebsocketCommunicator, event_id: str) -> dict:

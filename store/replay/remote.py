@@ -28,9 +28,21 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management.base import CommandError
+from django.db import close_old_connections
+from django.db.models import Q
 from tqdm import tqdm
+from websockets.asyncio.client import connect
 
 from edge_agent import protocol
+from store.models import (
+    EventStatus,
+    Receipt,
+    ReceiptRevision,
+    ReviewItem,
+    ShelfEvent,
+    Shopper,
+    Visit,
+)
 from store.replay import build
 from store.replay.metrics import Metrics, score
 from store.replay.scenario import PHONE, Scenario
@@ -155,10 +167,6 @@ def play(
 def _scenario_state(sc: Scenario) -> tuple[bool, dict[str, list[dict[str, int]]], int, int, int]:
     """(settled, receipts per shopper id, events sent to review, shelf events, amended) for
     the scenario's shoppers and devices, as the server's database says."""
-    from django.db import close_old_connections
-    from django.db.models import Q
-
-    from store.models import EventStatus, Receipt, ReceiptRevision, ReviewItem, ShelfEvent, Visit
 
     close_old_connections()
     names = [str(s["id"]) for s in sc.shoppers] + [str(e["shopper"]) for e in sc.expects]
@@ -202,7 +210,6 @@ def server_metrics(sc: Scenario, *, timeout_s: float) -> tuple[Metrics, bool]:
 
 
 async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, progress: bool):
-    from websockets.asyncio.client import connect
 
     counts: Counter = Counter()
     conns = {}
@@ -254,7 +261,7 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
         tasks.append(asyncio.create_task(read(dev["device"], ws)))
         if dev["device"] in shelves:
             tasks.append(asyncio.create_task(beat(dev["device"], ws)))
-    message = sync_to_async(_message, thread_sensitive=True)
+    message = sync_to_async(build.device_message, thread_sensitive=True)
     bar = tqdm(total=len(deliveries), unit="msg", disable=not progress)
     try:
         for arrives, number, line in deliveries:
@@ -265,7 +272,9 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
                 await sync_to_async(build.phone_action, thread_sensitive=True)(line)
                 continue
             produced = epoch + float(line["t"]) / speed
-            kind, payload = await message(line, sc, f"p{run}-{number}", produced)
+            kind, payload = await message(
+                line, scenario=sc, ts=produced, event_id=f"p{run}-{number}", shopper=_shopper
+            )
             ws = conns[line["device"]]
             await ws.send(payload)
             counts["sent"] += 1
@@ -289,11 +298,5 @@ async def _play(sc: Scenario, url: str, tokens: dict[str, str], speed: float, pr
     return counts
 
 
-def _message(line: dict[str, Any], sc: Scenario, event_id: str, produced: float):
-    qr = None
-    if line["type"] == "qr":
-        from store.models import Shopper
-
-        shopper = Shopper.objects.filter(user__username=str(line.get("shopper"))).first()
-        qr = build.qr_token(shopper=shopper) if shopper else "MG1:0:unknown"
-    return build.device_message(line, scenario=sc, ts=produced, event_id=event_id, qr=qr)
+def _shopper(username: str) -> Shopper | None:
+    return Shopper.objects.filter(user__username=username).first()

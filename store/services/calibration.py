@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from store.errors import DomainError
 from store.models import Slot
+from store.models.catalog import validate_reach
 
 
 def slot_calibrate(*, slot: Slot, reach: list[float] | tuple[float, float] | None) -> Slot:
     """Record where, across its shelf camera's view, the face of a shopper taking from `slot`
     appears ([x1, x2], fractions of the view's width), or clear it with None. Only a
     calibrated slot lets a face's position count as evidence of who took from it."""
-    from django.core.exceptions import ValidationError
-
-    from store.models.catalog import validate_reach
 
     try:
         validate_reach(list(reach) if reach is not None else None)

@@ -180,51 +180,21 @@ def cart_take(
     when = at or (shelf_event.occurred_at if shelf_event is not None else None) or timezone.now()
     if review_item is None and created_by is None:
         pick_check(visit=visit, product=product, at=when)
-    cart_visit = group_cart_visit(visit=visit, at=when)
-    if cart_visit.pk != visit.pk:
-        evidence = {
-            **(evidence or {}),
-            "picked_by": {"visit": visit.pk, "shopper": visit.shopper_id},
-        }
-    with transaction.atomic():
-        visit = _lock_visit(cart_visit, at=at, allow_closed=allow_closed)
-        locked_slot = _lock_slot(slot)
-        picked = None
-        before = None
-        if locked_slot is not None:
-            picked = slot_take_items(slot=locked_slot, product=product, quantity=quantity, at=when)
-            before = locked_slot.stock
-            # The sensor is the truth about what left the shelf; a stock count that says
-            # fewer were there was wrong, so it stops at zero rather than refusing the take.
-            locked_slot.stock = max(0, locked_slot.stock - quantity)
-            locked_slot.save(update_fields=["stock"])
-        if picked is not None and picked.markdown is not None:
-            evidence = {**(evidence or {}), "markdown": picked.markdown}
-        entry = CartEntry.objects.create(
-            visit=visit,
-            product=product,
-            kind=EntryKind.TAKE,
-            quantity=quantity,
-            unit_price=picked.unit_price if picked is not None else product.price,
-            slot=locked_slot,
-            shelf_event=shelf_event,
-            review_item=review_item,
-            confidence=confidence,
-            evidence=evidence or {},
-            created_by=created_by,
-        )
-        if locked_slot is not None:
-            stock_move_record(
-                slot=locked_slot,
-                reason="pick",
-                delta=locked_slot.stock - before,
-                batch=picked.batch,
-                cart_entry=entry,
-                by=created_by,
-                before=before,
-            )
-        _push(visit, entry)
-    return entry
+    return _cart_add(
+        kind=EntryKind.TAKE,
+        visit=visit,
+        product=product,
+        quantity=quantity,
+        slot=slot,
+        shelf_event=shelf_event,
+        review_item=review_item,
+        confidence=confidence,
+        evidence=evidence,
+        created_by=created_by,
+        at=at,
+        when=when,
+        allow_closed=allow_closed,
+    )
 
 
 def _take_price(visit: Visit, product: Product) -> Decimal:
@@ -256,33 +226,88 @@ def cart_return(
     take a product's quantity in the cart below zero: that raises `return_exceeds_cart`."""
     if quantity <= 0:
         raise DomainError("bad_quantity", "a return needs a positive quantity")
-    cart_visit = group_cart_visit(visit=visit, at=at)
+    return _cart_add(
+        kind=EntryKind.RETURN,
+        visit=visit,
+        product=product,
+        quantity=quantity,
+        slot=slot,
+        shelf_event=shelf_event,
+        review_item=review_item,
+        confidence=confidence,
+        evidence=evidence,
+        created_by=created_by,
+        at=at,
+        when=at,
+        allow_closed=allow_closed,
+    )
+
+
+def _cart_add(
+    *,
+    kind: str,
+    visit: Visit,
+    product: Product,
+    quantity: int,
+    slot: Slot | None,
+    shelf_event: ShelfEvent | None,
+    review_item: ReviewItem | None,
+    confidence: float | None,
+    evidence: dict[str, Any] | None,
+    created_by: AbstractBaseUser | None,
+    at: datetime | None,
+    when: datetime | None,
+    allow_closed: bool,
+) -> CartEntry:
+    """What a take and a return share: the entry lands on the cart of the visit's group (a
+    companion's pick or put-back on the payer's, saying who), under the visit's lock, with
+    the slot's stock and batches moved and recorded, and the cart pushed live. `when` is
+    the moment that decides the group and, for a take, the batch's price and markdown."""
+    take = kind == EntryKind.TAKE
+    cart_visit = group_cart_visit(visit=visit, at=when)
     if cart_visit.pk != visit.pk:
         evidence = {
             **(evidence or {}),
-            "put_back_by": {"visit": visit.pk, "shopper": visit.shopper_id},
+            "picked_by" if take else "put_back_by": {
+                "visit": visit.pk,
+                "shopper": visit.shopper_id,
+            },
         }
     with transaction.atomic():
         visit = _lock_visit(cart_visit, at=at, allow_closed=allow_closed)
-        in_cart = cart_quantity(visit=visit, product=product)
-        if quantity > in_cart:
-            raise Conflict(
-                "return_exceeds_cart",
-                f"{quantity} returned but only {in_cart} of {product.sku} in the cart",
-            )
+        if take:
+            unit_price = product.price
+        else:
+            in_cart = cart_quantity(visit=visit, product=product)
+            if quantity > in_cart:
+                raise Conflict(
+                    "return_exceeds_cart",
+                    f"{quantity} returned but only {in_cart} of {product.sku} in the cart",
+                )
+            unit_price = _take_price(visit, product)
         locked_slot = _lock_slot(slot)
-        batch = None
+        batch = before = None
         if locked_slot is not None:
-            batch = slot_return_items(slot=locked_slot, product=product, quantity=quantity)
+            if take:
+                picked = slot_take_items(
+                    slot=locked_slot, product=product, quantity=quantity, at=when
+                )
+                batch, unit_price = picked.batch, picked.unit_price
+                if picked.markdown is not None:
+                    evidence = {**(evidence or {}), "markdown": picked.markdown}
+            else:
+                batch = slot_return_items(slot=locked_slot, product=product, quantity=quantity)
             before = locked_slot.stock
-            locked_slot.stock = locked_slot.stock + quantity
+            # The sensor is the truth about what left the shelf; a stock count that says
+            # fewer were there was wrong, so it stops at zero rather than refusing the take.
+            locked_slot.stock = max(0, before - quantity) if take else before + quantity
             locked_slot.save(update_fields=["stock"])
         entry = CartEntry.objects.create(
             visit=visit,
             product=product,
-            kind=EntryKind.RETURN,
-            quantity=-quantity,
-            unit_price=_take_price(visit, product),
+            kind=kind,
+            quantity=quantity if take else -quantity,
+            unit_price=unit_price,
             slot=locked_slot,
             shelf_event=shelf_event,
             review_item=review_item,
@@ -293,8 +318,8 @@ def cart_return(
         if locked_slot is not None:
             stock_move_record(
                 slot=locked_slot,
-                reason="return",
-                delta=quantity,
+                reason="pick" if take else "return",
+                delta=locked_slot.stock - before,
                 batch=batch,
                 cart_entry=entry,
                 by=created_by,

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from edge_agent import protocol
 from store.models import Device, Slot
+from store.services import live
 
 
 def device_config(*, device: Device) -> dict[str, Any]:
@@ -38,7 +39,6 @@ def device_config(*, device: Device) -> dict[str, Any]:
 def device_config_push(*, device: Device) -> None:
     """Send a device its current config (after the planogram changed); a device that is not
     connected gets it when it next connects."""
-    from store.services import live
 
     payload = device_config(device=device)
     payload.pop("type")

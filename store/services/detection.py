@@ -32,6 +32,9 @@ from store.models import (
     ShelfEvent,
     Slot,
 )
+from store.services import detectors
+from store.services.counting import count_change
+from store.services.events import event_store
 from vision.detect import ModelError
 
 log = logging.getLogger(__name__)
@@ -57,10 +60,9 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
         return {}
     if shelf.detector_id is None:
         return {}
-    from store.services.detectors import detector_load
 
     try:
-        detector = detector_load(model=shelf.detector)
+        detector = detectors.detector_load(model=shelf.detector)  # a seam tests replace
     except (ModelError, OSError, ValueError) as exc:
         log.warning("detector %s cannot be loaded: %s", shelf.detector_id, exc)
         return {"detector": shelf.detector_id, "error": "detector_unavailable"}
@@ -227,7 +229,6 @@ def _interactions(
 def _events_for(
     *, start: _Seen, end: _Seen, hands: list[_Seen], camera_slots: set[str]
 ) -> list[ShelfEvent]:
-    from store.services.events import event_store
 
     device = end.frame.device
     # The moment the hand left: the last frame it was seen in.
@@ -281,8 +282,6 @@ def detection_weight_verdict(*, event: ShelfEvent) -> tuple[str, dict[str, Any] 
     )
     if slot is None or slot.product is None:
         return "silent", None
-    from store.services.shelf_events import count_change
-
     count = count_change(slot=slot, sensor=event.sensor, before=event.before, after=event.after)
     if not count.explained:
         return "silent", None  # the sensor reading goes to review on its own

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -11,6 +11,7 @@ from django.utils import timezone
 from store.errors import DomainError
 from store.models import Device, DeviceKind
 from store.services import live
+from store.services.settlement import settlement_watermark_moved
 
 TOKEN_PREFIX = "mgd_"
 
@@ -116,9 +117,6 @@ def device_report_watermark(*, device: Device, epoch: float) -> datetime | None:
     """Record the device's watermark (a Unix time: everything it produced up to then has
     reached the server). It only moves forward and never past the server's clock. When it
     passes a leaving shopper's exit time, the settlement runs. Returns the recorded value."""
-    from datetime import UTC
-
-    from store.services.settlement import settlement_watermark_moved
 
     now = timezone.now()
     at = min(datetime.fromtimestamp(epoch, tz=UTC), now)

@@ -157,6 +157,30 @@ def face_identify(*, rgb: np.ndarray, shopper_ids: list[int] | None = None) -> l
     ]
 
 
+def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str, Any]]:
+    """face_identify's matches as a shelf frame records them: each face's shopper (None
+    when unknown), confidence, distance, box and horizontal centre (`x`, a fraction of the
+    view's width, for the slots' reach). The one seam between shelf sightings and face
+    identification; tests patch it."""
+    out = []
+    width = rgb.shape[1]
+    for match in face_identify(rgb=rgb, shopper_ids=shopper_ids):
+        box = getattr(match, "box", None)  # (top, right, bottom, left) in pixels
+        # FaceMatch.confidence is 0.5 at the tolerance and near 1 for a clear match, lowered
+        # when two shoppers are close.
+        distance = match.distance
+        out.append(
+            {
+                "shopper": match.shopper_id,
+                "confidence": round(float(match.confidence), 4) if match.shopper_id else 1.0,
+                "distance": round(float(distance), 4) if np.isfinite(distance or 0) else None,
+                "x": round((box[1] + box[3]) / 2 / width, 4) if box else None,
+                "box": [int(v) for v in box] if box else None,
+            }
+        )
+    return out
+
+
 # --- enrolment, consent, deletion -----------------------------------------------------------
 def face_count(*, shopper: Shopper) -> int:
     return FaceEmbedding.objects.filter(shopper=shopper).count()

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from store import tasks
 from store.models import (
     Device,
     DeviceKind,
@@ -114,8 +115,6 @@ def settlement_poke(*, when: datetime | None = None) -> None:
         waiting = waiting.filter(exited_at__gte=when - timedelta(seconds=ENTRY_SLACK_S))
     if not waiting.exists():
         return
-    from store import tasks
-
     transaction.on_commit(tasks.settle_receipts_soon)
 
 
@@ -128,8 +127,6 @@ def settlement_watermark_moved(*, previous: datetime | None, now: datetime) -> N
     if previous is not None:
         waiting = waiting.filter(exited_at__gt=previous - timedelta(seconds=ENTRY_SLACK_S))
     if waiting.exists():
-        from store import tasks
-
         transaction.on_commit(tasks.settle_receipts_soon)
 
 

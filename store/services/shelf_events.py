@@ -18,13 +18,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from store import tasks
 from store.errors import DomainError
 from store.faults import fault_point
 from store.models import (
@@ -39,67 +39,15 @@ from store.models import (
 )
 from store.services import attribution, live, wakes
 from store.services.carts import cart_return, cart_take
+from store.services.counting import Count, count_change, weight_fit
 from store.services.detection import detection_weight_verdict
 from store.services.events import mark_processed
+from store.services.ondemand import DEFERRED, frames_request
 from store.services.receipts import receipt_revise
 from store.services.review import review_open
+from store.services.settlement import settlement_poke
 
 log = logging.getLogger(__name__)
-MAX_ITEMS_PER_EVENT = 24
-
-
-@dataclass(frozen=True)
-class Count:
-    """Items that left the slot (positive) or came back (negative); `explained` is False when
-    the reading fits no whole number of items."""
-
-    delta: int
-    explained: bool
-    detail: dict[str, Any]
-
-
-def weight_fit(*, grams: float, product: Product, scale_tol: float = 0.0) -> int | None:
-    """How many of `product` weigh `grams` (each within its tolerance), or None. On another
-    product's scale the reading is no finer than that slot's own tolerance (`scale_tol`)."""
-    k = round(grams / product.unit_weight_g)
-    if k < 1 or k > MAX_ITEMS_PER_EVENT:
-        return None
-    if abs(grams - k * product.unit_weight_g) <= max(product.weight_tolerance_g, scale_tol) * k:
-        return k
-    return None
-
-
-def count_change(*, slot: Slot, sensor: str, before: float, after: float) -> Count:
-    product = slot.product
-    if sensor == "load_cell":
-        removed_g = before - after
-        unit, tol = product.unit_weight_g, product.weight_tolerance_g
-        k = round(removed_g / unit)
-        residual = abs(removed_g - k * unit)
-        # The tolerance is per item: k items can each be off by their own tolerance.
-        explained = residual <= tol * max(1, abs(k))
-        return Count(k, explained, {"removed_g": removed_g, "residual_g": round(residual, 2)})
-    if sensor == "ultrasonic":
-        if not slot.lane_depth_mm or not slot.item_depth_mm:
-            return Count(0, False, {"error": "lane_not_configured"})
-
-        def items(distance: float) -> float:
-            return (slot.lane_depth_mm - distance) / slot.item_depth_mm
-
-        raw = items(before) - items(after)
-        k = round(raw)
-        return Count(
-            k,
-            abs(raw - k) <= 0.35,
-            {"items_before": round(items(before), 2), "items_after": round(items(after), 2)},
-        )
-    if sensor == "camera":
-        # Product counts seen by the shelf camera before and after an interaction.
-        return Count(int(before - after), True, {"seen_before": before, "seen_after": after})
-    if sensor == "light":
-        # Present (1) → absent (0) is the last item taken; absent → present, one put back.
-        return Count(int(before - after), True, {})
-    return Count(0, False, {"error": "unknown_sensor"})
 
 
 @dataclass(frozen=True)
@@ -180,7 +128,6 @@ def _frames_pending(event: ShelfEvent) -> bool:
     by FRAME_BACKLOG_WAIT_S, so a frame that never gets processed cannot hold an event.
     Frames whose faces were deferred (store/services/ondemand.py) count too, whatever the
     event's age: waiting on them analyses them at once."""
-    from store.services.ondemand import DEFERRED
 
     window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
     frames = Frame.objects.filter(
@@ -216,7 +163,6 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
     sighting arrives at this shelf, and decided when the window closes); `final` decides it
     now whatever the evidence. A decided event may be the last one a leaving shopper's
     receipt waits for: the settlement is told."""
-    from store.services.settlement import settlement_poke
 
     with transaction.atomic():
         event = _process(event_id=event_id, final=final)
@@ -345,35 +291,9 @@ def _wait(event: ShelfEvent, *, detail: dict, candidates: list) -> ShelfEvent:
         "best": candidates[0].as_dict() if candidates else None,
     }
     event.save(update_fields=["result"])
-    from store.services.ondemand import frames_request
 
     frames_request(event=event)  # the frames of its window whose faces were not computed
-    from minigo.celery import app
-
-    if not app.conf.task_always_eager:
-        # With real workers, come back when the window has closed. Eager (embedded) mode has
-        # no delay: the next sighting at this shelf or the periodic settle decides it.
-        from store.tasks import process_shelf_event
-
-        delay = (
-            event.occurred_at
-            + timedelta(
-                seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"]
-                + settings.MINIGO["ATTRIBUTION_GRACE_S"]
-            )
-            - timezone.now()
-        ).total_seconds()
-        # Past its window (waiting for queued frames): look again in a few seconds; the
-        # frames' own wakes usually decide it first. One such look-again queued at a time.
-        countdown = delay if delay > 0 else 3.0
-        from django.core.cache import cache
-
-        if delay > 0 or cache.add(f"final-shelf-event:{event.pk}", 1, int(countdown)):
-            transaction.on_commit(
-                lambda: process_shelf_event.apply_async(
-                    (event.pk,), {"final": True}, countdown=max(0.1, countdown)
-                )
-            )
+    tasks.schedule_final_decision(event=event)
     return event
 
 

@@ -14,37 +14,14 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
 from django.db.models import FilteredRelation, Q, QuerySet
 
-from store.models import Frame, Sighting, Visit
-from store.services import wakes
+from store import tasks
+from store.models import Frame, Shopper, Sighting, Visit
+from store.services import faces
 from store.services.attribution import ENTRY_SLACK_S
+from store.services.sees import sees_name
 from vision.faces import MATCH_CONFIDENCE
-
-
-def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str, Any]]:
-    """Faces in `rgb` matched against the given shoppers only. The one seam to face
-    identification (`store.services.faces.face_identify`); tests patch it."""
-    from store.services.faces import face_identify
-
-    out = []
-    width = rgb.shape[1]
-    for match in face_identify(rgb=rgb, shopper_ids=shopper_ids):
-        box = getattr(match, "box", None)  # (top, right, bottom, left) in pixels
-        # FaceMatch.confidence is 0.5 at the tolerance and near 1 for a clear match, lowered
-        # when two shoppers are close.
-        distance = match.distance
-        out.append(
-            {
-                "shopper": match.shopper_id,
-                "confidence": round(float(match.confidence), 4) if match.shopper_id else 1.0,
-                "distance": round(float(distance), 4) if np.isfinite(distance or 0) else None,
-                "x": round((box[1] + box[3]) / 2 / width, 4) if box else None,
-                "box": [int(v) for v in box] if box else None,
-            }
-        )
-    return out
 
 
 def _visits_at(when) -> QuerySet[Visit]:
@@ -73,7 +50,7 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
         # Faces are matched only against shoppers in the store; with none inside, nobody at a
         # shelf can be anyone's evidence, so the (slow) face pass is skipped.
         return {"source": "face", "faces": []}
-    return {"source": "face", "faces": faces_identify(rgb=rgb, shopper_ids=shopper_ids)}
+    return {"source": "face", "faces": faces.faces_identify(rgb=rgb, shopper_ids=shopper_ids)}
 
 
 def _sees_faces(seen: list[Any], when) -> tuple[list[dict[str, Any]], dict[int, int]]:
@@ -81,8 +58,6 @@ def _sees_faces(seen: list[Any], when) -> tuple[list[dict[str, Any]], dict[int, 
     across the view and how sure its match was (vision.faces.MATCH_CONFIDENCE's scale; a clear
     match when absent). Only consenting shoppers can be named, as real vision matches only
     their embeddings. Returns the faces and {shopper id: open visit id}, from one query."""
-    from store.models import Shopper
-    from store.services.sees import sees_name
 
     names = [sees_name(item) for item in seen]
     rows = (
@@ -159,7 +134,8 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
             seen.append({"shopper": face["shopper"], "confidence": face["confidence"]})
     if rows:
         Sighting.objects.bulk_create(rows)
-        _wake_waiting_events(frame=frame)
+        # Re-run the shelf events waiting at this shelf (store/services/wakes.py).
+        tasks.enqueue_wakes(device_pk=frame.device_id, when=frame.captured_at)
     # Only a face good enough to name its shopper moves their "last seen" mark.
     visit_ids = {r.visit_id for r in rows if r.visit_id and r.confidence >= MATCH_CONFIDENCE}
     if visit_ids:
@@ -171,19 +147,3 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
         "unknown_faces": sum(1 for r in rows if r.shopper_id is None),
         "faces": boxes,
     }
-
-
-def _wake_waiting_events(*, frame: Frame) -> None:
-    """Once this frame's sightings are committed, re-run the shelf events at this shelf that
-    wait for evidence within its window (store/services/wakes.py: which, and why none is
-    skipped)."""
-    device_pk, when = frame.device_id, frame.captured_at
-
-    def wake() -> None:
-        from store.tasks import process_shelf_event
-
-        for pk in wakes.waiting_near(device_pk=device_pk, when=when):
-            if wakes.wake_claim(event_pk=pk):
-                process_shelf_event.delay(pk, wake=True)
-
-    transaction.on_commit(wake)

@@ -5,6 +5,11 @@ from django.utils import timezone
 
 from store.models import Device, Receipt, Shopper, Visit, VisitStatus
 from store.services import live
+from store.services.settlement import (
+    settlement_request_watermarks,
+    visit_settle,
+    visit_settling_payload,
+)
 
 
 def visit_current(*, shopper: Shopper) -> Visit | None:
@@ -54,11 +59,6 @@ def visit_close(*, visit: Visit, device: Device | None = None, at=None) -> Recei
     before the entry) and start its settlement. Returns the receipt if the evidence is already
     complete, else None: the shopper is told "finalising" and the receipt follows (invariant
     7). Idempotent: closing a closed visit only settles it again."""
-    from store.services.settlement import (
-        settlement_request_watermarks,
-        visit_settle,
-        visit_settling_payload,
-    )
 
     with transaction.atomic():
         locked = Visit.objects.select_for_update().select_related("shopper").get(pk=visit.pk)

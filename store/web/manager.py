@@ -20,7 +20,9 @@ from store.models import (
     SensorKind,
     Shelf,
 )
+from store.selectors import devices_state, manager_state
 from store.services.disputes import dispute_payload, dispute_refundable, dispute_resolve
+from store.services.pixels import pixels_get
 from store.services.receipts import receipt_correct
 from store.services.store_settings import FIELDS as SETTINGS_FIELDS
 from store.services.store_settings import store_settings_get, store_settings_update
@@ -28,7 +30,6 @@ from store.web import analytics as analytics_selectors
 from store.web import review as review_selectors
 from store.web.access import staff_required
 from store.web.receipts import percent_text
-from store.web.selectors import devices_state, manager_state
 
 
 @staff_required
@@ -54,7 +55,6 @@ def frame_jpeg(request: HttpRequest, pk: int) -> HttpResponse:
     """A frame's JPEG while the server still holds it. Once its pixels were dropped (after
     processing, unless frames are kept) the answer is 204: the page then draws the boxes on
     a blank frame, and a page racing the drop does not see an error. No such frame: 404."""
-    from store.services.pixels import pixels_get
 
     frame = Frame.objects.filter(pk=pk).defer("jpeg").first()
     if frame is None:

@@ -20,8 +20,9 @@ from store.models import (
     Visit,
     VisitStatus,
 )
+from store.selectors import frame_boxes, reason_text
 from store.services import attribution
-from store.web.selectors import frame_boxes, reason_text
+from store.services.pixels import pixels_held
 
 SENSORS = {value: label for value, label in SensorKind.choices}
 TRACE_WINDOW_S = 120
@@ -146,7 +147,6 @@ def _nearest_frame(item: ReviewItem, event: ShelfEvent | None) -> Frame | None:
 def _frame_info(frame: Frame | None, names: dict[int, str]) -> dict[str, Any] | None:
     if frame is None:
         return None
-    from store.services.pixels import pixels_held
 
     held = pixels_held(frame=frame)
     return {

@@ -13,12 +13,12 @@ from django.views.decorators.http import require_POST
 
 from store.errors import DomainError
 from store.models import Dispute, Receipt, ReceiptLine
+from store.selectors import shopper_state
 from store.services.disputes import dispute_open
 from store.services.receipts import receipt_refunds
 from store.services.shoppers import shopper_create
 from store.web.access import shopper_required
 from store.web.receipts import receipt_context
-from store.web.selectors import shopper_state
 
 
 class SignUpForm(forms.Form):

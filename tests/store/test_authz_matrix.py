@@ -20,7 +20,7 @@ from minigo.asgi import application
 from store.models import CartEntry, Receipt, ReviewItem, Slot, Visit
 from store.services.carts import cart_take
 from store.services.devices import device_revoke
-from store.services.events import frame_store
+from store.services.frames import frame_store
 from store.services.review import review_open
 from store.services.visits import visit_close, visit_open
 

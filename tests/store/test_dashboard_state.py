@@ -9,11 +9,11 @@ from django.test import Client
 from django.utils import timezone
 
 from store.models import Frame, Receipt, ShelfEvent, Visit
+from store.selectors import frame_boxes
 from store.services.carts import cart_take
 from store.services.review import review_open
 from store.services.visits import visit_close, visit_open
 from store.web import analytics
-from store.web.selectors import frame_boxes
 
 
 def staff(manager) -> Client:

@@ -18,8 +18,8 @@ from store.models import (
 )
 from store.replay.frames import sees_jpeg
 from store.services import detection, detectors
-from store.services.events import event_store, frame_store
-from store.services.frames import frame_process
+from store.services.events import event_store
+from store.services.frames import frame_process, frame_store
 from store.services.shelf_events import shelf_event_process
 from tests.conftest import needs_postgres
 from tests.vision.onnx_models import constant_model, v8_output

@@ -13,8 +13,8 @@ from django.utils import timezone
 from PIL import Image
 
 from store.models import CartEntry, Frame, ShelfEvent
-from store.services.events import event_store, frame_store
-from store.services.frames import frame_process
+from store.services.events import event_store
+from store.services.frames import frame_process, frame_store
 from store.services.pixels import pixels_get
 from store.services.shelf_events import shelf_event_process
 from store.services.visits import visit_open
@@ -51,7 +51,7 @@ def _faces_of(shopper):
 
 def test_a_shelf_frame_nobody_needs_is_not_analysed(store, two_inside, no_last_seen):
     frame = _frame(store, "f1", timezone.now())
-    with mock.patch("store.services.sightings.faces_identify") as identify:
+    with mock.patch("store.services.faces.faces_identify") as identify:
         frame_process(frame_id=frame.pk)
     identify.assert_not_called()
     frame.refresh_from_db()
@@ -69,7 +69,7 @@ def test_a_frame_near_a_waiting_event_is_analysed_and_decides_it(
     event = event_store(device=store.shelf_device, msg=msg)[0]
     shelf_event_process(event_id=event.pk)  # two shoppers, no face: it waits
     frame = _frame(store, "f1", now + timedelta(seconds=0.5))
-    with mock.patch("store.services.sightings.faces_identify", return_value=_faces_of(ana.shopper)):
+    with mock.patch("store.services.faces.faces_identify", return_value=_faces_of(ana.shopper)):
         with django_capture_on_commit_callbacks(execute=True):
             frame_process(frame_id=frame.pk)
     frame.refresh_from_db()
@@ -85,14 +85,14 @@ def test_an_event_that_starts_waiting_gets_the_deferred_frames_of_its_window(
     now = timezone.now()
     before = _frame(store, "f1", now - timedelta(seconds=0.5))
     far = _frame(store, "f0", now - timedelta(seconds=20))
-    with mock.patch("store.services.sightings.faces_identify") as identify:
+    with mock.patch("store.services.faces.faces_identify") as identify:
         frame_process(frame_id=before.pk)
         frame_process(frame_id=far.pk)
     identify.assert_not_called()
     msg = {"event_id": "e1", "slot": "A1", "sensor": "load_cell", "before": 4200.0,
            "after": 3850.0, "ts": now.timestamp()}  # fmt: skip
     event = event_store(device=store.shelf_device, msg=msg)[0]
-    with mock.patch("store.services.sightings.faces_identify", return_value=_faces_of(kit.shopper)):
+    with mock.patch("store.services.faces.faces_identify", return_value=_faces_of(kit.shopper)):
         with django_capture_on_commit_callbacks(execute=True):
             shelf_event_process(event_id=event.pk)
     before.refresh_from_db()
@@ -108,7 +108,7 @@ def test_one_frame_per_shelf_now_and_then_keeps_last_seen_moving(store, two_insi
     cache.delete(f"faces-last-seen:{store.shelf_device.pk}")
     now = timezone.now()
     first, second = _frame(store, "f1", now), _frame(store, "f2", now + timedelta(seconds=0.5))
-    with mock.patch("store.services.sightings.faces_identify", return_value=[]) as identify:
+    with mock.patch("store.services.faces.faces_identify", return_value=[]) as identify:
         frame_process(frame_id=first.pk)
         frame_process(frame_id=second.pk)
     assert identify.call_count == 1

@@ -14,7 +14,7 @@ from django.utils import timezone
 from PIL import Image
 
 from store.models import Frame
-from store.services.events import frame_store, frames_expire
+from store.services.frames import frame_store, frames_expire
 from store.services.pixels import pixels_get
 from store.tasks import recover_frames
 

@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from store.errors import DomainError
 from store.models import Account, AccountEntry, GroupMember, Payment, ShoppingGroup
+from store.selectors import manager_state
 from store.services.carts import cart_return, cart_take
 from store.services.entry import entry_admit
 from store.services.groups import group_announce, group_guests_seen, group_label
 from store.services.visits import visit_close
-from store.web.selectors import manager_state
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_a_companion_first_seen_as_an_unknown_face_still_joins(store, shopper, c
 
 
 def test_a_companion_s_phone_says_whose_receipt_the_picks_go_on(store, shopper, child):
-    from store.web.selectors import shopper_state
+    from store.selectors import shopper_state
 
     now = timezone.now()
     group_announce(shopper=shopper, companions=1)

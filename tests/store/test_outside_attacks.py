@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from minigo.request_limits import BodyLimitMiddleware
-from store.auth_views import login_limit_key
+from store.web.login import login_limit_key
 
 ROOT = Path(__file__).resolve().parents[2]
 

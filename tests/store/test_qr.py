@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from store.models import Frame, Visit
-from store.services.events import frame_store
+from store.services.frames import frame_store
 from store.services.qr import qr_check, qr_issue, qr_revoke
 from tests.faces_support import fresh_gallery, jpeg, real_faces  # noqa: F401
 from vision.qr import render_qr

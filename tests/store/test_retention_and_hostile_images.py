@@ -15,8 +15,7 @@ from PIL import Image
 
 from minigo.celery import app as celery_app
 from store.models import Frame
-from store.services.events import frame_store
-from store.services.frames import frame_process
+from store.services.frames import frame_process, frame_store
 from store.tasks import expire_frames
 
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from store.models import Frame, Sighting, Visit
 from store.services import live
-from store.services.events import event_store, frame_store
-from store.services.frames import frame_process
+from store.services.events import event_store
+from store.services.frames import frame_process, frame_store
 from store.services.pixels import pixels_get
 from store.services.shelf_events import shelf_event_process
 from store.services.visits import visit_open

@@ -1,8 +1,12 @@
+"""The site's front door: the landing page, the health check and staff-only media."""
+
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.static import serve
 
 from store.health import health_report
 
@@ -25,7 +29,4 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def media(request: HttpRequest, path: str) -> HttpResponse:
     # MEDIA_ROOT is read per request, not frozen when the URLs are loaded.
-    from django.conf import settings
-    from django.views.static import serve
-
     return serve(request, path, document_root=settings.MEDIA_ROOT)

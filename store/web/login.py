@@ -1,3 +1,5 @@
+"""Signing in: Django's login with attempts limited per client and per account."""
+
 from __future__ import annotations
 
 import hashlib
