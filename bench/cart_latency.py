@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "minigo_cart_latency"
@@ -190,6 +191,35 @@ async def _run(port: int, token: str, session: str, events: int, gap: float) -> 
     return [(got[i] - sent[i]) * 1000 for i in sorted(got) if i in sent]
 
 
+def start_store(
+    env: dict[str, str], log: Any, procs: list, *, concurrency: int, worker_args: tuple = ()
+) -> int:
+    """daphne on a free port and a Celery worker (appended to `procs`), with the queue purged
+    first: tasks left by an earlier run name rows of a dropped database. Returns the port."""
+    port = _free_port()
+    bin_dir = Path(sys.executable).parent
+    subprocess.run(
+        [str(bin_dir / "celery"), "-A", "minigo", "purge", "-f"],
+        cwd=ROOT, env=env, capture_output=True, check=False,
+    )  # fmt: skip
+    daphne = [
+        str(bin_dir / "daphne"),
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "minigo.asgi:application",
+    ]
+    worker = [str(bin_dir / "celery"), "-A", "minigo", "worker", *worker_args,
+              "--loglevel", "warning", "--concurrency", str(concurrency),
+              "-Q", "celery"]  # fmt: skip
+    for cmd in (daphne, worker):
+        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log))
+    _wait_for_port(port)
+    time.sleep(5)  # the worker starts
+    return port
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200)
@@ -215,54 +245,7 @@ def main() -> None:
     log = open(args.log, "ab") if args.log else subprocess.DEVNULL  # noqa: SIM115
     try:
         boot = _setup(env)
-        port = _free_port()
-        bin_dir = Path(sys.executable).parent
-        # Tasks left in the queue by an earlier run name rows of a dropped database.
-        subprocess.run(
-            [str(bin_dir / "celery"), "-A", "minigo", "purge", "-f"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            check=False,
-        )
-        procs.append(
-            subprocess.Popen(
-                [
-                    str(bin_dir / "daphne"),
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "minigo.asgi:application",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
-        )
-        procs.append(
-            subprocess.Popen(
-                [
-                    str(bin_dir / "celery"),
-                    "-A",
-                    "minigo",
-                    "worker",
-                    "--loglevel",
-                    "warning",
-                    "--concurrency",
-                    str(args.concurrency),
-                    "-Q",
-                    "celery",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
-        )
-        _wait_for_port(port)
-        time.sleep(5)  # the worker starts
+        port = start_store(env, log, procs, concurrency=args.concurrency)
         ms = asyncio.run(_run(port, boot["token"], boot["session"], args.events, args.gap))
     finally:
         for p in procs:

@@ -212,53 +212,8 @@ def main() -> None:
             cwd=ROOT, env=env, capture_output=True, text=True, check=True,
         )  # fmt: skip
         boot = json.loads(out.stdout.strip().splitlines()[-1])
-        port = common._free_port()
-        bin_dir = Path(sys.executable).parent
-        subprocess.run(
-            [str(bin_dir / "celery"), "-A", "minigo", "purge", "-f"],
-            cwd=ROOT, env=env, capture_output=True, check=False,
-        )  # fmt: skip
-        procs.append(
-            subprocess.Popen(
-                [
-                    str(bin_dir / "daphne"),
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "minigo.asgi:application",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=log,
-            )  # fmt: skip
-        )
-        procs.append(
-            subprocess.Popen(
-                [
-                    str(bin_dir / "celery"),
-                    "-A",
-                    "minigo",
-                    "worker",
-                    "--beat",
-                    "--schedule",
-                    f"/tmp/{DB_NAME}-{os.getpid()}.beat",
-                    "--loglevel",
-                    "warning",
-                    "--concurrency",
-                    str(args.concurrency),
-                    "-Q",
-                    "celery",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=log,
-            )  # fmt: skip
-        )
-        common._wait_for_port(port)
-        time.sleep(5)  # the worker starts
+        beat = ("--beat", "--schedule", f"/tmp/{DB_NAME}-{os.getpid()}.beat")
+        port = common.start_store(env, log, procs, concurrency=args.concurrency, worker_args=beat)
         cart_ms, receipt_ms = asyncio.run(_run(port, boot, args.visits))
     finally:
         for p in procs:
