@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -19,13 +19,19 @@ from store.models import (
     ReviewItem,
     ShelfEvent,
     Slot,
+    StockBatch,
     Visit,
     VisitStatus,
 )
 from store.services import live
 from store.services.age import pick_check
 from store.services.groups import group_cart_visit
-from store.services.restock import slot_return_items, slot_take_items, stock_move_record
+from store.services.restock import (
+    Picked,
+    slot_return_items,
+    slot_take_items,
+    stock_move_record,
+)
 
 
 @dataclass(frozen=True)
@@ -122,10 +128,48 @@ def _lock_visit(visit: Visit, *, at: datetime | None, allow_closed: bool) -> Vis
     raise Conflict("visit_closed", "the shopper had left the store before this happened")
 
 
-def _lock_slot(slot: Slot | None) -> Slot | None:
+@dataclass(frozen=True)
+class _SlotMove:
+    slot: Slot
+    before: int
+    batch: StockBatch | None
+    picked: Picked | None
+
+    def record(
+        self, *, reason: str, entry: CartEntry, by: AbstractBaseUser | None, note: str = ""
+    ) -> None:
+        stock_move_record(
+            slot=self.slot,
+            reason=reason,
+            delta=self.slot.stock - self.before,
+            batch=self.batch,
+            cart_entry=entry,
+            by=by,
+            before=self.before,
+            note=note,
+        )
+
+
+def _slot_move(
+    slot: Slot | None, *, product: Product, taken: int, at: datetime | None
+) -> _SlotMove | None:
+    """Lock the slot and move `taken` items off it (a negative number puts them back), with
+    their batches; a take says the batch's price. No slot: no goods move."""
     if slot is None:
         return None
-    return Slot.objects.select_for_update().get(pk=slot.pk)
+    locked = Slot.objects.select_for_update().get(pk=slot.pk)
+    picked = batch = None
+    if taken > 0:
+        picked = slot_take_items(slot=locked, product=product, quantity=taken, at=at)
+        batch = picked.batch
+    else:
+        batch = slot_return_items(slot=locked, product=product, quantity=-taken)
+    before = locked.stock
+    # The sensor is the truth about what left the shelf; a stock count that says fewer were
+    # there was wrong, so it stops at zero rather than refusing the take.
+    locked.stock = max(0, before - taken)
+    locked.save(update_fields=["stock"])
+    return _SlotMove(slot=locked, before=before, batch=batch, picked=picked)
 
 
 def _push(visit: Visit, entry: CartEntry) -> None:
@@ -154,19 +198,24 @@ def _push(visit: Visit, entry: CartEntry) -> None:
         )
 
 
+class CartEntrySource(TypedDict, total=False):
+    """Where a take or a return comes from and how sure it is: the slot the items left or
+    went back to, the shelf event or review item that decided it, the person who did
+    (`created_by`), when it happened (`at`, else now) and whether a closed visit may take
+    it (`allow_closed`, a person's decision)."""
+
+    slot: Slot | None
+    shelf_event: ShelfEvent | None
+    review_item: ReviewItem | None
+    confidence: float | None
+    evidence: dict[str, Any] | None
+    created_by: AbstractBaseUser | None
+    at: datetime | None
+    allow_closed: bool
+
+
 def cart_take(
-    *,
-    visit: Visit,
-    product: Product,
-    quantity: int,
-    slot: Slot | None = None,
-    shelf_event: ShelfEvent | None = None,
-    review_item: ReviewItem | None = None,
-    confidence: float | None = None,
-    evidence: dict[str, Any] | None = None,
-    created_by: AbstractBaseUser | None = None,
-    at: datetime | None = None,
-    allow_closed: bool = False,
+    *, visit: Visit, product: Product, quantity: int, **source: Unpack[CartEntrySource]
 ) -> CartEntry:
     """Append a take to the cart and move the slot's stock down, in one transaction.
 
@@ -177,23 +226,16 @@ def cart_take(
     if quantity <= 0:
         raise DomainError("bad_quantity", "a take needs a positive quantity")
     # When the item left the shelf decides its sale hours and markdown.
-    when = at or (shelf_event.occurred_at if shelf_event is not None else None) or timezone.now()
-    if review_item is None and created_by is None:
+    shelf_event = source.get("shelf_event")
+    when = (
+        source.get("at")
+        or (shelf_event.occurred_at if shelf_event is not None else None)
+        or timezone.now()
+    )
+    if source.get("review_item") is None and source.get("created_by") is None:
         pick_check(visit=visit, product=product, at=when)
     return _cart_add(
-        kind=EntryKind.TAKE,
-        visit=visit,
-        product=product,
-        quantity=quantity,
-        slot=slot,
-        shelf_event=shelf_event,
-        review_item=review_item,
-        confidence=confidence,
-        evidence=evidence,
-        created_by=created_by,
-        at=at,
-        when=when,
-        allow_closed=allow_closed,
+        kind=EntryKind.TAKE, visit=visit, product=product, quantity=quantity, when=when, **source
     )
 
 
@@ -209,18 +251,7 @@ def _take_price(visit: Visit, product: Product) -> Decimal:
 
 
 def cart_return(
-    *,
-    visit: Visit,
-    product: Product,
-    quantity: int,
-    slot: Slot | None = None,
-    shelf_event: ShelfEvent | None = None,
-    review_item: ReviewItem | None = None,
-    confidence: float | None = None,
-    evidence: dict[str, Any] | None = None,
-    created_by: AbstractBaseUser | None = None,
-    at: datetime | None = None,
-    allow_closed: bool = False,
+    *, visit: Visit, product: Product, quantity: int, **source: Unpack[CartEntrySource]
 ) -> CartEntry:
     """Append a return (items put back on `slot`) and move the stock up. A return can never
     take a product's quantity in the cart below zero: that raises `return_exceeds_cart`."""
@@ -231,15 +262,8 @@ def cart_return(
         visit=visit,
         product=product,
         quantity=quantity,
-        slot=slot,
-        shelf_event=shelf_event,
-        review_item=review_item,
-        confidence=confidence,
-        evidence=evidence,
-        created_by=created_by,
-        at=at,
-        when=at,
-        allow_closed=allow_closed,
+        when=source.get("at"),
+        **source,
     )
 
 
@@ -249,15 +273,15 @@ def _cart_add(
     visit: Visit,
     product: Product,
     quantity: int,
-    slot: Slot | None,
-    shelf_event: ShelfEvent | None,
-    review_item: ReviewItem | None,
-    confidence: float | None,
-    evidence: dict[str, Any] | None,
-    created_by: AbstractBaseUser | None,
-    at: datetime | None,
     when: datetime | None,
-    allow_closed: bool,
+    slot: Slot | None = None,
+    shelf_event: ShelfEvent | None = None,
+    review_item: ReviewItem | None = None,
+    confidence: float | None = None,
+    evidence: dict[str, Any] | None = None,
+    created_by: AbstractBaseUser | None = None,
+    at: datetime | None = None,
+    allow_closed: bool = False,
 ) -> CartEntry:
     """What a take and a return share: the entry lands on the cart of the visit's group (a
     companion's pick or put-back on the payer's, saying who), under the visit's lock, with
@@ -285,46 +309,26 @@ def _cart_add(
                     f"{quantity} returned but only {in_cart} of {product.sku} in the cart",
                 )
             unit_price = _take_price(visit, product)
-        locked_slot = _lock_slot(slot)
-        batch = before = None
-        if locked_slot is not None:
-            if take:
-                picked = slot_take_items(
-                    slot=locked_slot, product=product, quantity=quantity, at=when
-                )
-                batch, unit_price = picked.batch, picked.unit_price
-                if picked.markdown is not None:
-                    evidence = {**(evidence or {}), "markdown": picked.markdown}
-            else:
-                batch = slot_return_items(slot=locked_slot, product=product, quantity=quantity)
-            before = locked_slot.stock
-            # The sensor is the truth about what left the shelf; a stock count that says
-            # fewer were there was wrong, so it stops at zero rather than refusing the take.
-            locked_slot.stock = max(0, before - quantity) if take else before + quantity
-            locked_slot.save(update_fields=["stock"])
+        moved = _slot_move(slot, product=product, taken=quantity if take else -quantity, at=when)
+        if moved is not None and moved.picked is not None:
+            unit_price = moved.picked.unit_price
+            if moved.picked.markdown is not None:
+                evidence = {**(evidence or {}), "markdown": moved.picked.markdown}
         entry = CartEntry.objects.create(
             visit=visit,
             product=product,
             kind=kind,
             quantity=quantity if take else -quantity,
             unit_price=unit_price,
-            slot=locked_slot,
+            slot=moved.slot if moved is not None else None,
             shelf_event=shelf_event,
             review_item=review_item,
             confidence=confidence,
             evidence=evidence or {},
             created_by=created_by,
         )
-        if locked_slot is not None:
-            stock_move_record(
-                slot=locked_slot,
-                reason="pick" if take else "return",
-                delta=locked_slot.stock - before,
-                batch=batch,
-                cart_entry=entry,
-                by=created_by,
-                before=before,
-            )
+        if moved is not None:
+            moved.record(reason="pick" if take else "return", entry=entry, by=created_by)
         _push(visit, entry)
     return entry
 
@@ -351,18 +355,7 @@ def cart_correct(
             raise Conflict("visit_closed", "the shopper has already left the store")
         if quantity < 0 and -quantity > cart_quantity(visit=locked, product=product):
             raise Conflict("correction_below_zero", "a correction cannot go below zero")
-        locked_slot = _lock_slot(slot)
-        batch = None
-        if locked_slot is not None:
-            before = locked_slot.stock
-            if quantity > 0:
-                batch = slot_take_items(
-                    slot=locked_slot, product=product, quantity=quantity, at=timezone.now()
-                ).batch
-            else:
-                batch = slot_return_items(slot=locked_slot, product=product, quantity=-quantity)
-            locked_slot.stock = max(0, locked_slot.stock - quantity)
-            locked_slot.save(update_fields=["stock"])
+        moved = _slot_move(slot, product=product, taken=quantity, at=timezone.now())
         entry = CartEntry.objects.create(
             visit=locked,
             product=product,
@@ -370,20 +363,11 @@ def cart_correct(
             quantity=quantity,
             unit_price=product.price,
             dispute=dispute,
-            slot=locked_slot,
+            slot=moved.slot if moved is not None else None,
             note=note[:200],
             created_by=by,
         )
-        if locked_slot is not None:
-            stock_move_record(
-                slot=locked_slot,
-                reason="correction",
-                delta=locked_slot.stock - before,
-                batch=batch,
-                cart_entry=entry,
-                by=by,
-                before=before,
-                note=note,
-            )
+        if moved is not None:
+            moved.record(reason="correction", entry=entry, by=by, note=note)
         _push(locked, entry)
     return entry
