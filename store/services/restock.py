@@ -247,6 +247,20 @@ def _unbatched_before(slot: Slot, before: int) -> int:
     return max(0, before - (in_batches or 0))
 
 
+def _restock_row(slot: Slot) -> dict[str, Any]:
+    return {
+        "slot": slot.pk,
+        "shelf": slot.shelf.name,
+        "code": slot.code,
+        "sku": slot.product.sku,
+        "product": slot.product.name,
+        "stock": slot.stock,
+        "capacity": slot.capacity,
+        "bring": max(0, slot.capacity - slot.stock),
+        "low": slot.is_low,
+    }
+
+
 def restock_list(*, shelf_id: int | None = None) -> list[dict[str, Any]]:
     """Per shelf and slot: how many to bring to fill it to capacity (full slots left out)."""
     slots = Slot.objects.select_related("shelf", "product").filter(
@@ -254,42 +268,17 @@ def restock_list(*, shelf_id: int | None = None) -> list[dict[str, Any]]:
     )
     if shelf_id is not None:
         slots = slots.filter(shelf_id=shelf_id)
-    return [
-        {
-            "slot": s.pk,
-            "shelf": s.shelf.name,
-            "code": s.code,
-            "sku": s.product.sku,
-            "product": s.product.name,
-            "stock": s.stock,
-            "capacity": s.capacity,
-            "bring": s.capacity - s.stock,
-            "low": s.is_low,
-        }
-        for s in slots.order_by("shelf__name", "code")
-    ]
+    return [_restock_row(s) for s in slots.order_by("shelf__name", "code")]
 
 
 def low_stock_list() -> list[dict[str, Any]]:
-    return [row for row in restock_list() if row["low"]] + [
-        {
-            "slot": s.pk,
-            "shelf": s.shelf.name,
-            "code": s.code,
-            "sku": s.product.sku,
-            "product": s.product.name,
-            "stock": s.stock,
-            "capacity": s.capacity,
-            "bring": 0,
-            "low": True,
-        }
-        # A slot at capacity but with a threshold at or above it is still "low".
-        for s in Slot.objects.select_related("shelf", "product").filter(
-            product__isnull=False,
-            stock__gte=F("capacity"),
-            stock__lte=F("low_stock_threshold"),
-        )
-    ]
+    # A slot at capacity but with a threshold at or above it is still "low".
+    full_but_low = Slot.objects.select_related("shelf", "product").filter(
+        product__isnull=False,
+        stock__gte=F("capacity"),
+        stock__lte=F("low_stock_threshold"),
+    )
+    return [row for row in restock_list() if row["low"]] + [_restock_row(s) for s in full_but_low]
 
 
 def expiring_soon(*, days: int | None = None, today: date | None = None) -> list[dict[str, Any]]:
