@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from store import models as m
+from store.admin_base import FixedRowsInline, RefusingAdmin
 from store.services.config import device_config_push, shelves_config_push
 from store.services.devices import device_revoke, device_rotate_token
 from store.services.restock import slot_stock_count
@@ -136,7 +137,8 @@ class DeviceAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.ShelfEvent)
-class ShelfEventAdmin(admin.ModelAdmin):
+class ShelfEventAdmin(RefusingAdmin):
+    refused = ("change",)  # raw evidence is never edited
     list_display = [
         "event_id",
         "device",
@@ -150,12 +152,10 @@ class ShelfEventAdmin(admin.ModelAdmin):
     list_filter = ["status", "device"]
     search_fields = ["event_id"]
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # raw evidence is never edited
-
 
 @admin.register(m.Frame)
-class FrameAdmin(admin.ModelAdmin):
+class FrameAdmin(RefusingAdmin):
+    refused = ("change",)
     list_display = [
         "event_id",
         "device",
@@ -169,9 +169,6 @@ class FrameAdmin(admin.ModelAdmin):
     list_filter = ["status", "device"]
     exclude = ["jpeg"]
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(m.Shopper)
 class ShopperAdmin(admin.ModelAdmin):
@@ -182,23 +179,17 @@ class ShopperAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.FaceEmbedding)
-class FaceEmbeddingAdmin(admin.ModelAdmin):
+class FaceEmbeddingAdmin(RefusingAdmin):
+    refused = ("add",)
     list_display = ["shopper", "source", "created_at"]
     exclude = ["vector"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
 
-
-class CartEntryInline(admin.TabularInline):
+class CartEntryInline(FixedRowsInline):
     model = m.CartEntry
-    extra = 0
-    can_delete = False
+    refused = ("add",)
     fields = ["kind", "product", "quantity", "unit_price", "slot", "confidence", "created_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(m.Visit)
@@ -209,7 +200,10 @@ class VisitAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.CartEntry)
-class CartEntryAdmin(admin.ModelAdmin):
+class CartEntryAdmin(RefusingAdmin):
+    # The ledger is append-only (invariant 2): corrections go through the review queue or
+    # the dashboard, which write new entries.
+    refused = ("add", "change", "delete")
     list_display = [
         "id",
         "visit",
@@ -222,33 +216,18 @@ class CartEntryAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind"]
 
-    # The ledger is append-only (invariant 2): corrections go through the review queue or
-    # the dashboard, which write new entries.
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-
-class ReceiptLineInline(admin.TabularInline):
+class ReceiptLineInline(FixedRowsInline):
     model = m.ReceiptLine
-    extra = 0
-    can_delete = False
     readonly_fields = ["product", "sku", "name", "quantity", "unit_price", "tax_rate", "line_total"]
 
 
 @admin.register(m.Receipt)
-class ReceiptAdmin(admin.ModelAdmin):
+class ReceiptAdmin(RefusingAdmin):
+    refused = ("change",)
     list_display = ["number", "shopper", "issued_at", "total", "tax"]
     search_fields = ["number", "shopper__display_name"]
     inlines = [ReceiptLineInline]
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(m.ReviewItem)

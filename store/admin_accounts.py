@@ -10,44 +10,34 @@ from django import forms
 from django.contrib import admin
 
 from store import models as m
+from store.admin_base import FixedRowsInline, RefusingAdmin
 from store.services.account_ledger import TOPUP_MAX, TOPUP_METHODS, account_topup
 
 
 @admin.register(m.StorePolicy)
-class StorePolicyAdmin(admin.ModelAdmin):
+class StorePolicyAdmin(RefusingAdmin):
+    refused = ("delete",)
     list_display = ["account_mode", "entry_floor", "expiring_days", "updated_at"]
     readonly_fields = ["stock_report_sent_on", "tab_reminders_sent_on"]
 
     def has_add_permission(self, request) -> bool:
         return not m.StorePolicy.objects.exists()
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
-
-class AccountEntryInline(admin.TabularInline):
+class AccountEntryInline(FixedRowsInline):
     model = m.AccountEntry
-    extra = 0
-    can_delete = False
+    refused = ("add",)
     fields = ["created_at", "kind", "amount", "balance_after", "receipt", "method", "created_by"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(m.Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(RefusingAdmin):
+    refused = ("add", "delete")
     list_display = ["shopper", "balance", "created_at"]
     search_fields = ["shopper__display_name", "shopper__user__username"]
     readonly_fields = ["shopper", "balance", "created_at"]
     inlines = [AccountEntryInline]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class TopUpForm(forms.ModelForm):
@@ -66,8 +56,10 @@ class TopUpForm(forms.ModelForm):
 
 
 @admin.register(m.AccountEntry)
-class AccountEntryAdmin(admin.ModelAdmin):
+class AccountEntryAdmin(RefusingAdmin):
     """The ledger is read-only; "Add" records a top-up (money paid in at the counter)."""
+
+    refused = ("change", "delete")
 
     list_display = ["created_at", "account", "kind", "amount", "balance_after", "method"]
     list_filter = ["kind", "method"]
@@ -99,21 +91,13 @@ class AccountEntryAdmin(admin.ModelAdmin):
         for field in m.AccountEntry._meta.concrete_fields:
             setattr(obj, field.attname, getattr(entry, field.attname))
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(m.Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(RefusingAdmin):
+    refused = ("add",)
     list_display = ["visit", "payer", "provider", "receipt", "captured", "authorised_at"]
     list_filter = ["provider"]
     readonly_fields = [f.name for f in m.Payment._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
 
 
 class GroupMemberInline(admin.TabularInline):
@@ -137,13 +121,8 @@ class StockBatchAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.StockMove)
-class StockMoveAdmin(admin.ModelAdmin):
+class StockMoveAdmin(RefusingAdmin):
+    refused = ("add", "change")
     list_display = ["created_at", "slot", "reason", "delta", "stock_after", "by"]
     list_filter = ["reason", "slot__shelf"]
     readonly_fields = [f.name for f in m.StockMove._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

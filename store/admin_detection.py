@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.utils.safestring import mark_safe
 
 from store import models as m
+from store.admin_base import Refusing
 from store.errors import DomainError
 from store.services.detectors import (
     detector_apply_model,
@@ -89,17 +90,15 @@ class DetectorModelForm(forms.ModelForm):
         return cleaned
 
 
-class ClassMappingInline(admin.TabularInline):
+class ClassMappingInline(Refusing, admin.TabularInline):
     model = m.ClassMapping
+    refused = ("add",)  # the rows are the model's own class names
     extra = 0
     fields = ["class_name", "product"]
     readonly_fields = ["class_name"]
     autocomplete_fields = ["product"]
     verbose_name = "class → product"
     verbose_name_plural = "Class names → products (a class such as “hand” maps to none)"
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False  # the rows are the model's own class names
 
 
 @admin.register(m.DetectorModel)
