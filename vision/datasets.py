@@ -7,12 +7,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from vision.errors import VisionError
 
-class AnnotationError(ValueError):
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+
+class AnnotationError(VisionError):
+    """A training annotation that cannot be read, with a code."""
 
 
 @dataclass(frozen=True)

@@ -21,18 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from vision.errors import VisionError
+
 V5, V8 = "v5", "v8"
 LAYOUTS = (V5, V8)
 PAD_VALUE = 114  # the grey Ultralytics pads with; models are trained on it
 
 
-class ModelError(ValueError):
+class ModelError(VisionError):
     """A model that cannot be used, with a machine-readable code."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from vision.errors import VisionError
 from vision.images import ImageError, decode_rgb
 
 Box = tuple[int, int, int, int]  # top, right, bottom, left
@@ -178,14 +179,9 @@ def _rgb(rgb: np.ndarray) -> np.ndarray:
 
 
 # --- enrolment quality ----------------------------------------------------------------------
-class FaceQualityError(ValueError):
+class FaceQualityError(VisionError):
     """An enrolment photo refused, with a code: no_face, many_faces, face_too_small,
     face_blurry."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 def sharpness(rgb: np.ndarray, box: Box) -> float:

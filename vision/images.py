@@ -11,15 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from vision.errors import VisionError
+
 ALLOWED_FORMATS = ("JPEG", "PNG")
 MIN_SIDE = 16
 
 
-class ImageError(ValueError):
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+class ImageError(VisionError):
+    """An image refused before (or while) decoding it, with a code."""
 
 
 @dataclass(frozen=True)
