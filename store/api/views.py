@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import F, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
@@ -73,8 +77,6 @@ class StockList(generics.ListAPIView):
     def get_queryset(self):
         qs = Slot.objects.select_related("product", "shelf").order_by("stock", "shelf__name")
         if self.request.query_params.get("low") in ("1", "true"):
-            from django.db.models import F
-
             qs = qs.filter(stock__lte=F("low_stock_threshold"))
         return qs
 
@@ -111,20 +113,31 @@ class SlotReach(APIView):
         return Response(s.SlotSerializer(slot).data)
 
 
-class VisitList(generics.ListAPIView):
+class Visible:
+    """The rows the signed-in user may see, from a selector (a shopper their own, staff all);
+    a list narrows them by the query parameters in `narrowed_by` ({parameter: lookup})."""
+
+    selector: Callable[[Any], QuerySet]
+    narrowed_by: dict[str, str] = {}
+
+    def get_queryset(self) -> QuerySet:
+        qs = self.selector(self.request.user)
+        for param, lookup in self.narrowed_by.items():
+            value = self.request.query_params.get(param)
+            if value:
+                qs = qs.filter(**{lookup: value})
+        return qs
+
+
+class VisitList(Visible, generics.ListAPIView):
     serializer_class = s.VisitSerializer
-
-    def get_queryset(self):
-        qs = visits_for(self.request.user)
-        status = self.request.query_params.get("status")
-        return qs.filter(status=status) if status else qs
+    selector = staticmethod(visits_for)
+    narrowed_by = {"status": "status"}
 
 
-class VisitDetail(generics.RetrieveAPIView):
+class VisitDetail(Visible, generics.RetrieveAPIView):
     serializer_class = s.VisitSerializer
-
-    def get_queryset(self):
-        return visits_for(self.request.user)
+    selector = staticmethod(visits_for)
 
 
 class VisitCart(APIView):
@@ -146,20 +159,15 @@ class MyCart(APIView):
         return Response(cart_snapshot(visit=visit))
 
 
-class ReceiptList(generics.ListAPIView):
+class ReceiptList(Visible, generics.ListAPIView):
     serializer_class = s.ReceiptSerializer
-
-    def get_queryset(self):
-        qs = receipts_for(self.request.user)
-        q = self.request.query_params.get("q")
-        return qs.filter(number__icontains=q) if q else qs
+    selector = staticmethod(receipts_for)
+    narrowed_by = {"q": "number__icontains"}
 
 
-class ReceiptDetail(generics.RetrieveAPIView):
+class ReceiptDetail(Visible, generics.RetrieveAPIView):
     serializer_class = s.ReceiptSerializer
-
-    def get_queryset(self):
-        return receipts_for(self.request.user)
+    selector = staticmethod(receipts_for)
 
 
 class ReviewList(generics.ListAPIView):
