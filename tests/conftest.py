@@ -6,12 +6,18 @@ Personas: `manager` (staff), `shopper` and `other_shopper` (each with a Shopper 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+SCENARIOS = Path(FIXTURES) / "scenarios"
 
 
 def pytest_configure(config):
@@ -24,6 +30,30 @@ def pytest_configure(config):
     celery_app.conf.task_eager_propagates = True
     # Tests decide when periodic jobs run; a daphne started by a test runs its own beat.
     django_settings.MINIGO["EMBEDDED_BEAT"] = False
+
+
+def at_once(*calls: Callable[[], Any]) -> tuple[list[Any], list[Exception]]:
+    """Run the calls in threads released together (as racing workers would be), each closing
+    its own database connection; returns their results and their errors."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = []
+    errors: list[Exception] = []
+
+    def run(call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=60)
+            results.append(call())
+        except Exception as exc:  # the caller asserts on them
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors
 
 
 def needs_postgres():
@@ -44,8 +74,6 @@ def _end_stray_connections(django_db_setup, django_db_blocker):
     """Consumers' database threads can leave a connection open to the test database, which
     stops PostgreSQL from dropping it at the end; end them before the teardown runs."""
     yield
-    from django.db import connection
-
     if connection.vendor == "postgresql":
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(
@@ -83,6 +111,14 @@ def _fresh_wake_registry_and_pixels():
 @pytest.fixture(autouse=True)
 def _isolated_media(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def replay_settings(settings):
+    """A replay in the test process: frames may say what they `see`, and their pixels go once
+    processed."""
+    settings.MINIGO = {**settings.MINIGO, "ACCEPT_SEES": True, "KEEP_FRAMES": False}
+    return settings
 
 
 @pytest.fixture

@@ -177,34 +177,55 @@ def browser():
 
 
 @pytest.fixture
-def login(browser, server):
-    """A signed-in browser page for a user (desktop 1280 wide, or a 360-wide phone)."""
+def open_page(browser, server):
+    """A new browser page at a viewport (narrower than 500 px: a touch phone), each in its
+    own context closed after the test, signed in as `username` unless it is empty. Further
+    keywords go to the context; `permissions` are granted for the server's origin."""
     contexts = []
 
-    def sign_in(username: str, *, phone: bool = False):
-        viewport = {"width": 360, "height": 740} if phone else {"width": 1280, "height": 900}
+    def open_(
+        username: str,
+        viewport: dict,
+        password: str | None = None,
+        *,
+        permissions: list[str] | None = None,
+        **options,
+    ):
+        phone = viewport["width"] < 500
         context = browser.new_context(
-            viewport=viewport,
-            base_url=server.url,
-            is_mobile=phone,
-            has_touch=phone,
-            device_scale_factor=1,
+            viewport=viewport, base_url=server.url, is_mobile=phone, has_touch=phone, **options
         )
-        context.grant_permissions(["notifications", "camera"], origin=server.url)
+        if permissions:
+            context.grant_permissions(permissions, origin=server.url)
         context.add_init_script(NOTIFICATION_SPY)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
-        page.goto("/accounts/login/")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill("pw-" + username)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(re.compile(r"/(manager|app)/"))
+        if username:
+            page.goto("/accounts/login/")
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password").fill(password or "pw-" + username)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(re.compile(r"/(manager|app)/"))
         return page
 
-    yield sign_in
+    yield open_
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def login(open_page):
+    """A signed-in browser page for a user (desktop 1280 wide, or a 360-wide phone), allowed
+    notifications and the (synthetic) camera."""
+
+    def sign_in(username: str, *, phone: bool = False):
+        viewport = {"width": 360, "height": 740} if phone else {"width": 1280, "height": 900}
+        return open_page(
+            username, viewport, permissions=["notifications", "camera"], device_scale_factor=1
+        )
+
+    return sign_in
 
 
 def shot(page, name: str) -> Path:

@@ -9,36 +9,11 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import NOTIFICATION_SPY, api_post, shelf_event, shot
+from tests.e2e.conftest import api_post, shelf_event, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
-
-
-@pytest.fixture
-def sized(browser, server):
-    contexts = []
-
-    def sign_in(username: str, size: str):
-        phone = size == "phone"
-        context = browser.new_context(
-            viewport=SIZES[size], base_url=server.url, is_mobile=phone, has_touch=phone
-        )
-        context.add_init_script(NOTIFICATION_SPY)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto("/accounts/login/")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill("pw-" + username)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(re.compile(r"/(manager|app)/"))
-        return page
-
-    yield sign_in
-    for context in contexts:
-        context.close()
 
 
 def fits_width(page) -> bool:
@@ -48,9 +23,9 @@ def fits_width(page) -> bool:
 
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_staff_take_a_top_up_and_check_an_age_at_the_counter(
-    server, sized, store, manager, shopper, size
+    server, open_page, store, manager, shopper, size
 ):
-    page = sized("manager", size)
+    page = open_page("manager", SIZES[size])
     page.goto("/manager/accounts/")
     expect(page.locator("#live-status")).to_have_text("Live")
     page.get_by_label("Name, username or email").fill("kit")
@@ -82,13 +57,13 @@ def test_staff_take_a_top_up_and_check_an_age_at_the_counter(
 
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_the_shopper_sees_the_balance_move_live_and_announces_companions(
-    server, sized, store, manager, shopper, size
+    server, open_page, store, manager, shopper, size
 ):
     from store.models import StorePolicy
 
     StorePolicy.objects.create(pk=1, account_mode="prepaid", entry_floor=0)
-    boss = sized("manager", "desktop")
-    phone = sized("kit", size)
+    boss = open_page("manager", SIZES["desktop"])
+    phone = open_page("kit", SIZES[size])
     phone.goto("/app/account/")
     expect(phone.locator("#live-status")).to_have_text("Live")
     expect(phone.locator("#balance")).to_have_text("0.00")
@@ -106,13 +81,13 @@ def test_the_shopper_sees_the_balance_move_live_and_announces_companions(
 
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 def test_staff_record_a_delivery_and_see_stock_move_live(
-    server, sized, store, manager, shopper, size
+    server, open_page, store, manager, shopper, size
 ):
     from store.services.storetime import store_today
 
     store.a2.stock, store.a2.low_stock_threshold = 4, 3
     store.a2.save()
-    page = sized("manager", size)
+    page = open_page("manager", SIZES[size])
     page.goto("/manager/restock/")
     expect(page.locator("#live-status")).to_have_text("Live")
     row = page.locator(f'#restock tr[data-slot="{store.a1.pk}"]')
@@ -140,7 +115,7 @@ def test_staff_record_a_delivery_and_see_stock_move_live(
     shot(page, f"manager-restock-{size}")
 
 
-def test_a_refused_entry_shows_on_the_gate_and_the_phone(server, sized, store, shopper):
+def test_a_refused_entry_shows_on_the_gate_and_the_phone(server, open_page, store, shopper):
     """A QR code at the entry gate of a prepaid store, balance below the floor: the gate's
     greeting says why, the phone says why at once, and no visit opens."""
     import json
@@ -158,7 +133,7 @@ def test_a_refused_entry_shows_on_the_gate_and_the_phone(server, sized, store, s
     cache.delete(f"minigo:entry-refused:{shopper.pk}")  # shared with the server on Redis
     StorePolicy.objects.create(pk=1, account_mode="prepaid", entry_floor=0)
     account_post(shopper=shopper, kind="adjustment", amount=-2)
-    phone = sized("kit", "phone")
+    phone = open_page("kit", SIZES["phone"])
     phone.goto("/app/")
     expect(phone.locator("#live-status")).to_have_text("Live")
     frame = protocol.encode_frame(

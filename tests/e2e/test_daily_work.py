@@ -17,7 +17,6 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import (
     CHROMIUM_ARGS,  # noqa: F401  (the launch arguments every module shares)
-    NOTIFICATION_SPY,
     ROOT,
     Server,
     shot,
@@ -49,33 +48,6 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory):
             os.environ["MINIGO_ACCEPT_SEES"] = previous
     yield srv
     srv.stop()
-
-
-@pytest.fixture
-def open_as(browser, server):
-    """A signed-in page at a given viewport; the phone is a touch device."""
-    contexts = []
-
-    def sign_in(username: str, viewport: dict, password: str | None = None):
-        phone = viewport["width"] < 500
-        context = browser.new_context(
-            viewport=viewport, base_url=server.url, is_mobile=phone, has_touch=phone
-        )
-        context.add_init_script(NOTIFICATION_SPY)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        if username:
-            page.goto("/accounts/login/")
-            page.get_by_label("Username").fill(username)
-            page.get_by_label("Password").fill(password or "pw-" + username)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(re.compile(r"/(manager|app)/"))
-        return page
-
-    yield sign_in
-    for context in contexts:
-        context.close()
 
 
 def overflow(page) -> int:
@@ -145,14 +117,14 @@ def _review(store, *, visits, slot, product, before, after, event_id, frame=True
 
 
 def test_every_manager_and_shopper_page_fits_a_phone_with_screenshots(
-    server, open_as, store, manager, shopper
+    server, open_page, store, manager, shopper
 ):
     from store.services.carts import cart_take
     from store.services.disputes import dispute_open, dispute_resolve
     from store.services.store_settings import store_settings_update
     from store.services.visits import visit_close, visit_open
 
-    boss = open_as("manager", DESKTOP)
+    boss = open_page("manager", DESKTOP)
     boss.goto("/manager/analytics/")
     expect(boss.locator("body")).to_have_attribute("data-charts-ready", "1")
     expect(boss.locator("#c-top").locator("xpath=..")).to_contain_text("Nothing sold yet.")
@@ -211,8 +183,8 @@ def test_every_manager_and_shopper_page_fits_a_phone_with_screenshots(
         (f"/app/receipts/{receipt.pk}/", "receipt"),
         ("/app/account/", "account"),
     ]
-    kit = open_as("kit", DESKTOP)
-    anonymous = open_as("", DESKTOP)
+    kit = open_page("kit", DESKTOP)
+    anonymous = open_page("", DESKTOP)
     public_pages = [
         ("/accounts/login/", "login"),
         ("/signup/", "signup"),
@@ -274,7 +246,7 @@ def test_every_manager_and_shopper_page_fits_a_phone_with_screenshots(
 
 
 def test_a_review_is_decided_from_the_phone(
-    server, open_as, store, manager, shopper, other_shopper
+    server, open_page, store, manager, shopper, other_shopper
 ):
     from store.models import CartEntry, ReviewItem
     from store.services.review import review_resolve
@@ -311,7 +283,7 @@ def test_a_review_is_decided_from_the_phone(
         event_id="p-3",
         frame=False,
     )
-    phone = open_as("manager", PHONE)
+    phone = open_page("manager", PHONE)
     phone.goto("/manager/review/")
     expect(phone.locator("#live-status")).to_have_text("Live")
     card = phone.locator(f'article[data-item="{first.pk}"]')
@@ -355,8 +327,8 @@ def test_a_review_is_decided_from_the_phone(
     shot(phone, "daily-review-phone-done")
 
 
-def test_a_kiosk_invite_signs_a_shopper_in(server, open_as, store, manager):
-    boss = open_as("manager", DESKTOP)
+def test_a_kiosk_invite_signs_a_shopper_in(server, open_page, store, manager):
+    boss = open_page("manager", DESKTOP)
     boss.goto("/manager/kiosk/")
     boss.get_by_label("Username").fill("bea")
     boss.get_by_label("Name shown on receipts").fill("Bea")
@@ -373,7 +345,7 @@ def test_a_kiosk_invite_signs_a_shopper_in(server, open_as, store, manager):
     expect(invite).to_be_visible()
     shot(boss, "daily-kiosk-invite-print")
 
-    phone = open_as("", PHONE)
+    phone = open_page("", PHONE)
     phone.goto(url.split(server.url, 1)[-1])
     expect(phone.locator("h1")).to_have_text("Welcome, Bea")
     phone.get_by_label("New password").fill("walk-out-4711")
@@ -386,7 +358,7 @@ def test_a_kiosk_invite_signs_a_shopper_in(server, open_as, store, manager):
     # The link worked once; the password works from now on.
     phone.goto(url.split(server.url, 1)[-1])
     expect(phone.locator("h1")).to_have_text("This link no longer works")
-    again = open_as("bea", PHONE, password="walk-out-4711")
+    again = open_page("bea", PHONE, password="walk-out-4711")
     expect(again.locator("h1")).to_contain_text("Hi Bea")
     # A card lost later: staff make a new one for the shopper by name.
     boss.emulate_media(media="screen")
@@ -405,12 +377,12 @@ def test_a_kiosk_invite_signs_a_shopper_in(server, open_as, store, manager):
     expect(boss.locator("#shoppers tbody tr")).to_contain_text("Bea")
 
 
-def test_the_live_page_has_no_failed_requests_over_a_replay(server, open_as, manager, tmp_path):
+def test_the_live_page_has_no_failed_requests_over_a_replay(server, open_page, manager, tmp_path):
     from store.replay.simulate import Params, generate, write
 
     scenario = tmp_path / "scenario.jsonl"
     write(generate(Params(shoppers=3, seed=5, picks=8)), scenario)
-    boss = open_as("manager", DESKTOP)  # signing in lands on the live page
+    boss = open_page("manager", DESKTOP)  # signing in lands on the live page
     expect(boss).to_have_url(re.compile(r"/manager/$"))
     expect(boss.locator("#live-status")).to_have_text("Live")
     # Watched from here on: leaving a page would abort its own requests.
@@ -464,10 +436,10 @@ def test_the_live_page_has_no_failed_requests_over_a_replay(server, open_as, man
     assert failures == []
 
 
-def test_a_shopper_is_let_in_by_hand_from_the_live_page(server, open_as, store, manager, shopper):
+def test_a_shopper_is_let_in_by_hand_from_the_live_page(server, open_page, store, manager, shopper):
     from store.models import Visit
 
-    phone = open_as("manager", PHONE)
+    phone = open_page("manager", PHONE)
     phone.goto("/manager/")
     expect(phone.locator("#live-status")).to_have_text("Live")
     expect(phone.locator("#visits-empty")).to_be_visible()

@@ -14,16 +14,10 @@ import pytest
 from store.replay.local import replay_scenario
 from store.replay.scenario import load
 from store.replay.simulate import Params, generate, write
+from tests.conftest import SCENARIOS
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ROOT / "tests" / "fixtures" / "scenarios"
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def replay_settings(settings):
-    settings.MINIGO = {**settings.MINIGO, "ACCEPT_SEES": True, "KEEP_FRAMES": False}
-    return settings
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from functools import partial
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from store.services import detection, detectors
 from store.services.events import event_store
 from store.services.frames import frame_process, frame_store
 from store.services.shelf_events import shelf_event_process
-from tests.conftest import needs_postgres
+from tests.conftest import at_once, needs_postgres
 from tests.vision.onnx_models import constant_model, v8_output
 from vision.detect import Detections
 
@@ -304,10 +305,7 @@ def test_the_loaded_detector_is_cached_until_the_model_changes(camera_shelf):
 def test_neighbouring_frames_applied_at_once_by_two_workers_give_one_event(
     camera_shelf, monkeypatch
 ):
-    import threading
     import time
-
-    from django.db import connection
 
     from store import tasks
 
@@ -325,23 +323,7 @@ def test_neighbouring_frames_applied_at_once_by_two_workers_give_one_event(
         return counts(*args)
 
     monkeypatch.setattr(detection, "_slot_counts", slow_counts)
-    barrier = threading.Barrier(2)
-    errors = []
-
-    def work(frame_id):
-        try:
-            barrier.wait(timeout=10)
-            frame_process(frame_id=frame_id)
-        except Exception as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(f.pk,)) for f in frames[1:]]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    _, errors = at_once(*[partial(frame_process, frame_id=f.pk) for f in frames[1:]])
     assert errors == []
     # Without the shelf lock each worker could miss the other's frame and count nothing.
     assert list(ShelfEvent.objects.values_list("before", "after")) == [(3.0, 2.0)]

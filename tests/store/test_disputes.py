@@ -3,11 +3,10 @@ correction entry on the ledger, or rejects it."""
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
+from functools import partial
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from store.errors import DomainError
@@ -16,7 +15,7 @@ from store.services.carts import cart_take
 from store.services.disputes import dispute_open, dispute_refunded, dispute_resolve
 from store.services.receipts import receipt_refunds
 from store.services.visits import visit_close, visit_open
-from tests.conftest import needs_postgres
+from tests.conftest import at_once, needs_postgres
 
 
 @pytest.fixture
@@ -164,23 +163,8 @@ def test_two_managers_refunding_at_once_refund_once(store, shopper, manager, mak
         shopper=shopper, receipt=receipt, line=receipt.lines.get(), quantity=2, message="x"
     )
     deputy = make_user("deputy", staff=True, shopper=False)
-    barrier = threading.Barrier(2)
-    codes: list[str] = []
-
-    def refund(by):
-        try:
-            barrier.wait()
-            dispute_resolve(dispute=dispute, by=by, refund=True)
-            codes.append("ok")
-        except DomainError as exc:
-            codes.append(exc.code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=refund, args=(who,)) for who in (manager, deputy)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    refund = partial(dispute_resolve, dispute=dispute, refund=True)
+    results, errors = at_once(partial(refund, by=manager), partial(refund, by=deputy))
+    codes = ["ok" for _ in results] + [getattr(exc, "code", repr(exc)) for exc in errors]
     assert sorted(codes) == ["dispute_already_resolved", "ok"]
     assert CartEntry.objects.filter(dispute=dispute).count() == 1

@@ -84,6 +84,27 @@ def _until(pred, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def celery_start(cmd: list[str], *, redis_url: str, log: Path, channels: str, **env: str):
+    """Start a Celery process (or its supervisor) on the test database and the given Redis,
+    in its own session so that a kill takes its children too, logging to `log`."""
+    full_env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.edge_agent.daphne_settings",
+        "MINIGO_TEST_SERVER_DB": connection.settings_dict["NAME"],
+        "REDIS_URL": redis_url,
+        "MINIGO_CHANNEL_PREFIX": f"{channels}{os.getpid()}",
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_VISIBILITY_TIMEOUT": "3",
+        "LOG_LEVEL": "INFO",
+        **env,
+    }
+    with log.open("ab") as fh:
+        return subprocess.Popen(
+            cmd, cwd=ROOT, env=full_env, stdout=fh, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
 class Worker:
     def __init__(self, *, redis_url: str, log: Path, beat: bool = False, **env: str) -> None:
         self.log = log
@@ -92,22 +113,7 @@ class Worker:
                f"fault{os.getpid()}-{log.stem}@%h"]  # fmt: skip
         if beat:
             cmd += ["--beat", "--schedule", str(log.with_suffix(".beat"))]
-        full_env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.edge_agent.daphne_settings",
-            "MINIGO_TEST_SERVER_DB": connection.settings_dict["NAME"],
-            "REDIS_URL": redis_url,
-            "MINIGO_CHANNEL_PREFIX": f"faults{os.getpid()}",
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "CELERY_VISIBILITY_TIMEOUT": "3",
-            "LOG_LEVEL": "INFO",
-            **env,
-        }
-        with log.open("ab") as fh:
-            self.proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=full_env, stdout=fh, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
+        self.proc = celery_start(cmd, redis_url=redis_url, log=log, channels="faults", **env)
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")

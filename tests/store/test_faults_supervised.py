@@ -16,7 +16,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from PIL import Image
 
@@ -29,6 +28,7 @@ from tests.store.test_faults import (
     _publisher,
     _stored_event,
     _until,
+    celery_start,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,22 +50,7 @@ class Supervised:
         self.log = log
         cmd = [sys.executable, "-m", "minigo.supervise", "--name", log.stem, "--",
                sys.executable, "-m", "celery", "-A", "minigo", *args]  # fmt: skip
-        full_env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.edge_agent.daphne_settings",
-            "MINIGO_TEST_SERVER_DB": connection.settings_dict["NAME"],
-            "REDIS_URL": redis_url,
-            "MINIGO_CHANNEL_PREFIX": f"sup{os.getpid()}",
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-            "CELERY_VISIBILITY_TIMEOUT": "3",
-            "LOG_LEVEL": "INFO",
-            **env,
-        }
-        with log.open("ab") as fh:
-            self.proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=full_env, stdout=fh, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
+        self.proc = celery_start(cmd, redis_url=redis_url, log=log, channels="sup", **env)
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from unittest import mock
 
 import pytest
-from django.db import connection
 
 from store.errors import DomainError
 from store.models import (
@@ -40,7 +39,7 @@ from store.services.payments import payment_settle_receipt
 from store.services.receipts import receipt_correct, receipt_issue
 from store.services.storetime import store_today
 from store.services.visits import visit_close
-from tests.conftest import needs_postgres
+from tests.conftest import at_once, needs_postgres
 
 
 def _policy(mode="prepaid", floor="0.00"):
@@ -230,27 +229,12 @@ def test_balances_stay_right_under_concurrent_receipts(store, shopper, manager):
         Visit.objects.filter(pk=v.pk).update(status=VisitStatus.CLOSED)
         visits.append(v)
     account_for(shopper=shopper)
-    jobs = [("receipt", v) for v in visits] * 2 + [("topup", None)] * 4
-    barrier = threading.Barrier(len(jobs))
-    errors = []
 
-    def run(kind, visit):
-        try:
-            barrier.wait()
-            if kind == "receipt":
-                payment_settle_receipt(receipt=receipt_issue(visit=visit))
-            else:
-                account_topup(shopper=shopper, amount=Decimal("1.00"), by=manager)
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def settle(visit):
+        return payment_settle_receipt(receipt=receipt_issue(visit=visit))
 
-    threads = [threading.Thread(target=run, args=job) for job in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    topup = partial(account_topup, shopper=shopper, amount=Decimal("1.00"), by=manager)
+    _, errors = at_once(*[partial(settle, v) for v in visits] * 2, *[topup] * 4)
     assert errors == []
     totals = sum(Receipt.objects.filter(visit__in=visits).values_list("total", flat=True))
     assert totals == Decimal("1.50") * (1 + 2 + 3 + 1 + 2 + 3)

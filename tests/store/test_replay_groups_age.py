@@ -5,20 +5,14 @@ product's sale hours refused the same way, a refused entry."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from store.replay.local import replay_scenario
 from store.replay.scenario import ScenarioError, load
+from tests.conftest import SCENARIOS
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def replay_settings(settings):
-    settings.MINIGO = {**settings.MINIGO, "ACCEPT_SEES": True, "KEEP_FRAMES": False}
 
 
 def test_a_group_and_an_age_restricted_pick_replay_exactly(replay_settings):

@@ -4,16 +4,15 @@ gets to them, and the receipt still waits for its evidence or is amended by it."
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from store.models import Device, Frame, Receipt, ReviewItem, ShelfEvent, Visit
 from store.replay.frames import sees_jpeg
 from store.services.visits import visit_close, visit_open
+from tests.conftest import at_once
 from tests.store import test_faults as faults
 from tests.store.test_attribution import _event, _process, _seen
 
@@ -155,23 +154,9 @@ def test_two_exit_frames_racing_with_a_pending_pick_issue_one_receipt_with_the_p
     assert event.status == "pending"
     exit_at = timezone.now()
     Device.objects.filter(pk=shelf_online.pk).update(watermark=exit_at + timedelta(seconds=1))
-    barrier = threading.Barrier(4)
-    results, errors = [], []
-
-    def exit_gate():
-        try:
-            barrier.wait()
-            results.append(visit_close(visit=Visit.objects.get(pk=kit.pk), at=exit_at))
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=exit_gate) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = at_once(
+        *[lambda: visit_close(visit=Visit.objects.get(pk=kit.pk), at=exit_at)] * 4
+    )
     assert errors == [] and results == [None] * 4  # all wait for the pending pick
     _seen(store, kit, picked + timedelta(seconds=0.3))
     assert _process(event).status == "applied"

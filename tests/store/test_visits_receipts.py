@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.core import mail
-from django.db import connection
 
 from store.errors import DomainError
 from store.models import Receipt, Visit
 from store.services.carts import cart_return, cart_take
 from store.services.receipts import receipt_issue
 from store.services.visits import visit_close, visit_open
-from tests.conftest import needs_postgres
+from tests.conftest import at_once, needs_postgres
 
 
 def test_opening_twice_returns_the_same_visit(store, shopper):
@@ -85,23 +84,7 @@ def test_two_exits_racing_issue_one_receipt(store, shopper):
     """Two exit frames processed at once by two workers: one receipt, never two."""
     visit, _ = visit_open(shopper=shopper)
     cart_take(visit=visit, product=store.cola, quantity=2, slot=store.a1)
-    barrier = threading.Barrier(4)
-    results, errors = [], []
-
-    def exit_gate():
-        try:
-            barrier.wait()
-            results.append(visit_close(visit=Visit.objects.get(pk=visit.pk)).pk)
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=exit_gate) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = at_once(*[lambda: visit_close(visit=Visit.objects.get(pk=visit.pk)).pk] * 4)
     assert errors == []
     assert len(set(results)) == 1
     assert Receipt.objects.filter(visit=visit).count() == 1
@@ -113,23 +96,12 @@ def test_two_exits_racing_issue_one_receipt(store, shopper):
 def test_two_takes_racing_move_stock_exactly(store, shopper, other_shopper):
     """Row locks: concurrent takes from one slot never lose a stock update."""
     visits = [visit_open(shopper=s)[0] for s in (shopper, other_shopper)]
-    barrier = threading.Barrier(6)
-    errors = []
-
-    def take(v):
-        try:
-            barrier.wait()
-            cart_take(visit=v, product=store.cola, quantity=1, slot=store.a1)
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=take, args=(visits[i % 2],)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _, errors = at_once(
+        *[
+            partial(cart_take, visit=visits[i % 2], product=store.cola, quantity=1, slot=store.a1)
+            for i in range(6)
+        ]
+    )
     assert errors == []
     store.a1.refresh_from_db()
     assert store.a1.stock == 6
