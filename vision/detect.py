@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from vision.errors import VisionError
@@ -137,8 +138,6 @@ class Letterbox:
 def letterbox(rgb: np.ndarray, *, size: tuple[int, int]) -> tuple[np.ndarray, Letterbox]:
     """Fit an (H, W, 3) uint8 frame into size=(height, width) keeping its aspect ratio, pad
     the rest, and return the NCHW float32 tensor in 0..1 with the mapping back."""
-    import cv2
-
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
     in_h, in_w = size
@@ -300,7 +299,7 @@ class Detector:
         inter_op_threads: int = 1,
         providers: Sequence[str] = ("CPUExecutionProvider",),
     ):
-        import onnxruntime as ort
+        import onnxruntime as ort  # a quarter of a second: loaded only with a model
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
@@ -382,8 +381,6 @@ def _input_size(shape: Sequence[Any], wanted: int | tuple[int, int] | None) -> t
 
 
 def annotate(bgr: np.ndarray, detections: Detections, class_names: Sequence[str]) -> np.ndarray:
-    import cv2
-
     out = bgr.copy()
     for box, conf, c in detections:
         x1, y1, x2, y2 = (int(round(float(v))) for v in box)
@@ -395,8 +392,6 @@ def annotate(bgr: np.ndarray, detections: Detections, class_names: Sequence[str]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import cv2
-
     parser = argparse.ArgumentParser(
         prog="python -m vision.detect", description="Run a YOLO ONNX model on images."
     )

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import cv2
 import numpy as np
+from PIL import ImageFile
 
 from vision.errors import VisionError
 from vision.images import ImageError, decode_rgb
@@ -84,8 +85,6 @@ class DlibBackend:
         if DlibBackend._module is None:
             with DlibBackend._lock:
                 if DlibBackend._module is None:
-                    from PIL import ImageFile
-
                     # face_recognition switches Pillow to silently accepting truncated images
                     # for the whole process at import; vision/images.py relies on refusing
                     # them, so the setting is put back.

@@ -7,6 +7,7 @@ import threading
 
 import cv2
 import numpy as np
+from PIL import Image
 
 _local = threading.local()
 
@@ -51,8 +52,7 @@ def _decode(grey: np.ndarray) -> list[str]:
 
 def render_qr(text: str, *, scale: int = 6, border: int = 4) -> np.ndarray:
     """The QR code of `text` as an RGB array (for tests, the replay and the benchmark)."""
-    import segno
-    from PIL import Image
+    import segno  # a tenth of a second, only where a code is drawn
 
     buf = io.BytesIO()
     segno.make(text, error="m").save(buf, kind="png", scale=scale, border=border)
@@ -61,6 +61,6 @@ def render_qr(text: str, *, scale: int = 6, border: int = 4) -> np.ndarray:
 
 def qr_svg(text: str, *, scale: int = 6) -> str:
     """An inline <svg> element of the QR code of `text`, for the shopper app."""
-    import segno
+    import segno  # a tenth of a second, only where a code is drawn
 
     return segno.make(text, error="m").svg_inline(scale=scale, border=4)

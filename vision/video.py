@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import cv2
+
 
 class VideoError(ValueError):
     pass
@@ -20,8 +22,6 @@ def video_frames(
 ) -> list[Path]:
     """Write one JPEG every `every_s` seconds of video time to `out`; returns the files.
     Names carry the video's name and the time in milliseconds, so they sort in order."""
-    import cv2
-
     if every_s <= 0:
         raise VideoError("--every must be a positive number of seconds")
     video = Path(video)

@@ -34,6 +34,7 @@ from store.models import (
 )
 from store.services import detectors
 from store.services.counting import count_change
+from store.services.dataset import dataset_image_from_frame
 from store.services.events import event_store
 from vision.detect import ModelError
 
@@ -112,8 +113,6 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
             "counts": _slot_counts(slots, records, mapping, frame.width, frame.height),
         }
         if frame.jpeg is not None and records:
-            from store.services.dataset import dataset_image_from_frame
-
             image = dataset_image_from_frame(frame=frame, jpeg=bytes(frame.jpeg), records=records)
             if image is not None:
                 result["dataset_image"] = image.pk

@@ -86,7 +86,7 @@ def frames_request(*, event: ShelfEvent) -> int:
 
 
 def _analyse_for(event_pk: int, ids: list[int]) -> None:
-    from store.services.shelf_events import shelf_event_process
+    from store.services.shelf_events import shelf_event_process  # it imports this module
 
     # Frames' own wakes are held back while this run acts as the event's wake (the mark is
     # dropped before the event reads the sightings: wakes.py).
@@ -100,7 +100,7 @@ def _analyse_for(event_pk: int, ids: list[int]) -> None:
 
 
 def _analyse_now(ids: list[int]) -> None:
-    from store.services.frames import frame_process
+    from store.services.frames import frame_process  # it imports this module
 
     # Back to pending first, so a decision elsewhere waits for them (_frames_pending); only
     # frames still deferred: one analysed meanwhile is left as it is.

@@ -15,11 +15,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from asgiref.local import Local
+from channels.layers import channel_layers
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 from tqdm import tqdm
 
+from minigo.celery import app
 from store.replay.scenario import ScenarioError, load
 
 
@@ -27,12 +31,6 @@ def use_temporary_database(folder: Path) -> None:
     """Point Django at a new SQLite file in `folder`, an in-memory channel layer and eager
     tasks, before anything touched the configured database: the store's own data (and its
     Redis groups) are never touched."""
-    from asgiref.local import Local
-    from channels.layers import channel_layers
-    from django.db import connections
-
-    from minigo.celery import app
-
     connections.close_all()
     db = {
         "ENGINE": "django.db.backends.sqlite3",
@@ -87,7 +85,7 @@ class Command(BaseCommand):
         except (OSError, ScenarioError) as exc:
             raise CommandError(str(exc)) from None
         if server:
-            from store.replay.remote import play
+            from store.replay.remote import play  # the websocket client, only for --server
 
             if opts["speed"] <= 0:
                 raise CommandError("--speed must be positive")
@@ -110,13 +108,11 @@ class Command(BaseCommand):
         except ScenarioError as exc:  # found while building or playing it
             raise CommandError(str(exc)) from None
         finally:
-            from django.db import connections
-
             connections.close_all()
             shutil.rmtree(folder, ignore_errors=True)
 
     def _local(self, sc, *, quiet: bool, progress: bool) -> None:
-        from store.replay.local import receipt_lines, replay_scenario
+        from store.replay.local import receipt_lines, replay_scenario  # the in-process driver
 
         bar = tqdm(
             total=len(sc.timeline), unit="msg", disable=not progress or quiet, file=self.stderr._out
