@@ -157,11 +157,9 @@ def statement(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required
+@domain_errors
 def cashup(request: HttpRequest) -> HttpResponse:
-    try:
-        day = _day(request.GET.get("day"))
-    except DomainError as exc:
-        return JsonResponse({"code": exc.code, "detail": exc.message}, status=400)
+    day = _day(request.GET.get("day"))
     response = HttpResponse(cashup_csv(day=day), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="cashup-{day.isoformat()}.csv"'
     return response

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from store.errors import DomainError
 
@@ -25,9 +25,9 @@ def body(request: HttpRequest) -> dict[str, Any]:
     return request.POST.dict()
 
 
-def domain_errors(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+def domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except DomainError as exc:

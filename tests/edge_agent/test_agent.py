@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -16,36 +15,12 @@ from edge_agent import protocol
 from edge_agent.__main__ import calibrate
 from edge_agent.agent import Agent
 from edge_agent.cameras import FolderCamera, MotionGate, encode_jpeg
-from edge_agent.config import ConfigError, load, parse
+from edge_agent.config import ConfigError, load
 from edge_agent.greet import Greeter
 from edge_agent.sensors import ReplaySensor
-from tests.conftest import FIXTURES
+from tests.edge_agent.configs import agent_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "edge_agent" / "agent.example.toml"
-NOISY_PICK = os.path.join(FIXTURES, "sensors", "noisy_pick.csv")
-
-
-def _config(tmp_path, **over):
-    data = {
-        "server": {
-            "url": "ws://127.0.0.1:1/ws/device/",
-            "token": "t",
-            "device": "shelf-1",
-            "kind": "shelf",
-        },
-        "outbox": {"path": str(tmp_path / "outbox.sqlite3")},
-        "sensors": [
-            {
-                "slot": "A1",
-                "type": "replay",
-                "sensor": "load_cell",
-                "file": NOISY_PICK,
-                "realtime": False,
-            }
-        ],
-    }
-    data.update(over)
-    return parse(data)
 
 
 class FakeCamera:
@@ -88,11 +63,11 @@ def test_the_example_config_parses():
 )
 def test_a_bad_config_is_refused_with_the_key_named(tmp_path, server, match):
     with pytest.raises(ConfigError, match=match):
-        _config(tmp_path, server=server)
+        agent_config(tmp_path, server=server)
 
 
 def test_a_noisy_replayed_pick_puts_exactly_one_event_in_the_outbox(tmp_path):
-    agent = Agent(_config(tmp_path))
+    agent = Agent(agent_config(tmp_path))
     agent.on_config({"slots": [{"slot": "A1", "unit_weight_g": 350.0}]})
     watcher = agent.watchers[0]
     assert watcher.detector.settings.min_change == 175.0  # half a can, from the server
@@ -107,9 +82,9 @@ def test_a_noisy_replayed_pick_puts_exactly_one_event_in_the_outbox(tmp_path):
 
 
 def test_the_server_config_is_kept_for_the_next_start(tmp_path):
-    agent = Agent(_config(tmp_path))
+    agent = Agent(agent_config(tmp_path))
     agent.on_config({"type": "config", "slots": [{"slot": "A1", "unit_weight_g": 45.0}]})
-    again = Agent(_config(tmp_path))
+    again = Agent(agent_config(tmp_path))
     assert again.slots["A1"]["unit_weight_g"] == 45.0
     assert again.watchers[0].detector.settings.min_change == 22.5
 
@@ -128,7 +103,7 @@ def test_frames_around_a_shelf_event_go_out_even_without_motion(tmp_path):
     cams = [
         {"name": "0", "type": "folder", "fps": 100, "before_event_s": 0.05, "after_event_s": 60}
     ]
-    agent = Agent(_config(tmp_path, cameras=cams), cameras={"0": FakeCamera([_image(40)] * 6)})
+    agent = Agent(agent_config(tmp_path, cameras=cams), cameras={"0": FakeCamera([_image(40)] * 6)})
     worker = agent.camera_workers[0]
     agent._last_event_ts = -1e9  # no event yet
     for _ in range(3):
@@ -243,7 +218,7 @@ def test_an_ultrasonic_lane_logs_its_item_counts(tmp_path, caplog):
     rec = tmp_path / "lane.csv"
     rec.write_text("0,100\n")
     sensors = [{"slot": "B1", "type": "replay", "sensor": "ultrasonic", "file": str(rec)}]
-    agent = Agent(_config(tmp_path, sensors=sensors))
+    agent = Agent(agent_config(tmp_path, sensors=sensors))
     agent.on_config({"slots": [{"slot": "B1", "lane_depth_mm": 400, "item_depth_mm": 60}]})
     assert agent.watchers[0].detector.settings.min_change == 30.0  # half an item
     with caplog.at_level("INFO", logger="edge_agent.agent"):
@@ -256,11 +231,11 @@ def test_an_ultrasonic_lane_logs_its_item_counts(tmp_path, caplog):
 def test_frames_are_encoded_to_fit_the_limit_the_server_gave(tmp_path):
     cams = [{"name": "0", "type": "folder", "fps": 100, "jpeg_quality": 95, "max_side": 0}]
     noise = np.random.default_rng(3).integers(0, 255, (480, 640, 3), dtype=np.uint8)
-    agent = Agent(_config(tmp_path, cameras=cams), cameras={"0": FakeCamera([noise] * 2)})
+    agent = Agent(agent_config(tmp_path, cameras=cams), cameras={"0": FakeCamera([noise] * 2)})
     assert len(encode_jpeg(noise, quality=95)) > 60_000
     agent.on_config({"type": "config", "slots": [], "frame_max_bytes": 60_000})
     agent.camera_workers[0].step()
     (item,) = [i for i in agent.outbox.pending(limit=10) if i.kind == "frame"]
     assert protocol.frame_fits(item.payload, max_bytes=60_000)
     # Kept for a start without the server.
-    assert Agent(_config(tmp_path)).frame_limit == 60_000
+    assert Agent(agent_config(tmp_path)).frame_limit == 60_000

@@ -3,7 +3,6 @@ HC-SR04 and the light sensor, small fakes of hx711 1.1.2.3 and RPi.GPIO for the 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -12,9 +11,8 @@ import pytest
 from edge_agent import protocol
 from edge_agent.agent import Agent
 from edge_agent.bounded import BoundedCall, DeviceTimeout
-from edge_agent.config import parse
 from edge_agent.sensors import HX711LoadCell, build_sensor
-from tests.conftest import FIXTURES
+from tests.edge_agent.configs import NOISY_PICK, agent_config
 from tests.edge_agent.fakes import install_hx711
 
 # gpiozero warns that mock pins are not pigpio, and about each echo a lane without a sensor
@@ -23,8 +21,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::gpiozero.PWMSoftwareFallback"),
     pytest.mark.filterwarnings("ignore::gpiozero.DistanceSensorNoEcho"),
 ]
-
-NOISY_PICK = os.path.join(FIXTURES, "sensors", "noisy_pick.csv")
 
 
 @pytest.fixture
@@ -114,26 +110,18 @@ def test_a_load_cell_refuses_a_sample_count_the_driver_would_refuse(hx711, sampl
 
 
 def test_a_dead_load_cell_does_not_stop_the_other_slots(hx711, tmp_path, caplog):
-    config = parse(
-        {
-            "server": {
-                "url": "ws://127.0.0.1:1/ws/device/",
-                "token": "t",
-                "device": "shelf-1",
-                "kind": "shelf",
+    config = agent_config(
+        tmp_path,
+        sensors=[
+            {"slot": "A1", "type": "hx711", "dout_pin": 5, "sck_pin": 6, "timeout_s": 0.2},
+            {
+                "slot": "A2",
+                "type": "replay",
+                "sensor": "load_cell",
+                "file": NOISY_PICK,
+                "realtime": False,
             },
-            "outbox": {"path": str(tmp_path / "outbox.sqlite3")},
-            "sensors": [
-                {"slot": "A1", "type": "hx711", "dout_pin": 5, "sck_pin": 6, "timeout_s": 0.2},
-                {
-                    "slot": "A2",
-                    "type": "replay",
-                    "sensor": "load_cell",
-                    "file": NOISY_PICK,
-                    "realtime": False,
-                },
-            ],
-        }
+        ],
     )
     halt = threading.Event()
     with caplog.at_level("INFO"):

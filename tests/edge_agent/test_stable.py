@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from edge_agent.sensors import ReplaySensor, load_recording
 from edge_agent.stable import StableDetector, StableSettings, items_in_lane
-from tests.conftest import FIXTURES
-
-NOISY_PICK = os.path.join(FIXTURES, "sensors", "noisy_pick.csv")
+from tests.edge_agent.configs import NOISY_PICK
 
 
 def _changes(series, settings=None):

@@ -203,11 +203,11 @@ def test_frames_are_not_kept_as_training_data_unless_configured(camera_shelf):
     assert Frame.objects.get().jpeg is None
 
 
-def weight_event(store, *, removed_g: float, at: float):
+def weight_event(store, *, removed_g: float, at: float, event_id: str | None = None) -> ShelfEvent:
     event, _ = event_store(
         device=store.shelf_device,
         msg={
-            "event_id": f"w{at}",
+            "event_id": event_id or f"w{at}",
             "slot": "A2",
             "sensor": "load_cell",
             "before": 1000.0,
@@ -344,21 +344,6 @@ def test_a_model_that_fails_on_a_frame_leaves_it_processed_not_stuck(camera_shel
 
 
 # --- the camera's counts in the decision path ----------------------------------------------
-def contested_weight(store, *, removed_g: float, at: float, event_id: str = "w1") -> ShelfEvent:
-    event, _ = event_store(
-        device=store.shelf_device,
-        msg={
-            "event_id": event_id,
-            "slot": "A2",
-            "sensor": "load_cell",
-            "before": 1000.0,
-            "after": 1000.0 - removed_g,
-            "ts": at,
-        },
-    )
-    return event
-
-
 @pytest.mark.django_db
 def test_a_load_cell_pick_the_camera_contradicts_goes_to_review(camera_shelf, visit):
     crisps = [box(CHIPS, 40), box(CHIPS, 50)]
@@ -366,7 +351,7 @@ def test_a_load_cell_pick_the_camera_contradicts_goes_to_review(camera_shelf, vi
     for i in range(3):
         send(camera_shelf, i)
     # The load cell says a bag of crisps left A2; the camera still sees both bags there.
-    event = contested_weight(camera_shelf, removed_g=45, at=T0 + 1.5)
+    event = weight_event(camera_shelf, removed_g=45, at=T0 + 1.5, event_id="w1")
     shelf_event_process(event_id=event.pk)
     event.refresh_from_db()
     assert event.status == "review"
@@ -383,7 +368,7 @@ def test_a_load_cell_pick_the_camera_confirms_is_charged(camera_shelf, visit):
     camera_shelf.use_script([crisps, [box(HAND, 40, 0)], crisps[:1]])
     for i in range(3):
         send(camera_shelf, i)
-    event = contested_weight(camera_shelf, removed_g=45, at=T0 + 1.5)
+    event = weight_event(camera_shelf, removed_g=45, at=T0 + 1.5, event_id="w1")
     shelf_event_process(event_id=event.pk)
     event.refresh_from_db()
     assert event.status == "applied"
@@ -402,7 +387,7 @@ def test_a_pick_waits_for_the_cameras_frame_after_it_before_it_is_charged(
     crisps = [box(CHIPS, 40), box(CHIPS, 50)]
     camera_shelf.use_script([crisps, [*crisps, box(HAND, 40, 0)], crisps])
     send(camera_shelf, 0)
-    event = contested_weight(camera_shelf, removed_g=45, at=T0 + 0.5)
+    event = weight_event(camera_shelf, removed_g=45, at=T0 + 0.5, event_id="w1")
     shelf_event_process(event_id=event.pk)
     event.refresh_from_db()
     assert event.status == "pending"  # the camera may yet disagree
