@@ -23,6 +23,15 @@ PAGES = [
 ]
 
 
+def _top_up(client, shopper, amount: str):
+    """Staff (the signed-in client) record a top-up at the counter."""
+    return client.post(
+        reverse("manager-topup", args=[shopper.pk]),
+        {"amount": amount},
+        content_type="application/json",
+    )
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_manager_pages_are_staff_only(client, store, shopper, manager, name):
     url = reverse(name)
@@ -72,11 +81,7 @@ def test_staff_verify_an_age_at_the_counter(client, store, shopper, manager):
 
 def test_the_cash_up_downloads_as_csv(client, store, shopper, manager):
     client.force_login(manager)
-    client.post(
-        reverse("manager-topup", args=[shopper.pk]),
-        {"amount": "3"},
-        content_type="application/json",
-    )
+    _top_up(client, shopper, "3")
     r = client.get(reverse("manager-cashup"), {"day": store_today().isoformat()})
     assert r["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(r.content.decode())))
@@ -86,22 +91,14 @@ def test_the_cash_up_downloads_as_csv(client, store, shopper, manager):
 
 def test_the_statement_page_shows_the_entries(client, store, shopper, manager):
     client.force_login(manager)
-    client.post(
-        reverse("manager-topup", args=[shopper.pk]),
-        {"amount": "7"},
-        content_type="application/json",
-    )
+    _top_up(client, shopper, "7")
     r = client.get(reverse("manager-statement", args=[shopper.pk]))
     assert r.status_code == 200 and b"7.00" in r.content and b"manager" in r.content
 
 
 def test_a_shopper_sees_only_their_own_account(client, store, shopper, other_shopper, manager):
     client.force_login(manager)
-    client.post(
-        reverse("manager-topup", args=[other_shopper.pk]),
-        {"amount": "9"},
-        content_type="application/json",
-    )
+    _top_up(client, other_shopper, "9")
     client.force_login(shopper.user)
     state = client.get(reverse("shopper-account-state")).json()
     assert state["account"]["balance"] == "0.00" and state["entries"] == []
@@ -153,11 +150,7 @@ def test_the_counter_lists_who_owes_the_largest_debt_first(
 
 def test_a_statement_downloads_as_csv(client, store, shopper, manager):
     client.force_login(manager)
-    client.post(
-        reverse("manager-topup", args=[shopper.pk]),
-        {"amount": "4"},
-        content_type="application/json",
-    )
+    _top_up(client, shopper, "4")
     r = client.get(reverse("manager-statement", args=[shopper.pk]), {"format": "csv"})
     rows = list(csv.reader(io.StringIO(r.content.decode())))
     assert rows[1][1] == "opening" and rows[2][1] == "settlement" and rows[2][4] == "4.00"
