@@ -212,10 +212,10 @@ def test_a_shopper_reads_only_their_own_receipt_contents(world):
 async def _try(path: str, headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None]:
     """(accepted, close code): a socket counts as accepted if it is open and not closing."""
     comm = WebsocketCommunicator(application, path, headers=headers)
-    connected, code = await comm.connect()
-    if not connected:
-        return False, code
     try:
+        connected, code = await comm.connect()
+        if not connected:
+            return False, code
         while not await comm.receive_nothing(timeout=0.3):
             out = await comm.receive_output(timeout=3)
             if out.get("type") == "websocket.close":

@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from PIL import Image
 
@@ -59,17 +60,21 @@ async def test_a_device_gets_its_config_and_events_are_acked(store):
 
 
 async def test_unknown_and_revoked_tokens_are_refused(store):
+    # The server's close ends the socket, not the consumer: each one is disconnected here, as
+    # a real server does after the close, so none is left waiting on the channel layer for
+    # the event loop's teardown to cancel.
     comm = _connect("mgd_nope")
     await comm.connect(timeout=10)
     assert (await comm.receive_json_from(timeout=10))["code"] == "unknown_token"
     assert (await comm.receive_output(timeout=10))["code"] == protocol.CLOSE_UNKNOWN_TOKEN
-    from channels.db import database_sync_to_async
+    await comm.disconnect()
 
     await database_sync_to_async(device_revoke)(device=store.shelf_device)
     comm = _connect(store.tokens["shelf-1"])
     await comm.connect(timeout=10)
     assert (await comm.receive_json_from(timeout=10))["code"] == "revoked_token"
     assert (await comm.receive_output(timeout=10))["code"] == protocol.CLOSE_REVOKED_TOKEN
+    await comm.disconnect()
 
 
 async def test_bad_input_gets_a_code_and_the_connection_stays_up(store):

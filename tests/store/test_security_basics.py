@@ -71,6 +71,7 @@ async def test_the_live_socket_refuses_a_foreign_origin(manager):
     )
     connected, _ = await comm.connect()
     assert not connected
+    await comm.disconnect()  # the refusal closed the socket; this ends the consumer too
 
 
 def test_enrolment_is_rate_limited(client, shopper, settings):
