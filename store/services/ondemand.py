@@ -15,11 +15,12 @@ shelf matter only around a pick the camera is to confirm. So a shelf frame's vis
   product counts moving.
 
 Any other shelf frame is recorded as processed with `"faces_deferred": true` (no faces, no
-detections) and its pixels are held a little longer (DEFERRED_KEEP_S). When a shelf event
-starts waiting, the deferred frames it needs are analysed at once by the same worker and the
-event is decided again. The detector runs on every frame of a shelf with camera-only slots:
-there it is the sensor, and its hands are what makes the events. Gate frames are always
-analysed: a missed entry or exit is not something a later event can ask for.
+detections) and its pixels are held a little longer (deferred_keep_s). When a shelf event
+starts waiting, the deferred frames it needs are analysed at once by the same worker, nearest
+first, a few at a time, and the event is decided again after each few. The detector runs on
+every frame of a shelf with camera-only slots: there it is the sensor, and its hands are what
+makes the events. Gate frames are always analysed: a missed entry or exit is not something a
+later event can ask for.
 
 Two orders are possible between a frame being deferred and an event starting to wait, and
 both end with the frame analysed: the event registers before it asks for deferred frames, and
@@ -72,24 +73,31 @@ def frame_recheck(*, frame: Frame) -> None:
     transaction.on_commit(recheck)
 
 
+# Deferred frames analysed for their faces per round, nearest the event first: the picker
+# caught in the act is usually in the frame or two next to the pick, and an event still in
+# doubt after a round asks for the next ones (it waits while any of its window's frames are
+# deferred: shelf_events._frames_pending), so nothing is decided on part of the evidence
+# unless that part already names the picker clearly (attribution.rank while not settled).
+FACES_PER_ROUND = 2
+
+
 def frames_request(*, event: ShelfEvent, ids: list[int] | None = None) -> int:
     """Once the event's wait has committed, analyse deferred frames in this worker, then
     decide the event again with their results: `ids` (those the detector's check needs), or
-    the deferred frames of the event's window (for their faces). Done here rather than
-    queued: behind a queue of other tasks the pick would wait for the whole queue twice."""
+    the FACES_PER_ROUND deferred frames of the event's window nearest to it (for their
+    faces). Done here rather than queued: behind a queue of other tasks the pick would wait
+    for the whole queue twice."""
     if ids is None:
         window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
-        ids = list(
-            Frame.objects.filter(
-                device_id=event.device_id,
-                status=EventStatus.APPLIED,
-                captured_at__gte=event.occurred_at - window,
-                captured_at__lte=event.occurred_at + window,
-                **{f"result__{DEFERRED}": True},
-            )
-            .order_by("captured_at")
-            .values_list("pk", flat=True)
-        )
+        deferred = Frame.objects.filter(
+            device_id=event.device_id,
+            status=EventStatus.APPLIED,
+            captured_at__gte=event.occurred_at - window,
+            captured_at__lte=event.occurred_at + window,
+            **{f"result__{DEFERRED}": True},
+        ).values_list("pk", "captured_at")
+        nearest = sorted(deferred, key=lambda f: (abs(f[1] - event.occurred_at), f[0]))
+        ids = [pk for pk, _ in nearest[:FACES_PER_ROUND]]
     if ids:
         transaction.on_commit(lambda: _analyse_for(event.pk, ids))
     return len(ids)
