@@ -36,6 +36,7 @@ from store.services import detectors
 from store.services.counting import count_change
 from store.services.dataset import dataset_image_from_frame
 from store.services.events import event_store
+from store.services.ondemand import DEFERRED
 from vision.detect import ModelError
 
 log = logging.getLogger(__name__)
@@ -255,6 +256,66 @@ def _events_for(
             continue
         events.append(event)
     return events
+
+
+# Deferred frames asked for at once on each side of a pick, nearest first: the hand is often
+# in the frame or two next to the pick, and the check needs the hand-free frame beyond it.
+FRAMES_PER_SIDE = 2
+
+
+def detection_frames_needed(*, event: ShelfEvent, slot: Slot) -> list[int]:
+    """The deferred frames (ondemand.py: no detections run on them yet) that the camera's
+    check of this load-cell pick needs: on each side of the event, walking outwards within
+    DETECTION_WINDOW_S, those met before the first hand-free frame whose products were
+    counted, at most FRAMES_PER_SIDE. Empty when the check has what it needs, or when nothing
+    on this shelf counts the slot's product."""
+    if event.sensor == SensorKind.CAMERA or slot.product_id is None:
+        return []
+    shelf = slot.shelf
+    mapped = ClassMapping.objects.filter(detector_id=shelf.detector_id, product_id=slot.product_id)
+    by_detector = shelf.detector_id is not None and mapped.exists()
+    accept_sees = settings.MINIGO["ACCEPT_SEES"]
+    if not by_detector and not accept_sees:
+        return []
+    window = timedelta(seconds=settings.MINIGO["DETECTION_WINDOW_S"])
+    t = event.occurred_at
+    frames = (
+        Frame.objects.filter(
+            device_id=event.device_id, captured_at__gte=t - window, captured_at__lte=t + window
+        )
+        .exclude(status=EventStatus.PENDING)
+        .order_by("captured_at", "seq")
+        .only("pk", "camera", "captured_at", "result")
+    )
+
+    def could_count(f: Frame) -> bool:
+        sees = (f.result or {}).get("sees")
+        if accept_sees and isinstance(sees, dict) and isinstance(sees.get("products"), dict):
+            return slot.product.sku in sees["products"]
+        return by_detector
+
+    by_camera: dict[str, list[Frame]] = {}
+    for f in frames:
+        by_camera.setdefault(f.camera, []).append(f)
+    needed = []
+    for seen in by_camera.values():
+        before = [f for f in seen if f.captured_at <= t][::-1]
+        after = [f for f in seen if f.captured_at > t]
+        for side in (before, after):
+            asked = 0
+            for f in side:
+                result = f.result or {}
+                counts = (result.get("detection") or {}).get("counts")
+                if result.get(DEFERRED) and counts is None:
+                    if could_count(f):
+                        needed.append(f.pk)
+                        asked += 1
+                        if asked == FRAMES_PER_SIDE:
+                            break
+                    continue
+                if counts is not None and slot.code in counts and not result["detection"]["hand"]:
+                    break  # the hand-free frame the check compares
+    return needed
 
 
 def detection_check_weight(*, event: ShelfEvent) -> dict[str, Any] | None:

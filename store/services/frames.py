@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from store import tasks
 from store.errors import DomainError
-from store.models import Device, DeviceKind, EventStatus, Frame
+from store.models import Device, DeviceKind, EventStatus, Frame, SensorKind, Slot
 from store.services import detection, gates, ondemand, sightings
 from store.services.events import event_time, savepoint_if_nested
 from store.services.pixels import (
@@ -48,7 +48,7 @@ def frame_process(*, frame_id: int, faces: bool = False) -> Frame | None:
     transaction (it is slow and has no side effects); its results are then written in one
     transaction that ends by marking the frame processed only if it is still pending. If
     another run got there first, this run's writes are rolled back. `faces`: a shelf event
-    asked for this frame's faces (ondemand.py), so they are computed whatever else waits."""
+    asked for this frame's vision (ondemand.py), so it runs whatever else waits."""
     frame = (
         Frame.objects.select_related("device", "device__shelf")
         .defer("jpeg")
@@ -59,12 +59,18 @@ def frame_process(*, frame_id: int, faces: bool = False) -> Frame | None:
         return frame
     sees = frame.result.get("sees") if settings.MINIGO["ACCEPT_SEES"] else None
     gate = frame.device.kind in GATES
-    # A shelf frame's faces only when an event needs them (ondemand.py); one that needs
-    # neither faces nor its shelf's product detector is not even decoded. A synthetic frame
-    # (`sees`, what vision would find) follows the same rule, so a replay measures it.
-    deferred = not gate and not faces and not ondemand.faces_wanted(frame=frame)
+    # A shelf frame's vision only when an event needs it (ondemand.py): its faces, and its
+    # products where the shelf counts them. A frame that needs neither is not even decoded.
+    # A synthetic frame (`sees`, what vision would find) follows the same rule, so a replay
+    # measures it.
+    deferred = not gate and not faces and not ondemand.vision_wanted(frame=frame)
+    # Counted before (its shelf's detector is its sensor), or now.
+    counted = frame.result.get("detection") if faces else None
+    detect = not gate and counted is None and _counts_products(frame, sees)
+    if detect and deferred:
+        detect = _camera_is_sensor(frame)
     jpeg, rgb = None, None
-    decode = sees is None and not (deferred and not _has_detector(frame))
+    decode = sees is None and (not deferred or detect)
     if decode or (sees is None and settings.MINIGO["KEEP_FRAMES"]):
         jpeg = pixels_get(frame=frame)
     if decode:
@@ -90,7 +96,7 @@ def frame_process(*, frame_id: int, faces: bool = False) -> Frame | None:
     else:
         analysis = {
             "sightings": {} if deferred else sightings.shelf_frame_analyse(frame=frame, rgb=rgb),
-            "detection": detection.shelf_frame_analyse(frame=frame, rgb=rgb),
+            "detection": detection.shelf_frame_analyse(frame=frame, rgb=rgb) if detect else {},
         }
 
         def apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
@@ -99,6 +105,7 @@ def frame_process(*, frame_id: int, faces: bool = False) -> Frame | None:
             return {
                 **sightings.shelf_frame_apply(frame=frame, analysis=analysis["sightings"]),
                 **detection.shelf_frame_apply(frame=frame, analysis=analysis["detection"]),
+                **({"detection": counted} if counted is not None else {}),
                 **(ondemand.deferred_result(sees=sees) if deferred else {}),
             }
 
@@ -108,11 +115,20 @@ def frame_process(*, frame_id: int, faces: bool = False) -> Frame | None:
         return _finish(frame, EventStatus.APPLIED, result, jpeg, keep_s=keep_s)
 
 
-def _has_detector(frame: Frame) -> bool:
+def _counts_products(frame: Frame, sees: dict | None) -> bool:
+    """Does this frame's shelf count products: a detector of its own, or (a replay's
+    synthetic frame) a camera output that lists products."""
+    if sees is not None:
+        return isinstance(sees.get("products"), dict)
     try:
         return frame.device.shelf.detector_id is not None
     except ObjectDoesNotExist:
         return False
+
+
+def _camera_is_sensor(frame: Frame) -> bool:
+    # Camera-only slots are watched by the detector alone: each of their frames is a reading.
+    return Slot.objects.filter(shelf__device_id=frame.device_id, sensor=SensorKind.CAMERA).exists()
 
 
 def _finish(

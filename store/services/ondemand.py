@@ -1,19 +1,26 @@
-"""Faces on shelf frames, computed on demand.
+"""Vision on shelf frames, run on demand: faces and the product detector.
 
-Finding and matching faces costs 150–250 ms of CPU per frame: twenty shelf cameras at two
-frames a second would need a dozen cores. Most of those frames explain nothing: a face at a
-shelf is evidence only for a shelf event within the attribution window, and only for one
-whose picker is in doubt. So a shelf frame's faces are computed when
+Finding and matching faces costs 150–250 ms of CPU per frame, the product detector about as
+much: twenty shelf cameras at two frames a second would need a dozen cores. Most of those
+frames explain nothing: a face at a shelf is evidence only for a shelf event within the
+attribution window, and only for one whose picker is in doubt; the products on a load-cell
+shelf matter only around a pick the camera is to confirm. So a shelf frame's vision runs when
 
 - a shelf event at that shelf, within the frame's window, waits for camera evidence (it is in
   the wake registry, store/services/wakes.py), or
+- a pick that the shelf's detector is to confirm needs the products seen just before and
+  just after it (detection.detection_frames_needed), or
 - nobody asked for a while: one frame per shelf every FACES_LAST_SEEN_EVERY_S keeps the
-  shoppers' "last seen" marks (weak evidence, and the manager's view) moving.
+  shoppers' "last seen" marks (weak evidence, and the manager's view) and the shelf's latest
+  product counts moving.
 
-Any other shelf frame is recorded as processed with `"faces_deferred": true` and its pixels are
-held a little longer (DEFERRED_KEEP_S). When a shelf event starts waiting, the deferred frames
-of its window are analysed at once by the same worker and the event is decided again. Gate
-frames are always analysed: a missed entry or exit is not something a later event can ask for.
+Any other shelf frame is recorded as processed with `"faces_deferred": true` (no faces, no
+detections) and its pixels are held a little longer (deferred_keep_s). When a shelf event
+starts waiting, the deferred frames it needs are analysed at once by the same worker, nearest
+first, a few at a time, and the event is decided again after each few. The detector runs on
+every frame of a shelf with camera-only slots: there it is the sensor, and its hands are what
+makes the events. Gate frames are always analysed: a missed entry or exit is not something a
+later event can ask for.
 
 Two orders are possible between a frame being deferred and an event starting to wait, and
 both end with the frame analysed: the event registers before it asks for deferred frames, and
@@ -30,14 +37,16 @@ from django.db import transaction
 from store.models import EventStatus, Frame, ShelfEvent
 from store.services import wakes
 
-DEFERRED = "faces_deferred"  # the result key of a frame whose faces wait
+DEFERRED = "faces_deferred"  # the result key of a frame whose vision waits
 
 
 def deferred_keep_s() -> float:
     """How long a deferred frame's pixels stay: its event may be processed this much later
-    (the window, the grace period, and a queue of a few seconds)."""
+    (the window the frame may be asked for in, the grace period, and a queue of a few
+    seconds)."""
     m = settings.MINIGO
-    return m["ATTRIBUTION_WINDOW_S"] * 2 + m["ATTRIBUTION_GRACE_S"] + m["FACES_DEFERRED_SLACK_S"]
+    window = max(m["ATTRIBUTION_WINDOW_S"], m["DETECTION_WINDOW_S"])
+    return window * 2 + m["ATTRIBUTION_GRACE_S"] + m["FACES_DEFERRED_SLACK_S"]
 
 
 def deferred_result(*, sees: dict | None) -> dict:
@@ -46,7 +55,7 @@ def deferred_result(*, sees: dict | None) -> dict:
     return {DEFERRED: True, **({"sees": sees} if sees is not None else {})}
 
 
-def faces_wanted(*, frame: Frame) -> bool:
+def vision_wanted(*, frame: Frame) -> bool:
     if wakes.waiting_near(device_pk=frame.device_id, when=frame.captured_at):
         return True
     every = settings.MINIGO["FACES_LAST_SEEN_EVERY_S"]
@@ -64,22 +73,31 @@ def frame_recheck(*, frame: Frame) -> None:
     transaction.on_commit(recheck)
 
 
-def frames_request(*, event: ShelfEvent) -> int:
-    """Once the event's wait has committed, analyse the deferred frames of its window in this
-    worker, then decide the event again with their sightings. Done here rather than queued:
-    behind a queue of other tasks the pick would wait for the whole queue twice."""
-    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
-    ids = list(
-        Frame.objects.filter(
+# Deferred frames analysed for their faces per round, nearest the event first: the picker
+# caught in the act is usually in the frame or two next to the pick, and an event still in
+# doubt after a round asks for the next ones (it waits while any of its window's frames are
+# deferred: shelf_events._frames_pending), so nothing is decided on part of the evidence
+# unless that part already names the picker clearly (attribution.rank while not settled).
+FACES_PER_ROUND = 2
+
+
+def frames_request(*, event: ShelfEvent, ids: list[int] | None = None) -> int:
+    """Once the event's wait has committed, analyse deferred frames in this worker, then
+    decide the event again with their results: `ids` (those the detector's check needs), or
+    the FACES_PER_ROUND deferred frames of the event's window nearest to it (for their
+    faces). Done here rather than queued: behind a queue of other tasks the pick would wait
+    for the whole queue twice."""
+    if ids is None:
+        window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+        deferred = Frame.objects.filter(
             device_id=event.device_id,
             status=EventStatus.APPLIED,
             captured_at__gte=event.occurred_at - window,
             captured_at__lte=event.occurred_at + window,
             **{f"result__{DEFERRED}": True},
-        )
-        .order_by("captured_at")
-        .values_list("pk", flat=True)
-    )
+        ).values_list("pk", "captured_at")
+        nearest = sorted(deferred, key=lambda f: (abs(f[1] - event.occurred_at), f[0]))
+        ids = [pk for pk, _ in nearest[:FACES_PER_ROUND]]
     if ids:
         transaction.on_commit(lambda: _analyse_for(event.pk, ids))
     return len(ids)

@@ -40,7 +40,7 @@ from store.models import (
 from store.services import attribution, live, wakes
 from store.services.carts import cart_return, cart_take
 from store.services.counting import Count, count_change, weight_fit
-from store.services.detection import detection_weight_verdict
+from store.services.detection import detection_frames_needed, detection_weight_verdict
 from store.services.events import mark_processed
 from store.services.ondemand import DEFERRED, frames_request
 from store.services.receipts import receipt_revise
@@ -267,7 +267,12 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
                 evidence=detail,
             )
         if option.delta > 0 and not option.misplaced:
-            # A camera that counts this slot must agree with the sensor about how many left.
+            # A camera that counts this slot must agree with the sensor about how many left;
+            # the frames it needs whose detections were deferred are analysed first (each
+            # round analyses them, so this ends within the frames of the window).
+            needed = detection_frames_needed(event=event, slot=slot)
+            if needed:
+                return _wait(event, detail=detail, candidates=ranked, frames=needed)
             verdict, disagreement = detection_weight_verdict(event=event)
             if verdict == "disagrees":
                 return _review(
@@ -284,15 +289,19 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         return _apply(event, slot=slot, option=option, ranked=ranked, detail=detail)
 
 
-def _wait(event: ShelfEvent, *, detail: dict, candidates: list) -> ShelfEvent:
+def _wait(
+    event: ShelfEvent, *, detail: dict, candidates: list, frames: list[int] | None = None
+) -> ShelfEvent:
     event.result = {
         **detail,
-        "waiting": "sightings",
+        "waiting": "sightings" if frames is None else "detections",
         "best": candidates[0].as_dict() if candidates else None,
     }
     event.save(update_fields=["result"])
 
-    frames_request(event=event)  # the frames of its window whose faces were not computed
+    # The deferred frames it needs: those of its window for their faces, or those the
+    # detector's check asked for.
+    frames_request(event=event, ids=frames)
     tasks.schedule_final_decision(event=event)
     return event
 

@@ -143,3 +143,66 @@ def test_a_synthetic_frame_follows_the_same_rule(
     with django_capture_on_commit_callbacks(execute=True):
         shelf_event_process(event_id=event.pk)
     assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
+
+
+def _gray_frame(store, event_id, at, level: int) -> Frame:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (level, level, level)).save(out, "JPEG", quality=95)
+    header = {"event_id": event_id, "camera": "0", "seq": 1, "ts": at.timestamp()}
+    return frame_store(device=store.shelf_device, header=header, jpeg=out.getvalue(), width=32,
+                       height=24)[0]  # fmt: skip
+
+
+def _pick(store, at):
+    msg = {"event_id": "e1", "slot": "A1", "sensor": "load_cell", "before": 4200.0,
+           "after": 3850.0, "ts": at.timestamp()}  # fmt: skip
+    return event_store(device=store.shelf_device, msg=msg)[0]
+
+
+def test_the_frames_nearest_the_pick_are_analysed_first_and_the_rest_only_if_still_in_doubt(
+    store, two_inside, no_last_seen, django_capture_on_commit_callbacks
+):
+    kit, ana = two_inside
+    now = timezone.now()
+    offsets = {"near1": -0.4, "near2": 0.4, "far1": -2.0, "far2": 2.5}
+    frames = {
+        name: _frame(store, name, now + timedelta(seconds=dt)) for name, dt in offsets.items()
+    }
+    with mock.patch("store.services.faces.faces_identify") as identify:
+        for frame in frames.values():
+            frame_process(frame_id=frame.pk)
+    identify.assert_not_called()
+    event = _pick(store, now)
+    with mock.patch(
+        "store.services.faces.faces_identify", return_value=_faces_of(ana.shopper)
+    ) as identify:
+        with django_capture_on_commit_callbacks(execute=True):
+            shelf_event_process(event_id=event.pk)
+    assert identify.call_count == 2  # the picker was caught in the act in the nearest two
+    assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
+    deferred = {
+        n for n, f in frames.items() if Frame.objects.get(pk=f.pk).result.get("faces_deferred")
+    }
+    assert deferred == {"far1", "far2"}
+
+
+def test_an_event_still_in_doubt_after_the_nearest_frames_asks_for_the_next_ones(
+    store, two_inside, no_last_seen, django_capture_on_commit_callbacks
+):
+    kit, ana = two_inside
+    now = timezone.now()
+    # Nobody in the two frames next to the pick (grey 40); the picker in the next one (200).
+    for name, dt, level in (("n1", -0.1, 40), ("n2", 0.1, 40), ("f1", -0.4, 200)):
+        frame = _gray_frame(store, name, now + timedelta(seconds=dt), level)
+        frame_process(frame_id=frame.pk)
+    event = _pick(store, now)
+
+    def identify(*, rgb, shopper_ids):
+        return _faces_of(kit.shopper) if rgb.mean() > 120 else []
+
+    with mock.patch("store.services.faces.faces_identify", side_effect=identify) as called:
+        with django_capture_on_commit_callbacks(execute=True):
+            shelf_event_process(event_id=event.pk)
+    assert called.call_count == 3
+    assert not Frame.objects.filter(result__faces_deferred=True).exists()
+    assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
