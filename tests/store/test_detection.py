@@ -500,7 +500,7 @@ def test_a_pick_has_the_deferred_frames_around_it_detected_and_is_charged_when_t
     for i in range(len(script)):
         send(load_cell_shelf, i)
     assert detector.seen == []
-    event = contested_weight(load_cell_shelf, removed_g=45, at=T0 + 3.5)
+    event = weight_event(load_cell_shelf, removed_g=45, at=T0 + 3.5)
     with django_capture_on_commit_callbacks(execute=True):
         shelf_event_process(event_id=event.pk)
     event.refresh_from_db()
@@ -519,7 +519,7 @@ def test_a_pick_the_deferred_frames_contradict_goes_to_review(
     detector = load_cell_shelf.use_script(script)
     for i in range(3):
         send(load_cell_shelf, i)
-    event = contested_weight(load_cell_shelf, removed_g=45, at=T0 + 1.5)
+    event = weight_event(load_cell_shelf, removed_g=45, at=T0 + 1.5)
     with django_capture_on_commit_callbacks(execute=True):
         shelf_event_process(event_id=event.pk)
     event.refresh_from_db()
