@@ -282,7 +282,11 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
     },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # Task and wake timings for the load bench (minigo/trace.py).
+        "minigo.trace": {"level": "DEBUG" if envbool("MINIGO_TRACE", False) else "WARNING"},
+    },
 }
 
 # --- MiniGo ---------------------------------------------------------------------------------

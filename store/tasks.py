@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from minigo.celery import app
 from minigo.publish import task_publish
+from minigo.trace import trace
 from store.models import ShelfEvent
 
 # Lock contention and dropped connections are retried, not failed.
@@ -35,6 +36,7 @@ def process_shelf_event(event_id: int, final: bool = False, wake: bool = False) 
     if wake:
         # Before anything is read: a frame committed from now on queues a wake of its own.
         wakes.wake_started(event_pk=event_id)
+    trace("event_task", event=event_id, final=int(final), wake=int(wake))
     with live.batched():
         try:
             shelf_event_process(event_id=event_id, final=final)
@@ -59,8 +61,11 @@ def settle_receipts() -> int:
 
     # Dropped before anything is read: a poke from now on queues a run of its own.
     cache.delete(SETTLE_QUEUED)
+    trace("settle_start")
     with live.batched():
-        return visits_settle()
+        changed = visits_settle()
+    trace("settle_end", changed=changed)
+    return changed
 
 
 @shared_task(**RETRY)
@@ -146,6 +151,7 @@ def schedule_final_decision(*, event: ShelfEvent) -> None:
     # own wakes usually decide it first. One such look-again queued at a time.
     countdown = delay if delay > 0 else 3.0
     event_pk = event.pk
+    trace("final_scheduled", event=event_pk, countdown=f"{countdown:.3f}")
     if delay > 0 or cache.add(f"final-shelf-event:{event_pk}", 1, int(countdown)):
         transaction.on_commit(
             lambda: process_shelf_event.apply_async(
@@ -162,7 +168,9 @@ def enqueue_wakes(*, device_pk: int, when: datetime) -> None:
 
     def wake() -> None:
         for pk in wakes.waiting_near(device_pk=device_pk, when=when):
-            if wakes.wake_claim(event_pk=pk):
+            claimed = wakes.wake_claim(event_pk=pk)
+            trace("wake", event=pk, queued=int(claimed), frame_at=f"{when.timestamp():.4f}")
+            if claimed:
                 process_shelf_event.delay(pk, wake=True)
 
     transaction.on_commit(wake)

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from minigo.trace import trace
 from store.models import EventStatus, Frame, ShelfEvent
 from store.services import wakes
 
@@ -91,6 +92,7 @@ def _analyse_for(event_pk: int, ids: list[int]) -> None:
     # Frames' own wakes are held back while this run acts as the event's wake (the mark is
     # dropped before the event reads the sightings: wakes.py).
     claimed = wakes.wake_claim(event_pk=event_pk)
+    trace("ondemand", event=event_pk, frames=len(ids))
     try:
         _analyse_now(ids)
     finally:

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from minigo.trace import stamp, trace
 from store import tasks
 from store.models import (
     Device,
@@ -144,6 +145,7 @@ def settlement_request_watermarks(*, until: datetime) -> None:
     """Ask every connected shelf agent to report its watermark now, so a receipt waits a
     round trip rather than a heartbeat period. Older agents ignore the message; their
     heartbeats still move their watermark."""
+    trace("sync", until=stamp(until))
     for pk in Device.objects.filter(kind=DeviceKind.SHELF, online=True).values_list(
         "pk", flat=True
     ):

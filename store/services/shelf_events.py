@@ -16,6 +16,7 @@ candidates. Anything nothing explains goes to review (invariant 5)."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,6 +25,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from minigo.trace import trace
 from store import tasks
 from store.errors import DomainError
 from store.faults import fault_point
@@ -163,13 +165,16 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
     sighting arrives at this shelf, and decided when the window closes); `final` decides it
     now whatever the evidence. A decided event may be the last one a leaving shopper's
     receipt waits for: the settlement is told."""
-
+    started = time.time()
     with transaction.atomic():
         event = _process(event_id=event_id, final=final)
         if event.status != EventStatus.PENDING:
             settlement_poke(when=event.occurred_at)
     if event.status != EventStatus.PENDING:
         wakes.waiting_remove(device_pk=event.device_id, event_pk=event.pk)
+    trace(
+        "event_run", event=event_id, final=int(final), start=f"{started:.4f}", status=event.status
+    )
     return event
 
 
