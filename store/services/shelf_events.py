@@ -179,114 +179,111 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
 
 
 def _process(*, event_id: int, final: bool) -> ShelfEvent:
-    with transaction.atomic():
-        event = ShelfEvent.objects.select_for_update().select_related("device").get(pk=event_id)
-        if event.status != EventStatus.PENDING:
-            return event
-        slot = (
-            Slot.objects.select_related("product", "shelf")
-            .filter(shelf__device=event.device, code=event.slot_code)
-            .first()
-        )
-        if slot is None or slot.product is None:
-            return _review(event, reason="slot_not_in_planogram", slot=slot)
-        count = count_change(slot=slot, sensor=event.sensor, before=event.before, after=event.after)
-        if count.delta == 0 and count.explained:
+    # Inside shelf_event_process's transaction: no savepoint of its own.
+    event = ShelfEvent.objects.select_for_update().select_related("device").get(pk=event_id)
+    if event.status != EventStatus.PENDING:
+        return event
+    # Every slot of the shelf in one read: this one, and the other calibrated ones under
+    # the same camera (a face in front of one of those is someone there).
+    shelf_slots = list(
+        Slot.objects.select_related("product", "shelf").filter(shelf__device=event.device)
+    )
+    slot = next((s for s in shelf_slots if s.code == event.slot_code), None)
+    if slot is None or slot.product is None:
+        return _review(event, reason="slot_not_in_planogram", slot=slot)
+    count = count_change(slot=slot, sensor=event.sensor, before=event.before, after=event.after)
+    if count.delta == 0 and count.explained:
+        mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
+        return event
+    visits = attribution.visits_at(when=event.occurred_at)
+    held = attribution.holdings(visits=visits)
+    options = _options(slot=slot, event=event, count=count, held=held)
+    if not options and count.delta == 0:
+        if abs(event.before - event.after) <= slot.product.unit_weight_g / 4:
+            # Jitter: far less than one of this slot's items, and no light product that
+            # someone holds (or that lies here) weighs that. Nothing moved.
             mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
             return event
-        visits = attribution.visits_at(when=event.occurred_at)
-        held = attribution.holdings(visits=visits)
-        options = _options(slot=slot, event=event, count=count, held=held)
-        if not options and count.delta == 0:
-            if abs(event.before - event.after) <= slot.product.unit_weight_g / 4:
-                # Jitter: far less than one of this slot's items, and no light product that
-                # someone holds (or that lies here) weighs that. Nothing moved.
-                mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
-                return event
-        if not options:
-            reason = "return_unexplained" if event.after > event.before else "weight_unexplained"
-            if not count.explained:
-                reason = "weight_unexplained"
-            return _review(
-                event, reason=reason, slot=slot, product=slot.product, evidence=count.detail
+    if not options:
+        reason = "return_unexplained" if event.after > event.before else "weight_unexplained"
+        if not count.explained:
+            reason = "weight_unexplained"
+        return _review(event, reason=reason, slot=slot, product=slot.product, evidence=count.detail)
+    if slot.shelf.has_camera and not final:
+        # Registered before the sightings are read, so a frame whose sightings commit
+        # after this read finds the event and wakes it (store/services/wakes.py).
+        wakes.waiting_add(
+            device_pk=event.device_id, event_pk=event.pk, occurred_at=event.occurred_at
+        )
+    sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
+    settled = final or not slot.shelf.has_camera or _window_closed(event)
+    if settled and slot.shelf.has_camera and _frames_pending(event):
+        settled = False  # its camera's frames are still queued: wait for their sightings
+    others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
+    best: tuple[Option, list[attribution.Candidate]] | None = None
+    for option in options:
+        if option.delta > 0:
+            pool = visits
+        else:
+            pool = attribution.product_holders(
+                visits=visits, held=held, product=option.product, quantity=-option.delta
             )
-        if slot.shelf.has_camera and not final:
-            # Registered before the sightings are read, so a frame whose sightings commit
-            # after this read finds the event and wakes it (store/services/wakes.py).
-            wakes.waiting_add(
-                device_pk=event.device_id, event_pk=event.pk, occurred_at=event.occurred_at
-            )
-        sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
-        settled = final or not slot.shelf.has_camera or _window_closed(event)
-        if settled and slot.shelf.has_camera and _frames_pending(event):
-            settled = False  # its camera's frames are still queued: wait for their sightings
-        # The other calibrated slots seen by this camera: a face in front of one of them is
-        # someone there, not at this slot.
-        others = [s.reach for s in slot.shelf.slots.exclude(pk=slot.pk) if s.reach is not None]
-        best: tuple[Option, list[attribution.Candidate]] | None = None
-        for option in options:
-            if option.delta > 0:
-                pool = visits
-            else:
-                pool = attribution.product_holders(
-                    visits=visits, held=held, product=option.product, quantity=-option.delta
-                )
-            if not pool:
-                continue
-            ranked = attribution.rank(
-                device=event.device,
-                when=event.occurred_at,
-                visits=visits,
-                pool=pool,
-                sightings=sightings,
-                settled=settled,
-                reach=slot.reach,
-                others=others,
-            )
-            if best is None or ranked[0].confidence > best[1][0].confidence:
-                best = (option, ranked)
-        detail = {**count.detail, "sensor": event.sensor}
-        if best is None:
-            reason = "nobody_in_store" if not visits else "return_unexplained"
+        if not pool:
+            continue
+        ranked = attribution.rank(
+            device=event.device,
+            when=event.occurred_at,
+            visits=visits,
+            pool=pool,
+            sightings=sightings,
+            settled=settled,
+            reach=slot.reach,
+            others=others,
+        )
+        if best is None or ranked[0].confidence > best[1][0].confidence:
+            best = (option, ranked)
+    detail = {**count.detail, "sensor": event.sensor}
+    if best is None:
+        reason = "nobody_in_store" if not visits else "return_unexplained"
+        return _review(
+            event,
+            reason=reason,
+            slot=slot,
+            product=options[0].product,
+            quantity=options[0].delta,
+            evidence=detail,
+        )
+    option, ranked = best
+    top = ranked[0]
+    threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
+    if top.confidence < threshold:
+        if not settled:
+            return _wait(event, detail=detail, candidates=ranked)
+        return _review(
+            event,
+            reason="who_unknown",
+            slot=slot,
+            product=option.product,
+            quantity=option.delta,
+            candidates=ranked,
+            evidence=detail,
+        )
+    if option.delta > 0 and not option.misplaced:
+        # A camera that counts this slot must agree with the sensor about how many left.
+        verdict, disagreement = detection_weight_verdict(event=event, slot=slot)
+        if verdict == "disagrees":
             return _review(
                 event,
-                reason=reason,
-                slot=slot,
-                product=options[0].product,
-                quantity=options[0].delta,
-                evidence=detail,
-            )
-        option, ranked = best
-        top = ranked[0]
-        threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
-        if top.confidence < threshold:
-            if not settled:
-                return _wait(event, detail=detail, candidates=ranked)
-            return _review(
-                event,
-                reason="who_unknown",
+                reason="detection_disagrees",
                 slot=slot,
                 product=option.product,
                 quantity=option.delta,
                 candidates=ranked,
-                evidence=detail,
+                evidence={**detail, **(disagreement or {})},
             )
-        if option.delta > 0 and not option.misplaced:
-            # A camera that counts this slot must agree with the sensor about how many left.
-            verdict, disagreement = detection_weight_verdict(event=event)
-            if verdict == "disagrees":
-                return _review(
-                    event,
-                    reason="detection_disagrees",
-                    slot=slot,
-                    product=option.product,
-                    quantity=option.delta,
-                    candidates=ranked,
-                    evidence={**detail, **(disagreement or {})},
-                )
-            if verdict == "waiting" and not settled:
-                return _wait(event, detail=detail, candidates=ranked)
-        return _apply(event, slot=slot, option=option, ranked=ranked, detail=detail)
+        if verdict == "waiting" and not settled:
+            return _wait(event, detail=detail, candidates=ranked)
+    return _apply(event, slot=slot, option=option, ranked=ranked, detail=detail)
 
 
 def _wait(event: ShelfEvent, *, detail: dict, candidates: list) -> ShelfEvent:
