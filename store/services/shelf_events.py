@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -218,7 +218,19 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
     sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
     settled = final or not slot.shelf.has_camera or _window_closed(event)
     if settled and slot.shelf.has_camera and _frames_pending(event):
-        settled = False  # its camera's frames are still queued: wait for their sightings
+        # Its camera's frames are still queued: wait for their sightings. Registered as waiting
+        # for them first, then looked at again: a frame processed after this second look
+        # finds the registration and wakes the event (it need not show a face to matter).
+        wakes.waiting_add(
+            device_pk=event.device_id,
+            event_pk=event.pk,
+            occurred_at=event.occurred_at,
+            on_frames=True,
+        )
+        if _frames_pending(event):
+            settled = False
+        else:
+            sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
     others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
     best: tuple[Option, list[attribution.Candidate]] | None = None
     for option in options:
@@ -379,3 +391,12 @@ def shelf_events_settle(*, now=None) -> int:
     for pk in ids:
         shelf_event_process(event_id=pk, final=True)
     return len(ids)
+
+
+def shelf_events_overdue(*, before: datetime, limit: int = 500) -> list[int]:
+    """Shelf events still pending that happened before `before`, oldest first."""
+    return list(
+        ShelfEvent.objects.filter(status=EventStatus.PENDING, occurred_at__lte=before)
+        .order_by("occurred_at")
+        .values_list("pk", flat=True)[:limit]
+    )
