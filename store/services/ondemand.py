@@ -7,8 +7,9 @@ whose picker is in doubt. So a shelf frame's faces are computed when
 
 - a shelf event at that shelf, within the frame's window, waits for camera evidence (it is in
   the wake registry, store/services/wakes.py), or
-- nobody asked for a while: one frame per shelf every FACES_LAST_SEEN_EVERY_S keeps the
-  shoppers' "last seen" marks (weak evidence, and the manager's view) moving.
+- nobody asked for a while: the first frame per shelf in every FACES_LAST_SEEN_EVERY_S of
+  capture time keeps the shoppers' "last seen" marks (weak evidence, and the manager's view)
+  moving.
 
 Any other shelf frame is recorded as processed with `"faces_deferred": true` and its pixels are
 held a little longer (DEFERRED_KEEP_S). When a shelf event starts waiting, the deferred frames
@@ -51,7 +52,13 @@ def faces_wanted(*, frame: Frame) -> bool:
     if wakes.waiting_near(device_pk=frame.device_id, when=frame.captured_at):
         return True
     every = settings.MINIGO["FACES_LAST_SEEN_EVERY_S"]
-    return every > 0 and cache.add(f"faces-last-seen:{frame.device_id}", 1, every)
+    if every <= 0:
+        return False
+    # The first frame of each period of capture time, not of the clock: which frames are
+    # analysed (and so which sightings exist) depends on the camera's times only, so a replay
+    # gives the same decisions however fast the workers run (invariant 8).
+    period = int(frame.captured_at.timestamp() // every)
+    return cache.add(f"faces-last-seen:{frame.device_id}:{period}", 1, every * 4 + 60)
 
 
 def frame_recheck(*, frame: Frame) -> None:
