@@ -114,6 +114,11 @@ def start(args, folder: Path, env: dict, procs: Procs) -> tuple[int, list]:
 
 def main() -> None:
     args = parse_args()
+    # Stopped from outside (or from a shell that started it in the background, where SIGINT
+    # is ignored): stop the store's processes on the way out, as on Ctrl-C.
+    # (KeyboardInterrupt, not SystemExit: a drain that times out raises SystemExit.)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import psycopg
     import redis
 
