@@ -2,7 +2,7 @@
 or a watermark moved. Off unless MINIGO_TRACE is set (then logged at DEBUG on the
 `minigo.trace` logger); when off, a call costs one logger level check.
 
-A line is `trace <what> t=<unix time> key=value …`, read back by bench/loadrun/trace.py."""
+A line is `trace <what> t=<unix time> key=value …`, read back by bench/loadrun/breakdown.py."""
 
 from __future__ import annotations
 
