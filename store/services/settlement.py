@@ -179,7 +179,8 @@ def settlement_watermark_moved(*, previous: datetime | None, now: datetime) -> N
             Q(receipt__isnull=True) | Q(receipt__provisional=True)
         )
         if previous is not None:
-            waiting = waiting.filter(exited_at__gt=previous - timedelta(seconds=ENTRY_SLACK_S))
+            # Exits up to `previous` were not waiting for this shelf.
+            waiting = waiting.filter(exited_at__gt=previous)
         if waiting.exists():
             tasks.settle_receipts_soon()
 

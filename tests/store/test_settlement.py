@@ -276,3 +276,20 @@ def test_a_decided_event_queues_a_settle_run_only_if_it_was_the_last_one_a_visit
         with django_capture_on_commit_callbacks(execute=True):
             _process(ShelfEvent.objects.get(pk=second.pk), final=True)
         assert soon.call_count == 1
+
+
+def test_a_report_past_an_exit_it_did_not_hold_queues_no_settle_run(
+    store, shelf_online, two_inside, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    from store import tasks
+
+    kit, _ana = two_inside
+    exit_at = timezone.now() - timedelta(seconds=5)
+    visit_close(visit=kit, device=store.gate_out, at=exit_at)
+    _report(shelf_online, exit_at + timedelta(seconds=1))  # this one completed it
+    with mock.patch.object(tasks, "settle_receipts_soon") as soon:
+        with django_capture_on_commit_callbacks(execute=True):
+            _report(shelf_online, exit_at + timedelta(seconds=2))  # a second later: nothing new
+    assert soon.call_count == 0
