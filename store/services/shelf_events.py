@@ -180,7 +180,12 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
 
 def _process(*, event_id: int, final: bool) -> ShelfEvent:
     # Inside shelf_event_process's transaction: no savepoint of its own.
-    event = ShelfEvent.objects.select_for_update().select_related("device").get(pk=event_id)
+    # The event's row only: FOR UPDATE over the join would lock its device's row too for the
+    # whole decision, and the device endpoint locks that row for every heartbeat and
+    # watermark report (under load that deadlocked a report against two event runs).
+    event = (
+        ShelfEvent.objects.select_for_update(of=("self",)).select_related("device").get(pk=event_id)
+    )
     if event.status != EventStatus.PENDING:
         return event
     # Every slot of the shelf in one read: this one, and the other calibrated ones under
