@@ -202,18 +202,21 @@ def schedule_final_decision(*, event: ShelfEvent) -> None:
     countdown = delay if delay > 0 else LOOK_AGAIN_S
     event_pk = event.pk
     trace("final_scheduled", event=event_pk, countdown=f"{countdown:.3f}")
-    if cache.add(FINAL_MARK.format(event_pk), 1, FINAL_MARK_TTL_S):
-        # Queued with the ingest, not ahead of it: it is due by the clock, not because
-        # something was processed, and ahead of a backlog of frames every waiting event's
-        # look-again kept the workers from the very frames the events waited for.
-        transaction.on_commit(
-            lambda: process_shelf_event.apply_async(
+
+    def queue() -> None:
+        # Marked once committed: a wait rolled back (and retried) leaves no mark without a run.
+        if cache.add(FINAL_MARK.format(event_pk), 1, FINAL_MARK_TTL_S):
+            # Queued with the ingest, not ahead of it: it is due by the clock, not because
+            # something was processed, and ahead of a backlog of frames every waiting
+            # event's look-again kept the workers from the very frames the events waited for.
+            process_shelf_event.apply_async(
                 (event_pk,),
                 {"final": True},
                 countdown=max(0.1, countdown),
                 priority=INGEST_PRIORITY,
             )
-        )
+
+    transaction.on_commit(queue)
 
 
 def enqueue_wakes(*, device_pk: int, when: datetime, evidence: bool) -> None:
