@@ -20,52 +20,24 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.loadrun.harness import (  # noqa: E402
+    Procs,
+    admin_url,
+    drop_database,
+    recreate_database,
+    start_store,
+)
+
 DB_NAME = "minigo_cart_latency"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.5)
-    sys.exit("daphne did not start")
-
-
-def _admin_url(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
-
-
-def _recreate_database(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_admin_url(url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-
-
-def _drop_database(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_admin_url(url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
 
 def _setup(env: dict[str, str]) -> dict[str, str]:
@@ -86,8 +58,12 @@ chips = Product.objects.create(sku="CHIPS", name="Crisps", price=Decimal("1.10")
                                unit_weight_g=45, weight_tolerance_g=4)
 dev, token = device_create(device_id="shelf-1", kind="shelf")
 shelf = Shelf.objects.create(name="Drinks", device=dev, has_camera=True)
-Slot.objects.create(shelf=shelf, code="A1", product=cola, stock=500, capacity=1000)
-Slot.objects.create(shelf=shelf, code="A2", product=chips, stock=500, capacity=1000)
+# Calibrated reach bands: the camera sees Kit in front of A1 and Ana in front of A2. Without
+# them a face's position says nothing, and two faces at the shelf leave every pick in doubt.
+Slot.objects.create(shelf=shelf, code="A1", product=cola, stock=500, capacity=1000,
+                    reach_from=0.0, reach_to=0.5)
+Slot.objects.create(shelf=shelf, code="A2", product=chips, stock=500, capacity=1000,
+                    reach_from=0.5, reach_to=1.0)
 User = get_user_model()
 out = {"token": token}
 for name in ("kit", "ana"):
@@ -191,35 +167,6 @@ async def _run(port: int, token: str, session: str, events: int, gap: float) -> 
     return [(got[i] - sent[i]) * 1000 for i in sorted(got) if i in sent]
 
 
-def start_store(
-    env: dict[str, str], log: Any, procs: list, *, concurrency: int, worker_args: tuple = ()
-) -> int:
-    """daphne on a free port and a Celery worker (appended to `procs`), with the queue purged
-    first: tasks left by an earlier run name rows of a dropped database. Returns the port."""
-    port = _free_port()
-    bin_dir = Path(sys.executable).parent
-    subprocess.run(
-        [str(bin_dir / "celery"), "-A", "minigo", "purge", "-f"],
-        cwd=ROOT, env=env, capture_output=True, check=False,
-    )  # fmt: skip
-    daphne = [
-        str(bin_dir / "daphne"),
-        "-b",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "minigo.asgi:application",
-    ]
-    worker = [str(bin_dir / "celery"), "-A", "minigo", "worker", *worker_args,
-              "--loglevel", "warning", "--concurrency", str(concurrency),
-              "-Q", "celery"]  # fmt: skip
-    for cmd in (daphne, worker):
-        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log))
-    _wait_for_port(port)
-    time.sleep(5)  # the worker starts
-    return port
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200)
@@ -231,32 +178,26 @@ def main() -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres") or not os.environ.get("REDIS_URL"):
         sys.exit("set DATABASE_URL (PostgreSQL) and REDIS_URL")
-    _recreate_database(url)
+    recreate_database(url, DB_NAME)
     env = {
         **os.environ,
-        "DATABASE_URL": _admin_url(url, DB_NAME),
+        "DATABASE_URL": admin_url(url, DB_NAME),
         "MINIGO_ACCEPT_SEES": "true",
         "MINIGO_CHANNEL_PREFIX": "cartlat",
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
-    procs = []
+    procs = Procs()
     log = open(args.log, "ab") if args.log else subprocess.DEVNULL  # noqa: SIM115
     try:
         boot = _setup(env)
         port = start_store(env, log, procs, concurrency=args.concurrency)
         ms = asyncio.run(_run(port, boot["token"], boot["session"], args.events, args.gap))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        procs.stop_all()
         if not args.keep:
-            _drop_database(url)
+            drop_database(url, DB_NAME)
     if not ms:
         sys.exit("no cart update arrived")
     ms.sort()

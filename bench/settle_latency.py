@@ -27,12 +27,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-import cart_latency as common  # noqa: E402  (the same harness: ports, databases, JPEG)
+from bench.loadrun.harness import (  # noqa: E402  (the load bench's harness)
+    Procs,
+    admin_url,
+    drop_database,
+    recreate_database,
+    start_store,
+)
 
-common.DB_NAME = DB_NAME = "minigo_settle_latency"
+DB_NAME = "minigo_settle_latency"
 
 SETUP = r"""
 import json
@@ -193,17 +198,17 @@ def main() -> None:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres") or not os.environ.get("REDIS_URL"):
         sys.exit("set DATABASE_URL (PostgreSQL) and REDIS_URL")
-    common._recreate_database(url)
+    recreate_database(url, DB_NAME)
     env = {
         **os.environ,
-        "DATABASE_URL": common._admin_url(url, DB_NAME),
+        "DATABASE_URL": admin_url(url, DB_NAME),
         "MINIGO_ACCEPT_SEES": "true",
         "MINIGO_CHANNEL_PREFIX": "settlelat",
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
-    procs = []
+    procs = Procs()
     log = open(args.log, "ab") if args.log else subprocess.DEVNULL  # noqa: SIM115
     load_before = os.getloadavg()
     try:
@@ -213,17 +218,11 @@ def main() -> None:
         )  # fmt: skip
         boot = json.loads(out.stdout.strip().splitlines()[-1])
         beat = ("--beat", "--schedule", f"/tmp/{DB_NAME}-{os.getpid()}.beat")
-        port = common.start_store(env, log, procs, concurrency=args.concurrency, worker_args=beat)
+        port = start_store(env, log, procs, concurrency=args.concurrency, worker_args=beat)
         cart_ms, receipt_ms = asyncio.run(_run(port, boot, args.visits))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        common._drop_database(url)
+        procs.stop_all()
+        drop_database(url, DB_NAME)
     load_after = os.getloadavg()
     print(
         f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cpus, "

@@ -157,12 +157,22 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BEAT_SCHEDULE = {
     "expire-frames": {"task": "store.tasks.expire_frames", "schedule": 3600.0},
     "mark-devices-offline": {"task": "store.tasks.mark_stale_devices_offline", "schedule": 30.0},
-    # Shelf events waiting for late camera frames are decided once their window has passed:
-    # every second, so a receipt waits at most about that long for the last of them.
-    "settle-shelf-events": {"task": "store.tasks.settle_shelf_events", "schedule": 1.0},
+    # Shelf events still waiting past their window are decided (embedded, this is how they
+    # are; with workers each has its own final run queued, and this catches those lost with
+    # the broker: store.tasks.settle_shelf_events).
+    "settle-shelf-events": {
+        "task": "store.tasks.settle_shelf_events",
+        "schedule": 1.0,
+        # A run queued behind a backlog is dropped rather than run late: the next one is due.
+        "options": {"expires": 10.0},
+    },
     # Receipts of visits whose evidence is complete (or past the deadline) are issued; the
     # watermark reports and decided events trigger it at once, this catches the rest.
-    "settle-receipts": {"task": "store.tasks.settle_receipts", "schedule": 2.0},
+    "settle-receipts": {
+        "task": "store.tasks.settle_receipts",
+        "schedule": 2.0,
+        "options": {"expires": 10.0},
+    },
     # Frames whose task was lost with the broker's queue are queued again.
     "recover-frames": {"task": "store.tasks.recover_frames", "schedule": 60.0},
     # Checked every 15 minutes; the mail itself goes out once per store-local day.
@@ -282,7 +292,11 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
     },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # Task and wake timings for the load bench (minigo/trace.py).
+        "minigo.trace": {"level": "DEBUG" if envbool("MINIGO_TRACE", False) else "WARNING"},
+    },
 }
 
 # --- MiniGo ---------------------------------------------------------------------------------

@@ -328,14 +328,17 @@ def detection_check_weight(*, event: ShelfEvent) -> dict[str, Any] | None:
     return evidence if verdict == "disagrees" else None
 
 
-def detection_weight_verdict(*, event: ShelfEvent) -> tuple[str, dict[str, Any] | None]:
+def detection_weight_verdict(
+    *, event: ShelfEvent, slot: Slot | None = None
+) -> tuple[str, dict[str, Any] | None]:
     """("agrees" | "disagrees" | "silent" | "waiting", evidence). "waiting": the camera counts
     this slot and saw it before the event, but no hand-free frame after it has been processed
     yet, so it may still disagree. Counts come from the shelf's detector or, in a replay, from
-    what a `sees` frame says its camera saw."""
+    what a `sees` frame says its camera saw. `slot`: the event's slot with its product, if
+    the caller has read it."""
     if event.sensor == SensorKind.CAMERA:
         return "silent", None
-    slot = (
+    slot = slot or (
         Slot.objects.select_related("product", "shelf")
         .filter(shelf__device_id=event.device_id, code=event.slot_code)
         .first()

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from minigo.trace import stamp, trace
 from store.errors import DomainError
 from store.models import Device, DeviceKind
 from store.services import live
@@ -127,6 +128,7 @@ def device_report_watermark(*, device: Device, epoch: float) -> datetime | None:
             Device.objects.filter(pk=device.pk).update(watermark=at)
             device.watermark = at
             settlement_watermark_moved(previous=previous, now=at)
+            trace("watermark", device=device.pk, at=stamp(at))
             return at
     return previous
 

@@ -205,9 +205,9 @@ def frame_store(
         if existing.status == EventStatus.PENDING:
             # Queueing it may have failed after the row was stored (the agent then sent it
             # again); processing is idempotent, so queue it again.
-            tasks.enqueue_frame(frame_pk=existing.pk)
+            tasks.enqueue_frame(frame_pk=existing.pk, ingest=device.kind == DeviceKind.SHELF)
         return existing, False
-    tasks.enqueue_frame(frame_pk=frame.pk)
+    tasks.enqueue_frame(frame_pk=frame.pk, ingest=device.kind == DeviceKind.SHELF)
     return frame, True
 
 

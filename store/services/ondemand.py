@@ -10,9 +10,9 @@ shelf matter only around a pick the camera is to confirm. So a shelf frame's vis
   the wake registry, store/services/wakes.py), or
 - a pick that the shelf's detector is to confirm needs the products seen just before and
   just after it (detection.detection_frames_needed), or
-- nobody asked for a while: one frame per shelf every FACES_LAST_SEEN_EVERY_S keeps the
-  shoppers' "last seen" marks (weak evidence, and the manager's view) and the shelf's latest
-  product counts moving.
+- nobody asked for a while: the first frame per shelf in every FACES_LAST_SEEN_EVERY_S of
+  capture time keeps the shoppers' "last seen" marks (weak evidence, and the manager's view)
+  and the shelf's latest product counts moving.
 
 Any other shelf frame is recorded as processed with `"faces_deferred": true` (no faces, no
 detections) and its pixels are held a little longer (deferred_keep_s). When a shelf event
@@ -34,6 +34,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from minigo.trace import trace
 from store.models import EventStatus, Frame, ShelfEvent
 from store.services import wakes
 
@@ -59,7 +60,13 @@ def vision_wanted(*, frame: Frame) -> bool:
     if wakes.waiting_near(device_pk=frame.device_id, when=frame.captured_at):
         return True
     every = settings.MINIGO["FACES_LAST_SEEN_EVERY_S"]
-    return every > 0 and cache.add(f"faces-last-seen:{frame.device_id}", 1, every)
+    if every <= 0:
+        return False
+    # The first frame of each period of capture time, not of the clock: which frames are
+    # analysed (and so which sightings exist) depends on the camera's times only, so a replay
+    # gives the same decisions however fast the workers run (invariant 8).
+    period = int(frame.captured_at.timestamp() // every)
+    return cache.add(f"faces-last-seen:{frame.device_id}:{period}", 1, every * 4 + 60)
 
 
 def frame_recheck(*, frame: Frame) -> None:
@@ -109,6 +116,7 @@ def _analyse_for(event_pk: int, ids: list[int]) -> None:
     # Frames' own wakes are held back while this run acts as the event's wake (the mark is
     # dropped before the event reads the sightings: wakes.py).
     claimed = wakes.wake_claim(event_pk=event_pk)
+    trace("ondemand", event=event_pk, frames=len(ids))
     try:
         _analyse_now(ids)
     finally:

@@ -16,14 +16,16 @@ candidates. Anything nothing explains goes to review (invariant 5)."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from minigo.trace import trace
 from store import tasks
 from store.errors import DomainError
 from store.faults import fault_point
@@ -163,130 +165,147 @@ def shelf_event_process(*, event_id: int, final: bool = False) -> ShelfEvent:
     sighting arrives at this shelf, and decided when the window closes); `final` decides it
     now whatever the evidence. A decided event may be the last one a leaving shopper's
     receipt waits for: the settlement is told."""
-
+    started = time.time()
     with transaction.atomic():
         event = _process(event_id=event_id, final=final)
         if event.status != EventStatus.PENDING:
             settlement_poke(when=event.occurred_at)
     if event.status != EventStatus.PENDING:
         wakes.waiting_remove(device_pk=event.device_id, event_pk=event.pk)
+    trace(
+        "event_run", event=event_id, final=int(final), start=f"{started:.4f}", status=event.status
+    )
     return event
 
 
 def _process(*, event_id: int, final: bool) -> ShelfEvent:
-    with transaction.atomic():
-        event = ShelfEvent.objects.select_for_update().select_related("device").get(pk=event_id)
-        if event.status != EventStatus.PENDING:
-            return event
-        slot = (
-            Slot.objects.select_related("product", "shelf")
-            .filter(shelf__device=event.device, code=event.slot_code)
-            .first()
-        )
-        if slot is None or slot.product is None:
-            return _review(event, reason="slot_not_in_planogram", slot=slot)
-        count = count_change(slot=slot, sensor=event.sensor, before=event.before, after=event.after)
-        if count.delta == 0 and count.explained:
+    # Inside shelf_event_process's transaction: no savepoint of its own.
+    # The event's row only: FOR UPDATE over the join would lock its device's row too for the
+    # whole decision, and the device endpoint locks that row for every heartbeat and
+    # watermark report (under load that deadlocked a report against two event runs).
+    event = (
+        ShelfEvent.objects.select_for_update(of=("self",)).select_related("device").get(pk=event_id)
+    )
+    if event.status != EventStatus.PENDING:
+        return event
+    # Every slot of the shelf in one read: this one, and the other calibrated ones under
+    # the same camera (a face in front of one of those is someone there).
+    shelf_slots = list(
+        Slot.objects.select_related("product", "shelf").filter(shelf__device=event.device)
+    )
+    slot = next((s for s in shelf_slots if s.code == event.slot_code), None)
+    if slot is None or slot.product is None:
+        return _review(event, reason="slot_not_in_planogram", slot=slot)
+    count = count_change(slot=slot, sensor=event.sensor, before=event.before, after=event.after)
+    if count.delta == 0 and count.explained:
+        mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
+        return event
+    visits = attribution.visits_at(when=event.occurred_at)
+    held = attribution.holdings(visits=visits)
+    options = _options(slot=slot, event=event, count=count, held=held)
+    if not options and count.delta == 0:
+        if abs(event.before - event.after) <= slot.product.unit_weight_g / 4:
+            # Jitter: far less than one of this slot's items, and no light product that
+            # someone holds (or that lies here) weighs that. Nothing moved.
             mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
             return event
-        visits = attribution.visits_at(when=event.occurred_at)
-        held = attribution.holdings(visits=visits)
-        options = _options(slot=slot, event=event, count=count, held=held)
-        if not options and count.delta == 0:
-            if abs(event.before - event.after) <= slot.product.unit_weight_g / 4:
-                # Jitter: far less than one of this slot's items, and no light product that
-                # someone holds (or that lies here) weighs that. Nothing moved.
-                mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
-                return event
-        if not options:
-            reason = "return_unexplained" if event.after > event.before else "weight_unexplained"
-            if not count.explained:
-                reason = "weight_unexplained"
-            return _review(
-                event, reason=reason, slot=slot, product=slot.product, evidence=count.detail
+    if not options:
+        reason = "return_unexplained" if event.after > event.before else "weight_unexplained"
+        if not count.explained:
+            reason = "weight_unexplained"
+        return _review(event, reason=reason, slot=slot, product=slot.product, evidence=count.detail)
+    if slot.shelf.has_camera and not final:
+        # Registered before the sightings are read, so a frame whose sightings commit
+        # after this read finds the event and wakes it (store/services/wakes.py).
+        wakes.waiting_add(
+            device_pk=event.device_id, event_pk=event.pk, occurred_at=event.occurred_at
+        )
+    sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
+    settled = final or not slot.shelf.has_camera or _window_closed(event)
+    if settled and slot.shelf.has_camera and _frames_pending(event):
+        # Its camera's frames are still queued: wait for their sightings. Registered as waiting
+        # for them first, then looked at again: a frame processed after this second look
+        # finds the registration and wakes the event (it need not show a face to matter).
+        wakes.waiting_add(
+            device_pk=event.device_id,
+            event_pk=event.pk,
+            occurred_at=event.occurred_at,
+            on_frames=True,
+        )
+        if _frames_pending(event):
+            settled = False
+        else:
+            sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
+    others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
+    best: tuple[Option, list[attribution.Candidate]] | None = None
+    for option in options:
+        if option.delta > 0:
+            pool = visits
+        else:
+            pool = attribution.product_holders(
+                visits=visits, held=held, product=option.product, quantity=-option.delta
             )
-        if slot.shelf.has_camera and not final:
-            # Registered before the sightings are read, so a frame whose sightings commit
-            # after this read finds the event and wakes it (store/services/wakes.py).
-            wakes.waiting_add(
-                device_pk=event.device_id, event_pk=event.pk, occurred_at=event.occurred_at
-            )
-        sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
-        settled = final or not slot.shelf.has_camera or _window_closed(event)
-        if settled and slot.shelf.has_camera and _frames_pending(event):
-            settled = False  # its camera's frames are still queued: wait for their sightings
-        # The other calibrated slots seen by this camera: a face in front of one of them is
-        # someone there, not at this slot.
-        others = [s.reach for s in slot.shelf.slots.exclude(pk=slot.pk) if s.reach is not None]
-        best: tuple[Option, list[attribution.Candidate]] | None = None
-        for option in options:
-            if option.delta > 0:
-                pool = visits
-            else:
-                pool = attribution.product_holders(
-                    visits=visits, held=held, product=option.product, quantity=-option.delta
-                )
-            if not pool:
-                continue
-            ranked = attribution.rank(
-                device=event.device,
-                when=event.occurred_at,
-                visits=visits,
-                pool=pool,
-                sightings=sightings,
-                settled=settled,
-                reach=slot.reach,
-                others=others,
-            )
-            if best is None or ranked[0].confidence > best[1][0].confidence:
-                best = (option, ranked)
-        detail = {**count.detail, "sensor": event.sensor}
-        if best is None:
-            reason = "nobody_in_store" if not visits else "return_unexplained"
+        if not pool:
+            continue
+        ranked = attribution.rank(
+            device=event.device,
+            when=event.occurred_at,
+            visits=visits,
+            pool=pool,
+            sightings=sightings,
+            settled=settled,
+            reach=slot.reach,
+            others=others,
+        )
+        if best is None or ranked[0].confidence > best[1][0].confidence:
+            best = (option, ranked)
+    detail = {**count.detail, "sensor": event.sensor}
+    if best is None:
+        reason = "nobody_in_store" if not visits else "return_unexplained"
+        return _review(
+            event,
+            reason=reason,
+            slot=slot,
+            product=options[0].product,
+            quantity=options[0].delta,
+            evidence=detail,
+        )
+    option, ranked = best
+    top = ranked[0]
+    threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
+    if top.confidence < threshold:
+        if not settled:
+            return _wait(event, detail=detail, candidates=ranked)
+        return _review(
+            event,
+            reason="who_unknown",
+            slot=slot,
+            product=option.product,
+            quantity=option.delta,
+            candidates=ranked,
+            evidence=detail,
+        )
+    if option.delta > 0 and not option.misplaced:
+        # A camera that counts this slot must agree with the sensor about how many left;
+        # the frames it needs whose detections were deferred are analysed first (each
+        # round analyses them, so this ends within the frames of the window).
+        needed = detection_frames_needed(event=event, slot=slot)
+        if needed:
+            return _wait(event, detail=detail, candidates=ranked, frames=needed)
+        verdict, disagreement = detection_weight_verdict(event=event, slot=slot)
+        if verdict == "disagrees":
             return _review(
                 event,
-                reason=reason,
-                slot=slot,
-                product=options[0].product,
-                quantity=options[0].delta,
-                evidence=detail,
-            )
-        option, ranked = best
-        top = ranked[0]
-        threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
-        if top.confidence < threshold:
-            if not settled:
-                return _wait(event, detail=detail, candidates=ranked)
-            return _review(
-                event,
-                reason="who_unknown",
+                reason="detection_disagrees",
                 slot=slot,
                 product=option.product,
                 quantity=option.delta,
                 candidates=ranked,
-                evidence=detail,
+                evidence={**detail, **(disagreement or {})},
             )
-        if option.delta > 0 and not option.misplaced:
-            # A camera that counts this slot must agree with the sensor about how many left;
-            # the frames it needs whose detections were deferred are analysed first (each
-            # round analyses them, so this ends within the frames of the window).
-            needed = detection_frames_needed(event=event, slot=slot)
-            if needed:
-                return _wait(event, detail=detail, candidates=ranked, frames=needed)
-            verdict, disagreement = detection_weight_verdict(event=event)
-            if verdict == "disagrees":
-                return _review(
-                    event,
-                    reason="detection_disagrees",
-                    slot=slot,
-                    product=option.product,
-                    quantity=option.delta,
-                    candidates=ranked,
-                    evidence={**detail, **(disagreement or {})},
-                )
-            if verdict == "waiting" and not settled:
-                return _wait(event, detail=detail, candidates=ranked)
-        return _apply(event, slot=slot, option=option, ranked=ranked, detail=detail)
+        if verdict == "waiting" and not settled:
+            return _wait(event, detail=detail, candidates=ranked)
+    return _apply(event, slot=slot, option=option, ranked=ranked, detail=detail)
 
 
 def _wait(
@@ -386,3 +405,12 @@ def shelf_events_settle(*, now=None) -> int:
     for pk in ids:
         shelf_event_process(event_id=pk, final=True)
     return len(ids)
+
+
+def shelf_events_overdue(*, before: datetime, limit: int = 500) -> list[int]:
+    """Shelf events still pending that happened before `before`, oldest first."""
+    return list(
+        ShelfEvent.objects.filter(status=EventStatus.PENDING, occurred_at__lte=before)
+        .order_by("occurred_at")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -97,6 +97,8 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
     mark (moved forward only, in SQL, so frames applied out of order cannot move it back) and
     the lookup of the open visits before them."""
     if not analysis:
+        # Faces deferred: no evidence, but it may close a waiting event's window.
+        tasks.enqueue_wakes(device_pk=frame.device_id, when=frame.captured_at, evidence=False)
         return {}
     if analysis["source"] == "sees":
         faces, open_visits = _sees_faces(analysis["names"], frame.captured_at)
@@ -134,8 +136,9 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
             seen.append({"shopper": face["shopper"], "confidence": face["confidence"]})
     if rows:
         Sighting.objects.bulk_create(rows)
-        # Re-run the shelf events waiting at this shelf (store/services/wakes.py).
-        tasks.enqueue_wakes(device_pk=frame.device_id, when=frame.captured_at)
+    # Re-run the shelf events waiting at this shelf for this evidence, or for their window to
+    # close (store/services/wakes.py).
+    tasks.enqueue_wakes(device_pk=frame.device_id, when=frame.captured_at, evidence=bool(rows))
     # Only a face good enough to name its shopper moves their "last seen" mark.
     visit_ids = {r.visit_id for r in rows if r.visit_id and r.confidence >= MATCH_CONFIDENCE}
     if visit_ids:

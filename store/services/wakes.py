@@ -1,10 +1,11 @@
 """Which shelf events wait for camera evidence, so that a processed frame wakes exactly those.
 
 A shelf event whose picker is in doubt waits (shelf_events._wait) while its camera window may
-still bring sightings. It registers here, per shelf device, with its event time; a frame of
-that shelf that recorded sightings asks for the events waiting within its window and queues
-one re-run for each. Events not yet processed at all are never woken: their own first task
-runs after the frame's sightings are committed and sees them.
+still bring sightings. It registers here, per shelf device, with its event time; a processed
+frame of that shelf asks for the events waiting within its window (its sightings are evidence
+for them) or whose window it closes (the first frame captured past it: the event can now be
+decided), and queues one re-run for each. Events not yet processed at all are never woken:
+their own first task runs after the frame's sightings are committed and sees them.
 
 Coalescing: at most one wake per event is queued at a time (a camera sends two frames a
 second). The mark is taken when a wake is queued and dropped when that wake *starts*, before
@@ -21,7 +22,7 @@ closes (its own final run, the periodic settle), with every sighting then stored
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 
@@ -32,7 +33,7 @@ WAKE_MARK_TTL_S = 60
 REGISTRY_TTL_S = 900
 
 _client = None
-_local_waiting: dict[int, dict[int, float]] = {}
+_local_waiting: dict[int, dict[int, tuple[float, bool]]] = {}
 _local_marks: set[int] = set()
 _lock = threading.Lock()
 
@@ -52,15 +53,21 @@ def _prefix() -> str:
     return settings.CACHES["default"].get("KEY_PREFIX") or "minigo"
 
 
-def waiting_add(*, device_pk: int, event_pk: int, occurred_at: datetime) -> None:
+def waiting_add(
+    *, device_pk: int, event_pk: int, occurred_at: datetime, on_frames: bool = False
+) -> None:
+    """Register a waiting event. `on_frames`: its window has closed and it waits only for
+    frames of its window still to be processed, so any of them (with faces or without) wakes
+    it, not only one with sightings."""
+    at = occurred_at.timestamp()
     r = _redis()
     if r is None:
         with _lock:
-            _local_waiting.setdefault(device_pk, {})[event_pk] = occurred_at.timestamp()
+            _local_waiting.setdefault(device_pk, {})[event_pk] = (at, on_frames)
         return
     key = f"{_prefix()}:waiting:{device_pk}"
     with r.pipeline(transaction=False) as pipe:
-        pipe.hset(key, str(event_pk), repr(occurred_at.timestamp()))
+        pipe.hset(key, str(event_pk), f"{at!r} frames" if on_frames else repr(at))
         pipe.expire(key, REGISTRY_TTL_S)
         pipe.execute()
 
@@ -74,19 +81,42 @@ def waiting_remove(*, device_pk: int, event_pk: int) -> None:
     r.hdel(f"{_prefix()}:waiting:{device_pk}", str(event_pk))
 
 
-def waiting_near(*, device_pk: int, when: datetime) -> list[int]:
-    """Events registered as waiting at this shelf whose time lies within the attribution
-    window of `when`."""
+def _waiting(device_pk: int) -> dict[int, tuple[float, bool]]:
     r = _redis()
     if r is None:
         with _lock:
-            entries = dict(_local_waiting.get(device_pk, {}))
-    else:
-        raw = r.hgetall(f"{_prefix()}:waiting:{device_pk}")
-        entries = {int(k): float(v) for k, v in raw.items()}
-    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"]).total_seconds()
+            return dict(_local_waiting.get(device_pk, {}))
+    raw = r.hgetall(f"{_prefix()}:waiting:{device_pk}")
+    out = {}
+    for k, v in raw.items():
+        at, _, flag = v.decode().partition(" ")
+        out[int(k)] = (float(at), flag == "frames")
+    return out
+
+
+def waiting_near(*, device_pk: int, when: datetime) -> list[int]:
+    """Events registered as waiting at this shelf whose time lies within the attribution
+    window of `when`: a frame captured then is evidence for them."""
+    window = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
     t = when.timestamp()
-    return sorted(pk for pk, at in entries.items() if abs(at - t) <= window)
+    return sorted(pk for pk, (at, _) in _waiting(device_pk).items() if abs(at - t) <= window)
+
+
+def waiting_to_wake(*, device_pk: int, when: datetime, evidence: bool) -> list[int]:
+    """Events a processed frame of this shelf captured at `when` may let decide: those it is
+    evidence for (within their window; only if it recorded sightings), those whose window is
+    closed and that wait only for their window's frames to be processed (any such frame), and
+    those whose window it closes (captured at or past its end, before their final run is due):
+    the camera has then sent everything of their window, so they are decided now rather than
+    at their final run's countdown."""
+    window, grace = settings.MINIGO["ATTRIBUTION_WINDOW_S"], settings.MINIGO["ATTRIBUTION_GRACE_S"]
+    t = when.timestamp()
+    woken = []
+    for pk, (at, on_frames) in _waiting(device_pk).items():
+        d = t - at
+        if window <= d <= window + grace or ((evidence or on_frames) and abs(d) <= window):
+            woken.append(pk)
+    return sorted(woken)
 
 
 def wake_claim(*, event_pk: int) -> bool:

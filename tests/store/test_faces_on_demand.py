@@ -4,7 +4,7 @@ or now and then for "last seen"; gate frames always."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from PIL import Image
 
-from store.models import CartEntry, Frame, ShelfEvent
+from store.models import CartEntry, Frame, ShelfEvent, Visit
 from store.services.events import event_store
 from store.services.frames import frame_process, frame_store
 from store.services.pixels import pixels_get
@@ -103,17 +103,22 @@ def test_an_event_that_starts_waiting_gets_the_deferred_frames_of_its_window(
     assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
 
 
-def test_one_frame_per_shelf_now_and_then_keeps_last_seen_moving(store, two_inside, settings):
+def test_one_frame_per_period_of_capture_time_keeps_last_seen_moving(store, two_inside, settings):
     settings.MINIGO = {**settings.MINIGO, "FACES_LAST_SEEN_EVERY_S": 60}
-    cache.delete(f"faces-last-seen:{store.shelf_device.pk}")
-    now = timezone.now()
-    first, second = _frame(store, "f1", now), _frame(store, "f2", now + timedelta(seconds=0.5))
+    cache.clear()
+    Visit.objects.update(entered_at=timezone.now() - timedelta(hours=1))
+    # The periods follow the frames' capture times, not the clock that processes them.
+    start = datetime.fromtimestamp((timezone.now().timestamp() // 60 - 10) * 60 + 1, tz=UTC)
+    first, second = _frame(store, "f1", start), _frame(store, "f2", start + timedelta(seconds=30))
+    next_period = _frame(store, "f3", start + timedelta(seconds=60))
     with mock.patch("store.services.faces.faces_identify", return_value=[]) as identify:
         frame_process(frame_id=first.pk)
         frame_process(frame_id=second.pk)
-    assert identify.call_count == 1
-    second.refresh_from_db()
-    assert second.result["faces_deferred"] is True
+        frame_process(frame_id=next_period.pk)
+    assert identify.call_count == 2
+    for frame, deferred in ((first, False), (second, True), (next_period, False)):
+        frame.refresh_from_db()
+        assert bool(frame.result.get("faces_deferred")) is deferred, frame.event_id
 
 
 def test_gate_frames_are_always_analysed(store, no_last_seen):

@@ -206,3 +206,90 @@ def test_an_event_after_the_exit_is_not_given_to_the_leaving_shopper(store, visi
     assert event.status == "review"
     assert ReviewItem.objects.get(shelf_event=event).reason == "nobody_in_store"
     assert Visit.objects.get(pk=visit.pk).receipt.total == 0
+
+
+def test_a_settle_run_costs_the_receipts_it_issues_not_the_visits_still_waiting(
+    store, shelf_online, shopper, other_shopper
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ago = timezone.now() - timedelta(minutes=2)
+    exit_at = timezone.now()
+    kit = visit_open(shopper=shopper, device=store.gate_in, at=ago)[0]
+    visit_close(visit=kit, device=store.gate_out, at=exit_at)  # the shelf has not reported
+    with CaptureQueriesContext(connection) as one_waiting:
+        assert visits_settle() == 0
+    ana = visit_open(shopper=other_shopper, device=store.gate_in, at=ago)[0]
+    visit_close(visit=ana, device=store.gate_out, at=exit_at)
+    with CaptureQueriesContext(connection) as two_waiting:
+        assert visits_settle() == 0
+    assert len(two_waiting) == len(one_waiting)
+    assert not Receipt.objects.filter(visit__in=[kit, ana]).exists()
+    Device.objects.filter(pk=shelf_online.pk).update(watermark=exit_at)
+    assert visits_settle() == 2  # both complete now: both issued
+    assert Receipt.objects.filter(visit__in=[kit, ana], provisional=False).count() == 2
+
+
+def test_only_the_report_that_completes_a_visits_watermarks_queues_a_settle_run(
+    store, shelf_online, two_inside, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    from store import tasks
+    from store.services.devices import device_create
+
+    kit, _ana = two_inside
+    ahead, _ = device_create(device_id="shelf-2", kind="shelf")
+    exit_at = timezone.now() - timedelta(seconds=5)
+    Device.objects.filter(pk=ahead.pk).update(last_seen=exit_at, watermark=exit_at)
+    visit_close(visit=kit, device=store.gate_out, at=exit_at)
+    with mock.patch.object(tasks, "settle_receipts_soon") as soon:
+        with django_capture_on_commit_callbacks(execute=True):
+            # shelf-2 moves on, but shelf-1 has not reported up to the exit: nothing to settle
+            _report(Device.objects.get(pk=ahead.pk), exit_at + timedelta(seconds=2))
+        assert soon.call_count == 0
+        with django_capture_on_commit_callbacks(execute=True):
+            _report(shelf_online, exit_at + timedelta(seconds=1))  # the lowest one reaches it
+        assert soon.call_count == 1
+
+
+def test_a_decided_event_queues_a_settle_run_only_if_it_was_the_last_one_a_visit_waited_for(
+    store, shelf_online, two_inside, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    from store import tasks
+    from store.models import ShelfEvent
+
+    kit, _ana = two_inside
+    first = _process(_event(store, "e1", 4200, 3850, at=timezone.now() - timedelta(seconds=3)))
+    second = _process(_event(store, "e2", 3850, 3500, at=timezone.now() - timedelta(seconds=2)))
+    assert first.status == second.status == "pending"  # two inside, no face: both wait
+    exit_at = timezone.now()
+    visit_close(visit=kit, device=store.gate_out, at=exit_at)
+    Device.objects.filter(pk=shelf_online.pk).update(watermark=exit_at)
+    with mock.patch.object(tasks, "settle_receipts_soon") as soon:
+        with django_capture_on_commit_callbacks(execute=True):
+            _process(ShelfEvent.objects.get(pk=first.pk), final=True)
+        assert soon.call_count == 0  # the visit still waits for the second pick
+        with django_capture_on_commit_callbacks(execute=True):
+            _process(ShelfEvent.objects.get(pk=second.pk), final=True)
+        assert soon.call_count == 1
+
+
+def test_a_report_past_an_exit_it_did_not_hold_queues_no_settle_run(
+    store, shelf_online, two_inside, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    from store import tasks
+
+    kit, _ana = two_inside
+    exit_at = timezone.now() - timedelta(seconds=5)
+    visit_close(visit=kit, device=store.gate_out, at=exit_at)
+    _report(shelf_online, exit_at + timedelta(seconds=1))  # this one completed it
+    with mock.patch.object(tasks, "settle_receipts_soon") as soon:
+        with django_capture_on_commit_callbacks(execute=True):
+            _report(shelf_online, exit_at + timedelta(seconds=2))  # a second later: nothing new
+    assert soon.call_count == 0

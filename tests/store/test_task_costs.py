@@ -17,6 +17,7 @@ from store.services.frames import frame_process, frame_store
 from store.services.pixels import pixels_get
 from store.services.shelf_events import shelf_event_process
 from store.services.visits import visit_open
+from tests.conftest import needs_postgres
 
 
 @pytest.fixture
@@ -250,3 +251,44 @@ def test_one_settle_run_is_queued_at_a_time_and_a_started_run_lets_the_next_poke
             assert delay.call_count == 2
     finally:
         app.conf.task_always_eager = before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pick_decided_by_the_face_next_to_it_reads_its_shelfs_slots_once(store, two_inside, sees):
+    from store.models import CartEntry, ShelfEvent
+
+    kit, _ana = two_inside
+    now = timezone.now()
+    frame_process(frame_id=_store_sees_frame(store, "f1", now, [{"id": "kit", "x": 0.2}]).pk)
+    # Stored without its task, so that the task's own statements are counted here.
+    event = ShelfEvent.objects.create(
+        device=store.shelf_device, event_id="e1", slot_code="A1", sensor="load_cell",
+        before=4200.0, after=3850.0, occurred_at=now,
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        shelf_event_process(event_id=event.pk)
+    statements = [
+        q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "BEGIN"))
+    ]
+    statements = [s for s in statements if s != "COMMIT"]
+    assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
+    # One read of the shelf's slots and the slot's row lock for the stock move.
+    assert sum(1 for s in statements if s.startswith("SELECT") and 'FROM "store_slot"' in s) <= 2
+    assert len(statements) <= 21, [s[:70] for s in statements]
+
+
+@needs_postgres()
+@pytest.mark.django_db(transaction=True)
+def test_deciding_a_pick_locks_the_event_not_its_shelf_device(store, two_inside, sees):
+    from store.models import ShelfEvent
+
+    event = ShelfEvent.objects.create(
+        device=store.shelf_device, event_id="e1", slot_code="A1", sensor="load_cell",
+        before=4200.0, after=3850.0, occurred_at=timezone.now(),
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        shelf_event_process(event_id=event.pk)
+    locks = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"]]
+    event_lock = next(s for s in locks if 'FROM "store_shelfevent"' in s)
+    # The device endpoint locks the device row for heartbeats: the decision must not hold it.
+    assert 'FOR UPDATE OF "store_shelfevent"' in event_lock

@@ -102,3 +102,112 @@ def test_the_registry_answers_only_within_the_window(store):
     assert wakes.waiting_near(device_pk=store.shelf_device.pk, when=now + timedelta(seconds=2))
     assert not wakes.waiting_near(device_pk=store.shelf_device.pk, when=now + timedelta(seconds=10))
     assert not wakes.waiting_near(device_pk=store.gate_in.pk, when=now)
+
+
+def test_the_frame_that_closes_a_waiting_events_window_wakes_it(
+    store, two_inside, sees, settings, django_capture_on_commit_callbacks
+):
+    window = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
+    now = timezone.now()
+    event = _event(store, "e1", now)
+    shelf_event_process(event_id=event.pk)  # two shoppers, no face: it waits
+    # Nobody in view, captured just past the window: no evidence, but the window is closed.
+    closing = _sees_frame(store, "f1", now + timedelta(seconds=window + 0.2), [])
+    assert _woken(django_capture_on_commit_callbacks, closing) == [(event.pk,)]
+    wakes.wake_started(event_pk=event.pk)
+    event = shelf_event_process(event_id=event.pk)  # what the wake does: decided now
+    assert event.status == "review" and event.result["reason"] == "who_unknown"
+
+
+def test_a_frame_without_faces_inside_the_window_wakes_nobody(
+    store, two_inside, sees, django_capture_on_commit_callbacks
+):
+    now = timezone.now()
+    event = _event(store, "e1", now)
+    shelf_event_process(event_id=event.pk)
+    empty = _sees_frame(store, "f1", now + timedelta(seconds=1), [])
+    assert _woken(django_capture_on_commit_callbacks, empty) == []
+
+
+def test_frames_long_past_the_window_leave_the_event_to_its_final_run(store, settings):
+    window = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
+    grace = settings.MINIGO["ATTRIBUTION_GRACE_S"]
+    now = timezone.now()
+    device = store.shelf_device.pk
+    wakes.waiting_add(device_pk=device, event_pk=992, occurred_at=now)
+    past = now + timedelta(seconds=window + 0.1)
+    late = now + timedelta(seconds=window + grace + 0.5)
+    assert wakes.waiting_to_wake(device_pk=device, when=past, evidence=False) == [992]
+    assert wakes.waiting_to_wake(device_pk=device, when=now, evidence=True) == [992]
+    assert wakes.waiting_to_wake(device_pk=device, when=now, evidence=False) == []
+    assert wakes.waiting_to_wake(device_pk=device, when=late, evidence=True) == []
+
+
+def test_an_event_waiting_only_for_queued_frames_is_woken_by_any_of_them(
+    store, two_inside, sees, settings, django_capture_on_commit_callbacks
+):
+    window = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
+    now = timezone.now()
+    event = _event(store, "e1", now)
+    queued = _sees_frame(store, "f1", now + timedelta(seconds=1), [])  # not processed yet
+    closing = _sees_frame(store, "f2", now + timedelta(seconds=window + 0.5), [])
+    Frame.objects.filter(pk=closing.pk).update(status="applied")
+    event = shelf_event_process(event_id=event.pk)
+    assert event.status == "pending"  # its window is closed, but a frame of it is queued
+    # That frame shows no face, yet it is what the event waits for.
+    assert _woken(django_capture_on_commit_callbacks, queued) == [(event.pk,)]
+    wakes.wake_started(event_pk=event.pk)
+    assert shelf_event_process(event_id=event.pk).status == "review"
+
+
+def test_one_final_run_is_queued_at_a_time_behind_the_ingest_and_a_started_one_lets_the_next(
+    store, two_inside, sees, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from minigo.celery import app
+    from store import tasks
+
+    event = _event(store, "e1", timezone.now())
+    cache.delete(tasks.FINAL_MARK.format(event.pk))
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with mock.patch.object(tasks.process_shelf_event, "apply_async") as apply_async:
+            with django_capture_on_commit_callbacks(execute=True):
+                tasks.schedule_final_decision(event=event)
+                tasks.schedule_final_decision(event=event)  # woken again meanwhile: no second
+            assert apply_async.call_count == 1
+            assert apply_async.call_args.kwargs["priority"] == tasks.INGEST_PRIORITY
+            with mock.patch("store.services.shelf_events.shelf_event_process"):
+                tasks.process_shelf_event.run(event.pk, final=True)  # the final run starts
+            with django_capture_on_commit_callbacks(execute=True):
+                tasks.schedule_final_decision(event=event)  # it left the event waiting
+            assert apply_async.call_count == 2
+    finally:
+        app.conf.task_always_eager = before
+
+
+def test_with_workers_the_periodic_settle_queues_a_run_for_an_overdue_event_once(store):
+    from django.core.cache import cache
+
+    from minigo.celery import app
+    from store import tasks
+
+    long_ago = timezone.now() - timedelta(minutes=5)
+    lost = _event(store, "e1", long_ago)  # its tasks were lost: pending, nothing queued
+    queued = _event(store, "e2", long_ago)
+    cache.delete(tasks.FINAL_MARK.format(lost.pk))
+    cache.set(tasks.FINAL_MARK.format(queued.pk), 1, 60)  # its final run is queued
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with mock.patch.object(tasks.process_shelf_event, "apply_async") as apply_async:
+            assert tasks.settle_shelf_events.run() == 1
+            assert tasks.settle_shelf_events.run() == 0  # queued: not again
+        assert [c.args[0] for c in apply_async.call_args_list] == [(lost.pk,)]
+        assert apply_async.call_args.kwargs["priority"] == tasks.INGEST_PRIORITY
+    finally:
+        app.conf.task_always_eager = before
+    lost.refresh_from_db()
+    assert lost.status == "pending"  # queued behind the ingest, not decided ahead of it
