@@ -263,7 +263,25 @@ def _events_for(
 FRAMES_PER_SIDE = 2
 
 
-def detection_frames_needed(*, event: ShelfEvent, slot: Slot) -> list[int]:
+def detection_window_frames(*, event: ShelfEvent) -> list[Frame]:
+    """The processed frames of the event's shelf within DETECTION_WINDOW_S of it, in capture
+    order: what the camera's check of a load-cell pick reads (one read serves both
+    detection_frames_needed and detection_weight_verdict)."""
+    window = timedelta(seconds=settings.MINIGO["DETECTION_WINDOW_S"])
+    t = event.occurred_at
+    return list(
+        Frame.objects.filter(
+            device_id=event.device_id, captured_at__gte=t - window, captured_at__lte=t + window
+        )
+        .exclude(status=EventStatus.PENDING)
+        .order_by("captured_at", "seq")
+        .only("pk", "camera", "captured_at", "result")
+    )
+
+
+def detection_frames_needed(
+    *, event: ShelfEvent, slot: Slot, frames: list[Frame] | None = None
+) -> list[int]:
     """The deferred frames (ondemand.py: no detections run on them yet) that the camera's
     check of this load-cell pick needs: on each side of the event, walking outwards within
     DETECTION_WINDOW_S, those met before the first hand-free frame whose products were
@@ -277,16 +295,9 @@ def detection_frames_needed(*, event: ShelfEvent, slot: Slot) -> list[int]:
     accept_sees = settings.MINIGO["ACCEPT_SEES"]
     if not by_detector and not accept_sees:
         return []
-    window = timedelta(seconds=settings.MINIGO["DETECTION_WINDOW_S"])
     t = event.occurred_at
-    frames = (
-        Frame.objects.filter(
-            device_id=event.device_id, captured_at__gte=t - window, captured_at__lte=t + window
-        )
-        .exclude(status=EventStatus.PENDING)
-        .order_by("captured_at", "seq")
-        .only("pk", "camera", "captured_at", "result")
-    )
+    if frames is None:
+        frames = detection_window_frames(event=event)
 
     def could_count(f: Frame) -> bool:
         sees = (f.result or {}).get("sees")
@@ -329,13 +340,13 @@ def detection_check_weight(*, event: ShelfEvent) -> dict[str, Any] | None:
 
 
 def detection_weight_verdict(
-    *, event: ShelfEvent, slot: Slot | None = None
+    *, event: ShelfEvent, slot: Slot | None = None, frames: list[Frame] | None = None
 ) -> tuple[str, dict[str, Any] | None]:
     """("agrees" | "disagrees" | "silent" | "waiting", evidence). "waiting": the camera counts
     this slot and saw it before the event, but no hand-free frame after it has been processed
     yet, so it may still disagree. Counts come from the shelf's detector or, in a replay, from
     what a `sees` frame says its camera saw. `slot`: the event's slot with its product, if
-    the caller has read it."""
+    the caller has read it; `frames`: detection_window_frames, if the caller has read them."""
     if event.sensor == SensorKind.CAMERA:
         return "silent", None
     slot = slot or (
@@ -348,15 +359,9 @@ def detection_weight_verdict(
     count = count_change(slot=slot, sensor=event.sensor, before=event.before, after=event.after)
     if not count.explained:
         return "silent", None  # the sensor reading goes to review on its own
-    window = timedelta(seconds=settings.MINIGO["DETECTION_WINDOW_S"])
     t = event.occurred_at
-    frames = (
-        Frame.objects.filter(
-            device_id=event.device_id, captured_at__gte=t - window, captured_at__lte=t + window
-        )
-        .exclude(status=EventStatus.PENDING)
-        .order_by("captured_at", "seq")
-    )
+    if frames is None:
+        frames = detection_window_frames(event=event)
     by_camera: dict[str, list[_Seen]] = {}
     for f in frames:
         result = (f.result or {}).get("detection") or {}

@@ -35,6 +35,7 @@ from store.models import (
     Frame,
     Product,
     RevisionReason,
+    SensorKind,
     ShelfEvent,
     Slot,
     VisitStatus,
@@ -42,7 +43,11 @@ from store.models import (
 from store.services import attribution, live, wakes
 from store.services.carts import cart_return, cart_take
 from store.services.counting import Count, count_change, weight_fit
-from store.services.detection import detection_frames_needed, detection_weight_verdict
+from store.services.detection import (
+    detection_frames_needed,
+    detection_weight_verdict,
+    detection_window_frames,
+)
 from store.services.events import mark_processed
 from store.services.ondemand import DEFERRED, frames_request
 from store.services.receipts import receipt_revise
@@ -289,10 +294,13 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         # A camera that counts this slot must agree with the sensor about how many left;
         # the frames it needs whose detections were deferred are analysed first (each
         # round analyses them, so this ends within the frames of the window).
-        needed = detection_frames_needed(event=event, slot=slot)
+        # One read of the window's frames serves both steps; a camera's own event is not
+        # checked against itself.
+        seen = [] if event.sensor == SensorKind.CAMERA else detection_window_frames(event=event)
+        needed = detection_frames_needed(event=event, slot=slot, frames=seen)
         if needed:
             return _wait(event, detail=detail, candidates=ranked, frames=needed)
-        verdict, disagreement = detection_weight_verdict(event=event, slot=slot)
+        verdict, disagreement = detection_weight_verdict(event=event, slot=slot, frames=seen)
         if verdict == "disagrees":
             return _review(
                 event,
