@@ -50,7 +50,13 @@ def faces_wanted(*, frame: Frame) -> bool:
     if wakes.waiting_near(device_pk=frame.device_id, when=frame.captured_at):
         return True
     every = settings.MINIGO["FACES_LAST_SEEN_EVERY_S"]
-    return every > 0 and cache.add(f"faces-last-seen:{frame.device_id}", 1, every)
+    if every <= 0:
+        return False
+    # The first frame of each `every` seconds of capture time (event time, not when it is
+    # processed: a replay, compressed in time, analyses the same frames on every run). The
+    # mark outlives its period by far, for a backlog processed late.
+    period = int(frame.captured_at.timestamp() // every)
+    return cache.add(f"faces-last-seen:{frame.device_id}:{period}", 1, max(every * 12, 60))
 
 
 def frame_recheck(*, frame: Frame) -> None:
