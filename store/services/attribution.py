@@ -213,6 +213,7 @@ def rank(
     strength: dict[int, float] = {}
     clear: dict[int, float] = {}
     nearest: dict[int, float] = {}
+    fit: dict[int, float] = {}
     unknown = 0.0
     bystander = 0.0  # the strongest track of a shopper outside the pool
     tracks = _tracks(sightings, when=when, window_s=window_s)
@@ -244,6 +245,7 @@ def rank(
             score[visit.pk] = weight
             strength[visit.pk] = track.strength
             nearest[visit.pk] = near
+            fit[visit.pk] = space
             clear[visit.pk] = min(1.0, (track.best - MATCH_CONFIDENCE) / CLEAR_MATCH_MARGIN)
     candidates = [Candidate(visit=v) for v in pool]
     # UNSEEN: the picker may be a face the camera missed; a lone weak sighting (someone
@@ -257,6 +259,9 @@ def rank(
                 if not settled:
                     c.confidence *= _closeness(nearest[c.visit.pk], window_s * 2.0)
                     c.confidence *= clear[c.visit.pk]
+                    # A face on the band's border may be someone beside the slot: deciding
+                    # before the window closes needs the picker plainly in front of it.
+                    c.confidence *= min(1.0, fit[c.visit.pk] / PLAINLY)
                 c.evidence = "camera"
                 c.detail = {"share": round(share, 3), "dt_s": round(nearest[c.visit.pk], 2)}
     # `unseen_holder`: someone nobody could name holds the product too (a pick in review).
