@@ -123,3 +123,29 @@ def test_a_put_back_of_one_of_two_in_review_leaves_one_to_decide(store, two_insi
     item = ReviewItem.objects.get()
     assert (item.status, item.quantity) == ("open", 1)
     assert back.status == "ignored" and item.evidence["put_back"] == [back.pk]
+
+
+def test_a_face_on_a_bands_border_waits_for_the_whole_window_before_it_is_charged(
+    store, two_inside
+):
+    kit, ana = two_inside
+    now = timezone.now()
+    slot_calibrate(slot=store.a1, reach=[0.4, 0.6])
+    slot_calibrate(slot=store.a2, reach=[0.6, 0.9])
+    _seen(store, kit, now - _s(0.2), x=0.6)  # between A1 and A2: maybe beside A1
+    event = _process(_event(store, "e1", 4200, 3850, at=now))
+    assert event.status == "pending"
+    # Nobody else showed up in the whole window: the lone face is the picker.
+    event = _process(event, final=True)
+    assert event.status == "applied"
+    assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
+
+
+def test_a_face_plainly_in_front_of_the_slot_is_charged_before_the_window_closes(store, two_inside):
+    kit, ana = two_inside
+    now = timezone.now()
+    slot_calibrate(slot=store.a1, reach=[0.4, 0.6])
+    slot_calibrate(slot=store.a2, reach=[0.6, 0.9])
+    _seen(store, kit, now - _s(0.2), x=0.5)
+    event = _process(_event(store, "e1", 4200, 3850, at=now))
+    assert event.status == "applied"
