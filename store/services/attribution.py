@@ -9,7 +9,10 @@ Evidence, strongest first:
    calibrated reach band, by whether the face was inside that band; their confidence is
    their share of all scores (unknown faces take a share too), so two plausible shoppers
    split it and go to review, while one seen at the moment of the pick and another seconds
-   later (or, on a calibrated slot, in front of another slot) do not.
+   later (or, on a calibrated slot, in front of another slot) do not. A shopper seen in front
+   of the slot shortly before and after the event, nobody else plainly there in between, was
+   there all along; a face on a band's border loses to one plainly in front, and is charged
+   only once the whole window is in.
 2. the only shopper in the store (for a return: the only one holding that product).
 3. where a shopper was last seen (Visit.last_seen_device): weak, never enough on its own, but
    it ranks the candidates a manager sees in the review queue.
