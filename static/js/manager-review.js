@@ -223,7 +223,8 @@ connectLive({
   resync,
   statusEl: document.getElementById('live-status'),
   onEvent(name) {
-    if (['review_opened', 'review_resolved', 'visit_opened', 'visit_closed'].includes(name)) {
+    if (['review_opened', 'review_resolved', 'review_updated', 'visit_opened', 'visit_closed']
+      .includes(name)) {
       resync().catch(() => {});
     }
   },

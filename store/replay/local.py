@@ -22,6 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from edge_agent import protocol
+from minigo import embedded_beat
 from store.models import Receipt, ReceiptRevision, ReviewItem, ShelfEvent
 from store.replay import build
 from store.replay.metrics import Metrics, score
@@ -170,14 +171,19 @@ def replay_scenario(
 def _no_wall_clock_limits() -> Iterator[None]:
     """A replay compresses the scenario's time: a per-minute frame quota counted on the wall
     clock would refuse frames depending on how fast this machine runs (and, on a shared cache,
-    on other runs), so the run is not held to it."""
+    on other runs), so the run is not held to it. Nor does the embedded beat run beside it:
+    its thread would decide waiting picks and settle receipts on the wall clock's ticks, in
+    the middle of the scenario's time, at moments that depend on the machine's speed; the
+    replay runs those periodic jobs itself on the scenario's clock (_settle_all)."""
     minigo = settings.MINIGO
-    saved = minigo["FRAME_RATE_LIMIT"]
+    saved = minigo["FRAME_RATE_LIMIT"], minigo["EMBEDDED_BEAT"]
     minigo["FRAME_RATE_LIMIT"] = 10**9
+    minigo["EMBEDDED_BEAT"] = False
+    embedded_beat.stop()
     try:
         yield
     finally:
-        minigo["FRAME_RATE_LIMIT"] = saved
+        minigo["FRAME_RATE_LIMIT"], minigo["EMBEDDED_BEAT"] = saved
 
 
 def receipts_amended() -> int:

@@ -9,7 +9,10 @@ Evidence, strongest first:
    calibrated reach band, by whether the face was inside that band; their confidence is
    their share of all scores (unknown faces take a share too), so two plausible shoppers
    split it and go to review, while one seen at the moment of the pick and another seconds
-   later (or, on a calibrated slot, in front of another slot) do not.
+   later (or, on a calibrated slot, in front of another slot) do not. A shopper seen in front
+   of the slot shortly before and after the event, nobody else plainly there in between, was
+   there all along; a face on a band's border loses to one plainly in front, and is charged
+   only once the whole window is in.
 2. the only shopper in the store (for a return: the only one holding that product).
 3. where a shopper was last seen (Visit.last_seen_device): weak, never enough on its own, but
    it ranks the candidates a manager sees in the review queue.
@@ -50,6 +53,14 @@ REACH_TAIL_S = 0.06
 # to be one person (cameras send one to two frames a second; people move little meanwhile).
 TRACK_GAP_S = 1.6
 TRACK_DX = 0.05
+# A face on the border of two bands loses to one plainly in front of the slot at the same
+# moment by (1 - rival × its misfit) to this power: people do not stand in one another's place.
+RIVAL_POWER = 4
+# A face whose fit to a band is at least this is plainly in front of that slot.
+PLAINLY = 0.9
+# Seen in front of the slot before and after the event, at most this many windows apart with
+# nobody else there in between: there all along (faces are missed for a few frames running).
+ALL_ALONG_SPAN = 1.2
 # Visits are stamped by the server when the gate frame is processed, a little after the
 # device's clock says the shopper walked in; a pick that soon after counts as inside.
 ENTRY_SLACK_S = 5.0
@@ -189,6 +200,7 @@ def rank(
     settled: bool = True,
     reach: tuple[float, float] | None = None,
     others: Sequence[tuple[float, float]] = (),
+    unseen_holder: bool = False,
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
@@ -204,18 +216,23 @@ def rank(
     strength: dict[int, float] = {}
     clear: dict[int, float] = {}
     nearest: dict[int, float] = {}
+    fit: dict[int, float] = {}
     unknown = 0.0
     bystander = 0.0  # the strongest track of a shopper outside the pool
     tracks = _tracks(sightings, when=when, window_s=window_s)
-    timing = [_timing(t, when=when, window_s=window_s, reach=reach) for t in tracks]
+    timing = [_timing(t, when=when, window_s=window_s) for t in tracks]
+    for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach):
+        timing[i] = (1.0, 0.0)
     place = [_at_slot(_position(t, when=when, window_s=window_s), reach, others) for t in tracks]
     for i, track in enumerate(tracks):
         (when_w, near), space = timing[i], place[i]
         # People do not stand in one another's place: a face on the border between two bands
         # loses to one plainly in front of the slot at the same moment (and two plainly in
         # front of it both keep their weight, and share).
-        rival = max((place[j] * timing[j][0] for j in range(len(tracks)) if j != i), default=0.0)
-        weight = when_w * space * (1.0 - rival * (1.0 - space)) ** 2 * track.strength
+        rival = max(
+            (_plainly(place[j]) * timing[j][0] for j in range(len(tracks)) if j != i), default=0.0
+        )
+        weight = when_w * space * (1.0 - rival * (1.0 - space)) ** RIVAL_POWER * track.strength
         shopper = track.shopper
         if shopper is None:
             # Someone reaching in stands there for seconds; an unknown face in one or two
@@ -231,6 +248,7 @@ def rank(
             score[visit.pk] = weight
             strength[visit.pk] = track.strength
             nearest[visit.pk] = near
+            fit[visit.pk] = space
             clear[visit.pk] = min(1.0, (track.best - MATCH_CONFIDENCE) / CLEAR_MATCH_MARGIN)
     candidates = [Candidate(visit=v) for v in pool]
     # UNSEEN: the picker may be a face the camera missed; a lone weak sighting (someone
@@ -244,9 +262,13 @@ def rank(
                 if not settled:
                     c.confidence *= _closeness(nearest[c.visit.pk], window_s * 2.0)
                     c.confidence *= clear[c.visit.pk]
+                    # A face on the band's border may be someone beside the slot: deciding
+                    # before the window closes needs the picker plainly in front of it.
+                    c.confidence *= min(1.0, fit[c.visit.pk] / PLAINLY)
                 c.evidence = "camera"
                 c.detail = {"share": round(share, 3), "dt_s": round(nearest[c.visit.pk], 2)}
-    only = len(pool) == 1 and (len(visits) == 1 or len(pool) < len(visits))
+    # `unseen_holder`: someone nobody could name holds the product too (a pick in review).
+    only = len(pool) == 1 and (len(visits) == 1 or len(pool) < len(visits)) and not unseen_holder
     if only:
         # Nobody else was in the store (or, for a return, nobody else holds the product).
         c = candidates[0]
@@ -268,27 +290,58 @@ def rank(
     return candidates
 
 
-def _timing(
-    track: _Track, *, when: datetime, window_s: float, reach: tuple[float, float] | None
-) -> tuple[float, float]:
+def _timing(track: _Track, *, when: datetime, window_s: float) -> tuple[float, float]:
     """(how well the track's timing fits the event, 0..1; seconds from the event to its
     nearest face)."""
     weight, near = 0.0, 1e9
-    before = after = None
-    for seen_at, x in track.points:
+    for seen_at, _x in track.points:
         dt = (seen_at - when).total_seconds()
         weight = max(weight, _closeness(dt, window_s))
         near = min(near, abs(dt))
-        if _in_front(x, reach) >= 0.5:
-            if dt < 0:
-                before = min(before if before is not None else 1e9, -dt)
-            else:
-                after = min(after if after is not None else 1e9, dt)
-    if before is not None and after is not None and before + after <= window_s * 0.8:
-        # In front of the slot just before and just after the event (a frame or two in
-        # between missed the face): they were there all along.
-        return 1.0, 0.0
     return weight, near
+
+
+def _there_all_along(
+    tracks: list[_Track], *, when: datetime, window_s: float, reach: tuple[float, float] | None
+) -> set[int]:
+    """Indices of the tracks of a shopper seen in front of the slot shortly before and shortly
+    after the event, with nobody else seen in front of it in between: that shopper stood
+    there the whole time, even when the frames at the moment missed their face (a face on
+    the band's border meanwhile is someone beside them, not in their place). One person's
+    identity joins the tracks a longer run of missed frames split (a face is followed across
+    frames only while they come close together)."""
+    # An unknown face is followed only along its own track.
+    who = [t.shopper if t.shopper is not None else -1 - i for i, t in enumerate(tracks)]
+    spans: dict[int, list[float]] = {}  # person: [latest before, earliest after] (seconds)
+    for person, track in zip(who, tracks):
+        span = spans.setdefault(person, [-1e9, 1e9])
+        for seen_at, x in track.points:
+            if _in_front(x, reach) < 0.5:
+                continue
+            dt = (seen_at - when).total_seconds()
+            if dt < 0:
+                span[0] = max(span[0], dt)
+            else:
+                span[1] = min(span[1], dt)
+    out: set[int] = set()
+    for person, (before, after) in spans.items():
+        if after - before > window_s * ALL_ALONG_SPAN:
+            continue
+        between = (
+            before < (seen_at - when).total_seconds() < after and _in_front(x, reach) >= PLAINLY
+            for other, track in zip(who, tracks)
+            if other != person
+            for seen_at, x in track.points
+        )
+        if not any(between):
+            out |= {i for i, p in enumerate(who) if p == person}
+    return out
+
+
+def _plainly(fit: float) -> float:
+    """How plainly a face with this fit to a band stands in front of it: 0 on its border
+    (half at each of two slots), 1 well inside."""
+    return max(0.0, (fit - 0.5) / (PLAINLY - 0.5)) if fit < PLAINLY else 1.0
 
 
 def _position(track: _Track, *, when: datetime, window_s: float) -> float | None:

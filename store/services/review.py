@@ -69,6 +69,35 @@ def review_open(
     return item
 
 
+def review_put_back(*, item: ReviewItem, event: ShelfEvent, quantity: int) -> ReviewItem:
+    """`quantity` of a pick in review (nobody charged, the taker unknown) came back to its slot
+    (`event`): nobody took those. The review keeps what is left to decide, and is closed when
+    nothing is. Nothing is charged or credited either way, so no cart entry is written."""
+    with transaction.atomic():
+        locked = ReviewItem.objects.select_for_update().get(pk=item.pk)
+        if locked.status != ReviewStatus.OPEN or not 0 < quantity <= locked.quantity:
+            raise Conflict("review_not_open", "this review no longer holds those items")
+        put_back = [*locked.evidence.get("put_back", []), event.pk]
+        locked.evidence = {**locked.evidence, "put_back": put_back}
+        locked.quantity -= quantity
+        fields = ["quantity", "evidence"]
+        if locked.quantity == 0:
+            locked.status = ReviewStatus.DISMISSED
+            locked.resolution = {"put_back": put_back, "note": "taken and put back"}
+            locked.resolved_at = timezone.now()
+            fields += ["status", "resolution", "resolved_at"]
+            if locked.shelf_event_id:
+                ShelfEvent.objects.filter(pk=locked.shelf_event_id).update(
+                    status="ignored", processed_at=timezone.now()
+                )
+        locked.save(update_fields=fields)
+        live.to_managers(
+            "review_resolved" if locked.quantity == 0 else "review_updated",
+            review_payload(item=locked),
+        )
+    return locked
+
+
 def review_resolve(
     *,
     item: ReviewItem,

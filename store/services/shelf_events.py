@@ -11,7 +11,10 @@ back. Ultrasonic, light and camera slots map their readings to counts (count_cha
 Who: store.services.attribution. Below MINIGO["ATTRIBUTION_THRESHOLD"] an event waits while
 its camera window may still bring sightings (frames race weight events) and is then decided:
 to the best candidate if the evidence arrived, otherwise to the review queue with the ranked
-candidates. Anything nothing explains goes to review (invariant 5)."""
+candidates. Anything nothing explains goes to review (invariant 5). A put-back waits for an
+earlier pick of its slot to be decided; when that pick is in review and nobody is clearly seen
+putting the item back, the put-back closes that review (taken and put back) instead of opening
+another."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from minigo.trace import trace
@@ -34,6 +37,8 @@ from store.models import (
     EventStatus,
     Frame,
     Product,
+    ReviewItem,
+    ReviewStatus,
     RevisionReason,
     SensorKind,
     ShelfEvent,
@@ -51,7 +56,7 @@ from store.services.detection import (
 from store.services.events import mark_processed
 from store.services.ondemand import DEFERRED, frames_request
 from store.services.receipts import receipt_revise
-from store.services.review import review_open
+from store.services.review import review_open, review_put_back
 from store.services.settlement import settlement_poke
 
 log = logging.getLogger(__name__)
@@ -149,6 +154,49 @@ def _frames_pending(event: ShelfEvent) -> bool:
     return frames.filter(status=EventStatus.PENDING).exists()
 
 
+# A shopper who changes their mind puts the item back within this long of taking it.
+PUT_BACK_S = 60.0
+
+
+def _picks_undecided(event: ShelfEvent) -> list[int]:
+    """Earlier weight losses on this event's slot, moments before it, still waiting for
+    their camera window (oldest first)."""
+    return list(
+        ShelfEvent.objects.filter(
+            device=event.device,
+            slot_code=event.slot_code,
+            status=EventStatus.PENDING,
+            occurred_at__lt=event.occurred_at,
+            occurred_at__gte=event.occurred_at - timedelta(seconds=PUT_BACK_S),
+        )
+        .filter(
+            # Items leaving the slot: less weight or seen, or more distance to the lane's back.
+            Q(sensor="ultrasonic", after__gt=F("before"))
+            | (~Q(sensor="ultrasonic") & Q(after__lt=F("before")))
+        )
+        .order_by("occurred_at", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _pick_in_review(*, event: ShelfEvent, slot: Slot) -> ReviewItem | None:
+    """The latest pick of this slot's product, moments before `event`, that is in front of
+    the manager because nobody could tell who took it."""
+    return (
+        ReviewItem.objects.filter(
+            status=ReviewStatus.OPEN,
+            reason="who_unknown",
+            slot=slot,
+            product=slot.product,
+            quantity__gt=0,
+            shelf_event__occurred_at__lt=event.occurred_at,
+            shelf_event__occurred_at__gte=event.occurred_at - timedelta(seconds=PUT_BACK_S),
+        )
+        .order_by("-shelf_event__occurred_at", "-pk")
+        .first()
+    )
+
+
 def _review(event, *, reason, slot, product=None, quantity=0, candidates=(), evidence=None):
     review_open(
         reason=reason,
@@ -205,6 +253,14 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
     if count.delta == 0 and count.explained:
         mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
         return event
+    if count.delta < 0 or (event.sensor == "load_cell" and event.after > event.before):
+        # Whoever took an item from this slot moments ago may be the one putting it
+        # back: that pick is decided first (its taker may hold the item).
+        earlier = _picks_undecided(event)
+        if earlier and not final:
+            return _wait(event, detail={**count.detail, "sensor": event.sensor}, candidates=[])
+        for pk in earlier:
+            shelf_event_process(event_id=pk, final=True)
     visits = attribution.visits_at(when=event.occurred_at)
     held = attribution.holdings(visits=visits)
     options = _options(slot=slot, event=event, count=count, held=held)
@@ -243,6 +299,8 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
     others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
     best: tuple[Option, list[attribution.Candidate]] | None = None
+    reviewed = _pick_in_review(event=event, slot=slot)
+    rejoin: Option | None = None
     for option in options:
         if option.delta > 0:
             pool = visits
@@ -250,6 +308,16 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             pool = attribution.product_holders(
                 visits=visits, held=held, product=option.product, quantity=-option.delta
             )
+        unseen_holder = (
+            reviewed is not None
+            and not option.misplaced
+            and option.delta < 0
+            and -option.delta <= reviewed.quantity
+        )
+        if unseen_holder:
+            # The pick in review left one of these with someone nobody could name: a
+            # holder too, so nobody here is the only holder.
+            rejoin = option
         if not pool:
             continue
         ranked = attribution.rank(
@@ -261,10 +329,25 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             settled=settled,
             reach=slot.reach,
             others=others,
+            unseen_holder=unseen_holder,
         )
         if best is None or ranked[0].confidence > best[1][0].confidence:
             best = (option, ranked)
     detail = {**count.detail, "sensor": event.sensor}
+    threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
+    if rejoin is not None and (best is None or best[1][0].confidence < threshold):
+        if best is not None and not settled:
+            return _wait(event, detail=detail, candidates=best[1])
+        # Nobody is clearly seen putting it back: the item taken moments ago by the
+        # shopper in review is back on its slot. Nobody is charged for it, and the
+        # manager has one thing less to decide.
+        review_put_back(item=reviewed, event=event, quantity=-rejoin.delta)
+        mark_processed(
+            event,
+            status=EventStatus.IGNORED,
+            result={**detail, "put_back_of": reviewed.shelf_event_id, "review": reviewed.pk},
+        )
+        return event
     if best is None:
         reason = "nobody_in_store" if not visits else "return_unexplained"
         return _review(
@@ -277,7 +360,6 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         )
     option, ranked = best
     top = ranked[0]
-    threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
     if top.confidence < threshold:
         if not settled:
             return _wait(event, detail=detail, candidates=ranked)

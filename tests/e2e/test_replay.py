@@ -171,3 +171,15 @@ def test_two_exit_frames_racing_with_a_pending_pick_give_one_receipt_with_it(rep
     assert outcome.metrics.line() == ("cAcc=2/2 items_p=1.0000 items_r=1.0000 review=0 amended=0")
     kit = Receipt.objects.get(shopper__user__username="kit")
     assert kit.revision == 1 and Receipt.objects.count() == 2
+
+
+def test_the_embedded_beat_does_not_run_beside_a_replay(replay_settings):
+    """Its wall-clock ticks would decide waiting picks mid-scenario at moments that depend on
+    the machine's speed; the replay runs those jobs on the scenario's clock itself."""
+    import threading
+
+    replay_settings.MINIGO["EMBEDDED_BEAT"] = True
+    outcome = replay_scenario(load(SCENARIOS / "late-evidence.jsonl"))
+    assert outcome.metrics.exact == 3
+    assert "minigo-embedded-beat" not in {t.name for t in threading.enumerate()}
+    assert replay_settings.MINIGO["EMBEDDED_BEAT"] is True  # the store's setting is kept

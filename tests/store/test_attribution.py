@@ -89,6 +89,8 @@ def test_a_face_just_outside_its_slots_band_still_counts_and_one_far_outside_doe
     _seen(store, kit, now, x=0.605)  # on the band's edge
     _seen(store, ana, now, x=0.9)  # in front of something else
     event = _process(_event(store, "e1", 4200, 3850, at=now))
+    assert event.status == "pending"  # on the edge: it waits for the whole window
+    event = _process(event, final=True)
     assert event.status == "applied"
     assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
 

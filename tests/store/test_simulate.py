@@ -71,3 +71,21 @@ def test_an_unknown_perturbation_is_refused_by_name():
     with pytest.raises(ValueError, match="bogus"):
         perturbations("edge,bogus")
     assert perturbations("all") == frozenset(PERTURBATIONS)
+
+
+def test_two_people_at_one_shelf_at_once_never_have_their_faces_in_one_place():
+    import random
+
+    from store.replay.sim.people import MIN_FACE_GAP, face_x
+    from store.replay.sim.world import SlotState, Stop, World
+
+    params = Params(perturb=perturbations("edge"))
+    here = SlotState(0, "A2", "CHIPS", 45, 2, 40, reach=(0.3, 0.5))
+    world = World(params, random.Random(3), [here])
+    # Someone leans in on the shared edge with the band to the right, from t=10 to 14.
+    world.stops.append(Stop(0, 10.0, 14.0, "s001", x=0.5))
+    during = [face_x(world, here, 11.0, 13.0) for _ in range(300)]
+    later = [face_x(world, here, 20.0, 24.0) for _ in range(300)]
+    assert min(abs(x - 0.5) for x in during) >= MIN_FACE_GAP
+    # Once they have gone, that edge is free again.
+    assert min(abs(x - 0.5) for x in later) < MIN_FACE_GAP

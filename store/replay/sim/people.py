@@ -10,6 +10,9 @@ from store.replay.sim.sensors import weigh
 from store.replay.sim.world import SlotState, Stop, World
 
 GATE_FRAME_EVERY_S = 0.4
+# Two people side by side at a shelf have their faces at least this far apart across its
+# camera's view (about a head's width at the distance a shelf camera watches from).
+MIN_FACE_GAP = 0.1
 
 
 def visit(w: World, who: str, t: float) -> float:
@@ -30,7 +33,7 @@ def visit(w: World, who: str, t: float) -> float:
         if slot is None:
             t += 2.0
             continue
-        stop = Stop(slot.shelf, t, t + dwell, who, face_x(w, slot))
+        stop = Stop(slot.shelf, t, t + dwell, who, face_x(w, slot, t, t + dwell))
         stop.hidden = p.on("missed") and rng.random() < 0.02
         w.stops.append(stop)
         # People do not stand in one another's place: nobody else at this slot meanwhile.
@@ -90,8 +93,27 @@ def _take(w: World, slot: SlotState, at: float, k: int, who: str, stop: Stop) ->
     stop.picks.append(at)
 
 
-def face_x(w: World, slot: SlotState) -> float:
-    """Where across the shelf camera's view the face of someone at `slot` is."""
+def face_x(w: World, slot: SlotState, start: float, end: float) -> float:
+    """Where across the shelf camera's view the face of someone at `slot` from `start` to
+    `end` is: never where another person at that shelf meanwhile has theirs (two heads do
+    not fit in one place; someone leaning in at a band's edge does so where there is room)."""
+    taken = [
+        st.x for st in w.stops if st.shelf == slot.shelf and st.start <= end and start <= st.end
+    ]
+
+    def room(x: float) -> float:
+        return min((abs(x - o) for o in taken), default=1.0)
+
+    for _ in range(20):
+        x = _place(w, slot)
+        if room(x) >= MIN_FACE_GAP:
+            return x
+    # Crowded: they squeeze in where there is most room in front of their slot.
+    lo, hi = slot.reach
+    return max((lo + (hi - lo) * i / 20 for i in range(21)), key=room)
+
+
+def _place(w: World, slot: SlotState) -> float:
     rng = w.rng
     lo, hi = slot.reach
     width = hi - lo
@@ -161,6 +183,13 @@ def strangers(w: World, until: float) -> None:
             slot.busy.append((t - 0.5, t + dwell + 0.5))
             n += 1
             w.stops.append(
-                Stop(slot.shelf, t, t + dwell, f"stranger-{n}", face_x(w, slot), stranger=True)
+                Stop(
+                    slot.shelf,
+                    t,
+                    t + dwell,
+                    f"stranger-{n}",
+                    face_x(w, slot, t, t + dwell),
+                    stranger=True,
+                )
             )
         t += rng.uniform(15.0, 40.0)
