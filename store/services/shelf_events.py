@@ -299,7 +299,8 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
     others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
     best: tuple[Option, list[attribution.Candidate]] | None = None
-    reviewed = _pick_in_review(event=event, slot=slot)
+    returns = any(o.delta < 0 and not o.misplaced for o in options)
+    reviewed = _pick_in_review(event=event, slot=slot) if returns else None
     rejoin: Option | None = None
     for option in options:
         if option.delta > 0:
