@@ -227,27 +227,20 @@ def device_message(
     (the local replay knows its shoppers, the remote one asks the server's database), or a
     code no shopper has."""
     kind = line["type"]
-    if kind == "weight":
+    if kind in ("weight", "sensor"):
+        # A load cell's line gives grams; another sensor's gives its own reading.
+        if kind == "weight":
+            sensor, before, after = "load_cell", line["before_g"], line["after_g"]
+        else:
+            sensor, before, after = line["sensor"], line["before"], line["after"]
         msg = {
             "type": "shelf_event",
             "v": protocol.VERSION,
             "event_id": event_id,
             "slot": line["slot"],
-            "sensor": "load_cell",
-            "before": line["before_g"],
-            "after": line["after_g"],
-            "ts": ts,
-        }
-        return "text", protocol.dumps(msg)
-    if kind == "sensor":
-        msg = {
-            "type": "shelf_event",
-            "v": protocol.VERSION,
-            "event_id": event_id,
-            "slot": line["slot"],
-            "sensor": line["sensor"],
-            "before": line["before"],
-            "after": line["after"],
+            "sensor": sensor,
+            "before": before,
+            "after": after,
             "ts": ts,
         }
         return "text", protocol.dumps(msg)
