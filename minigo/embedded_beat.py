@@ -12,6 +12,12 @@ import threading
 import time
 from typing import Any
 
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils.module_loading import import_string
+
+from minigo.celery import app
+
 log = logging.getLogger(__name__)
 _started = threading.Event()
 _stop = threading.Event()
@@ -20,9 +26,6 @@ _stop = threading.Event()
 def schedule() -> dict[str, tuple[Any, float]]:
     """{name: (task, every seconds)}: Celery beat's own table (CELERY_BEAT_SCHEDULE), so both
     ways of running MiniGo run the same jobs at the same pace."""
-    from django.conf import settings
-    from django.utils.module_loading import import_string
-
     return {
         name: (import_string(entry["task"]), float(entry["schedule"]))
         for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
@@ -30,8 +33,6 @@ def schedule() -> dict[str, tuple[Any, float]]:
 
 
 def _run_forever() -> None:
-    from django.db import close_old_connections, connection
-
     jobs = schedule()
     last = dict.fromkeys(jobs, 0.0)
     while not _stop.is_set():
@@ -50,10 +51,6 @@ def _run_forever() -> None:
 
 
 def ensure_started() -> None:
-    from django.conf import settings
-
-    from minigo.celery import app
-
     if _started.is_set() or not settings.MINIGO["EMBEDDED_BEAT"]:
         return
     if not app.conf.task_always_eager:
