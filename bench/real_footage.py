@@ -54,6 +54,14 @@ FACES = ROOT / "tests" / "fixtures" / "faces"
 SHELF_FRAMES = ROOT / "tests" / "fixtures" / "shelf-frames"
 sys.path.insert(0, str(ROOT))
 
+from bench.loadrun.harness import (  # noqa: E402  (the load bench's harness)
+    cpu_tree_s,
+    free_port,
+    port_open,
+    recreate_database,
+    wait_for,
+)
+
 # Where each shopper's face is in the photos the cameras show: (file, (top, right, bottom,
 # left)) as face_recognition's face_locations finds it (HOG, no upsampling).
 SOURCES = {
@@ -161,8 +169,15 @@ def make_scenario(args, folder: Path) -> tuple[Path, dict]:
                 clock[who] = end
                 continue
             n = active(start)
-            other = [s for w, (s, until) in busy.items() if w != who and until > start]
-            shelf = rng.choice([s for s in range(1, n + 1) if s not in other] or [1])
+            other = {s: until for w, (s, until) in busy.items() if w != who and until > start}
+            free = [s for s in range(1, n + 1) if s not in other]
+            if not free:
+                # Every camera's shelf is taken (one camera, two shoppers): wait for the
+                # other to walk on rather than stand in front of it, where the camera, showing
+                # one face, would not see the picker.
+                clock[who] = min(other.values()) + WALK_S
+                continue
+            shelf = rng.choice(free)
             stop_end = start + STOP_S
             busy[who] = (shelf, stop_end)
             at_shelf[shelf].append((start, stop_end, who))
@@ -226,21 +241,6 @@ def make_scenario(args, folder: Path) -> tuple[Path, dict]:
     return path, info
 
 
-def cpu_tree_s(pid: int) -> float:
-    total, pids = 0.0, [pid]
-    try:
-        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            pass
-    return total
-
-
 def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"),
                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
@@ -256,15 +256,6 @@ def stop(procs: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
-
-
-def wait_for(pred, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.3)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def backlog(conn) -> tuple[int, int, float]:
@@ -303,9 +294,7 @@ def main() -> int:
           f"{args.fps:g} fps, {sum(info['frames_per_step'])} shelf frames, "
           f"{info['gate_frames']} gate frames, {info['weights']} picks, "
           f"{info['visits']} visits", flush=True)  # fmt: skip
-    with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.db}"')
+    recreate_database(f"{args.pg}/postgres", args.db)
     redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
@@ -324,11 +313,7 @@ def main() -> int:
     env.pop("MINIGO_TEST_DB_NAME", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
                    cwd=ROOT, env=env, check=True)  # fmt: skip
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     procs: list[subprocess.Popen] = []
     try:
         daphne = start([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port),
@@ -343,12 +328,7 @@ def main() -> int:
                 cmd += ["--beat", "-s", str(folder / "beat-schedule")]
             workers.append(start(cmd, env, folder / f"worker{i}.log"))
         procs += workers
-
-        def port_open() -> bool:
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", port)) == 0
-
-        wait_for(port_open, 60, "daphne")
+        wait_for(lambda: port_open(port), 60, "daphne")
         for i in (1, 2):
             log = folder / f"worker{i}.log"
             wait_for(lambda log=log: "ready." in log.read_text(), 120, f"worker {i}")
