@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from minigo.trace import trace
@@ -37,8 +37,6 @@ from store.models import (
     EventStatus,
     Frame,
     Product,
-    ReviewItem,
-    ReviewStatus,
     RevisionReason,
     SensorKind,
     ShelfEvent,
@@ -55,6 +53,7 @@ from store.services.detection import (
 )
 from store.services.events import mark_processed
 from store.services.ondemand import DEFERRED, frames_request
+from store.services.put_backs import pick_in_review, picks_undecided
 from store.services.receipts import receipt_revise
 from store.services.review import review_open, review_put_back
 from store.services.settlement import settlement_poke
@@ -154,49 +153,6 @@ def _frames_pending(event: ShelfEvent) -> bool:
     return frames.filter(status=EventStatus.PENDING).exists()
 
 
-# A shopper who changes their mind puts the item back within this long of taking it.
-PUT_BACK_S = 60.0
-
-
-def _picks_undecided(event: ShelfEvent) -> list[int]:
-    """Earlier weight losses on this event's slot, moments before it, still waiting for
-    their camera window (oldest first)."""
-    return list(
-        ShelfEvent.objects.filter(
-            device=event.device,
-            slot_code=event.slot_code,
-            status=EventStatus.PENDING,
-            occurred_at__lt=event.occurred_at,
-            occurred_at__gte=event.occurred_at - timedelta(seconds=PUT_BACK_S),
-        )
-        .filter(
-            # Items leaving the slot: less weight or seen, or more distance to the lane's back.
-            Q(sensor="ultrasonic", after__gt=F("before"))
-            | (~Q(sensor="ultrasonic") & Q(after__lt=F("before")))
-        )
-        .order_by("occurred_at", "pk")
-        .values_list("pk", flat=True)
-    )
-
-
-def _pick_in_review(*, event: ShelfEvent, slot: Slot) -> ReviewItem | None:
-    """The latest pick of this slot's product, moments before `event`, that is in front of
-    the manager because nobody could tell who took it."""
-    return (
-        ReviewItem.objects.filter(
-            status=ReviewStatus.OPEN,
-            reason="who_unknown",
-            slot=slot,
-            product=slot.product,
-            quantity__gt=0,
-            shelf_event__occurred_at__lt=event.occurred_at,
-            shelf_event__occurred_at__gte=event.occurred_at - timedelta(seconds=PUT_BACK_S),
-        )
-        .order_by("-shelf_event__occurred_at", "-pk")
-        .first()
-    )
-
-
 def _review(event, *, reason, slot, product=None, quantity=0, candidates=(), evidence=None):
     review_open(
         reason=reason,
@@ -256,7 +212,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
     if count.delta < 0 or (event.sensor == "load_cell" and event.after > event.before):
         # Whoever took an item from this slot moments ago may be the one putting it
         # back: that pick is decided first (its taker may hold the item).
-        earlier = _picks_undecided(event)
+        earlier = picks_undecided(event)
         if earlier and not final:
             return _wait(event, detail={**count.detail, "sensor": event.sensor}, candidates=[])
         for pk in earlier:
@@ -300,7 +256,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
     others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
     best: tuple[Option, list[attribution.Candidate]] | None = None
     returns = any(o.delta < 0 and not o.misplaced for o in options)
-    reviewed = _pick_in_review(event=event, slot=slot) if returns else None
+    reviewed = pick_in_review(event=event, slot=slot) if returns else None
     rejoin: Option | None = None
     for option in options:
         if option.delta > 0:
