@@ -279,14 +279,12 @@ def detection_window_frames(*, event: ShelfEvent) -> list[Frame]:
     )
 
 
-def detection_frames_needed(
-    *, event: ShelfEvent, slot: Slot, frames: list[Frame] | None = None
-) -> list[int]:
+def detection_frames_needed(*, event: ShelfEvent, slot: Slot, frames: list[Frame]) -> list[int]:
     """The deferred frames (ondemand.py: no detections run on them yet) that the camera's
     check of this load-cell pick needs: on each side of the event, walking outwards within
     DETECTION_WINDOW_S, those met before the first hand-free frame whose products were
     counted, at most FRAMES_PER_SIDE. Empty when the check has what it needs, or when nothing
-    on this shelf counts the slot's product."""
+    on this shelf counts the slot's product. `frames`: detection_window_frames."""
     if event.sensor == SensorKind.CAMERA or slot.product_id is None:
         return []
     shelf = slot.shelf
@@ -296,8 +294,6 @@ def detection_frames_needed(
     if not by_detector and not accept_sees:
         return []
     t = event.occurred_at
-    if frames is None:
-        frames = detection_window_frames(event=event)
 
     def could_count(f: Frame) -> bool:
         sees = (f.result or {}).get("sees")
