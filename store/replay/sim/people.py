@@ -25,6 +25,7 @@ def visit(w: World, who: str, t: float) -> float:
     t += rng.uniform(2.0, 6.0)
     few = p.picks < 3 * p.shoppers
     last_action = t
+    last_stop: Stop | None = None
     for _ in range(rng.randint(1, 2) if few else rng.randint(2, 4)):
         if w.picks >= p.picks:
             break
@@ -45,6 +46,7 @@ def visit(w: World, who: str, t: float) -> float:
         held += [slot] * k
         w.picks += 1
         last_action = at
+        last_stop = stop
         at2 = rng.uniform(at + 0.8, max(at + 0.9, t + dwell - 0.4))  # while still there
         roll = rng.random()
         if roll < p.putback:
@@ -75,6 +77,9 @@ def visit(w: World, who: str, t: float) -> float:
     if p.on("quick_exit") and rng.random() < 0.3:
         # Straight out after the last pick: the gate is a few steps away.
         t = max(last_action + rng.uniform(1.2, 2.2), t_in + 3.0)
+        if last_stop is not None:
+            # They left the shelf on the way: nobody is at a shelf and at the gate at once.
+            last_stop.end = min(last_stop.end, max(last_action + 0.2, t - 1.0))
     _gate(w, who, t, "gate-out")
     w.inside.append((who, t_in, t))
     w.expects.append(
