@@ -13,7 +13,8 @@ Evidence, strongest first:
    of the slot shortly before and after the event, nobody else plainly there in between, was
    there all along; a face on a band's border loses to one plainly in front, and is charged
    only once the whole window is in.
-2. the only shopper in the store (for a return: the only one holding that product).
+2. the only shopper in the store (for a return: the only one holding that product; another
+   product put down on the slot also needs its holder seen at the shelf).
 3. where a shopper was last seen (Visit.last_seen_device): weak, never enough on its own, but
    it ranks the candidates a manager sees in the review queue.
 For a return only shoppers holding the product are candidates: a return comes off the
@@ -55,7 +56,7 @@ TRACK_GAP_S = 1.6
 TRACK_DX = 0.05
 # A face on the border of two bands loses to one plainly in front of the slot at the same
 # moment by (1 - rival × its misfit) to this power: people do not stand in one another's place.
-RIVAL_POWER = 4
+RIVAL_POWER = 8
 # A face whose fit to a band is at least this is plainly in front of that slot.
 PLAINLY = 0.9
 # Seen in front of the slot before and after the event, at most this many windows apart with
@@ -201,6 +202,7 @@ def rank(
     reach: tuple[float, float] | None = None,
     others: Sequence[tuple[float, float]] = (),
     unseen_holder: bool = False,
+    misplaced: bool = False,
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
@@ -224,21 +226,23 @@ def rank(
     for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach):
         timing[i] = (1.0, 0.0)
     place = [_at_slot(_position(t, when=when, window_s=window_s), reach, others) for t in tracks]
+    # Someone reaching in stands there for seconds; an unknown face in one or two frames is
+    # a passer-by glimpsed (or the detector's false alarm): it counts that much less, also
+    # as someone standing in another's place. A named face is a person however briefly seen.
+    seen_for = [_seen_for(t) for t in tracks]
     for i, track in enumerate(tracks):
         (when_w, near), space = timing[i], place[i]
         # People do not stand in one another's place: a face on the border between two bands
         # loses to one plainly in front of the slot at the same moment (and two plainly in
         # front of it both keep their weight, and share).
         rival = max(
-            (_plainly(place[j]) * timing[j][0] for j in range(len(tracks)) if j != i), default=0.0
+            (_plainly(place[j]) * timing[j][0] * seen_for[j] for j in range(len(tracks)) if j != i),
+            default=0.0,
         )
         weight = when_w * space * (1.0 - rival * (1.0 - space)) ** RIVAL_POWER * track.strength
         shopper = track.shopper
         if shopper is None:
-            # Someone reaching in stands there for seconds; an unknown face in one or two
-            # frames is a passer-by glimpsed (or the detector's false alarm).
-            seen_for = min(1.0, len(track.points) / UNKNOWN_FACE_FRAMES)
-            unknown = max(unknown, weight * UNKNOWN_FACE_WEIGHT * seen_for)
+            unknown = max(unknown, weight * UNKNOWN_FACE_WEIGHT * seen_for[i])
             continue
         visit = by_shopper.get(shopper)
         if visit is None:
@@ -249,7 +253,7 @@ def rank(
             strength[visit.pk] = track.strength
             nearest[visit.pk] = near
             fit[visit.pk] = space
-            clear[visit.pk] = min(1.0, (track.best - MATCH_CONFIDENCE) / CLEAR_MATCH_MARGIN)
+            clear[visit.pk] = _clearness(track.best)
     candidates = [Candidate(visit=v) for v in pool]
     # UNSEEN: the picker may be a face the camera missed; a lone weak sighting (someone
     # in front of another slot, or long before) must not take the whole share.
@@ -279,6 +283,11 @@ def rank(
                 # Others are in the store: wait for the camera's whole window first (the
                 # returner may be someone whose item was given to another by mistake).
                 c.confidence = min(c.confidence, LAST_SEEN)
+            elif misplaced and len(visits) > 1 and score.get(c.visit.pk, 0.0) < 0.3:
+                # Another product put down on this slot is rarer than a bump or a slip of the
+                # scale that happens to weigh as much: holding it is not enough, the holder has
+                # to be seen at the shelf. A person decides.
+                c.confidence = LAST_SEEN
             elif bystander > 0.3 and score.get(c.visit.pk, 0.0) < 0.3:
                 # The camera shows someone else putting it back and not the only holder:
                 # the holder's item may have been someone else's all along. A person decides.
@@ -288,6 +297,18 @@ def rank(
     candidates.sort(key=lambda c: (-c.confidence, c.visit.pk))
     assert all(c.visit.pk in pool_ids for c in candidates)
     return candidates
+
+
+def _clearness(best: float) -> float:
+    """0 for a name just at MATCH_CONFIDENCE, 1 from CLEAR_MATCH_MARGIN over it."""
+    return max(0.0, min(1.0, (best - MATCH_CONFIDENCE) / CLEAR_MATCH_MARGIN))
+
+
+def _seen_for(track: _Track) -> float:
+    """1 for a named face; for an unknown one, how long it was seen, up to a few frames."""
+    if track.shopper is not None:
+        return 1.0
+    return min(1.0, len(track.points) / UNKNOWN_FACE_FRAMES)
 
 
 def _timing(track: _Track, *, when: datetime, window_s: float) -> tuple[float, float]:
@@ -327,10 +348,11 @@ def _there_all_along(
     for person, (before, after) in spans.items():
         if after - before > window_s * ALL_ALONG_SPAN:
             continue
+        # A glimpse (an unknown face in a frame or two) is nobody standing in their place.
         between = (
             before < (seen_at - when).total_seconds() < after and _in_front(x, reach) >= PLAINLY
             for other, track in zip(who, tracks)
-            if other != person
+            if other != person and _seen_for(track) >= 1.0
             for seen_at, x in track.points
         )
         if not any(between):

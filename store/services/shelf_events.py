@@ -287,6 +287,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             reach=slot.reach,
             others=others,
             unseen_holder=unseen_holder,
+            misplaced=option.misplaced and option.delta < 0,
         )
         if best is None or ranked[0].confidence > best[1][0].confidence:
             best = (option, ranked)
