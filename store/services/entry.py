@@ -5,7 +5,7 @@ A refusal opens no visit; the gate's screen and the shopper's phone say why."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.utils import timezone
@@ -14,9 +14,14 @@ from store.models import Device, Shopper, Visit
 from store.services import live
 from store.services.groups import group_bind_payer, group_for_entrant, group_join
 from store.services.payments import payment_authorise, payment_open, payment_set_payer
-from store.services.visits import visit_current, visit_open
+from store.services.visits import visit_close, visit_current, visit_open
 
 REFUSAL_QUIET_S = 20
+# The entry camera watches people walking in; one passage gives it frames for a few seconds.
+# Someone it sees walking in this long after their visit opened, and not seen at a shelf just
+# before, went out unseen (the exit camera missed every frame of them) and is coming back.
+REENTRY_AFTER_S = 15.0
+REENTRY_UNSEEN_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,11 @@ def entry_admit(
     at = at or timezone.now()
     existing = visit_current(shopper=shopper)
     if existing is not None:
-        return Admission("already_in", existing)
+        if not _came_back(existing, at):
+            return Admission("already_in", existing)
+        # Their first visit ends as they come back in: its receipt has everything they took
+        # until then, and the new visit starts empty.
+        visit_close(visit=existing, at=at - timedelta(seconds=1))
     group = group_for_entrant(shopper=shopper, device=device, at=at)
     payer = group.payer if group is not None else shopper
     authorisation = payment_authorise(payer=payer)
@@ -77,3 +86,10 @@ def entry_admit(
         for companion in companions:
             payment_set_payer(visit=companion, payer=shopper)
     return Admission("visit_opened", visit, payer=payer)
+
+
+def _came_back(visit: Visit, at: datetime) -> bool:
+    if at - visit.entered_at < timedelta(seconds=REENTRY_AFTER_S):
+        return False
+    seen = visit.last_seen_at
+    return seen is None or at - seen >= timedelta(seconds=REENTRY_UNSEEN_S)

@@ -40,6 +40,48 @@ def test_a_shopper_can_come_back_after_leaving(store, shopper):
     assert created and second.pk != first.pk
 
 
+def test_walking_in_again_after_leaving_unseen_closes_the_first_visit(store, shopper):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from store.services.entry import entry_admit
+
+    now = timezone.now()
+    first = entry_admit(
+        shopper=shopper, device=store.gate_in, method="face", at=now - timedelta(seconds=40)
+    ).visit
+    cart_take(visit=first, product=store.cola, quantity=1, slot=store.a1)
+    # More frames of the same passage a few seconds later: still the same visit.
+    again = entry_admit(
+        shopper=shopper, device=store.gate_in, method="face", at=now - timedelta(seconds=36)
+    )
+    assert again.outcome == "already_in" and again.visit.pk == first.pk
+    # The exit camera missed every frame of them leaving; now they walk in again.
+    back = entry_admit(shopper=shopper, device=store.gate_in, method="face", at=now)
+    assert back.outcome == "visit_opened" and back.visit.pk != first.pk
+    first.refresh_from_db()
+    assert first.status != "open" and first.exited_at < now
+    assert [(line.sku, line.quantity) for line in first.receipt.lines.all()] == [("COLA", 1)]
+    assert not back.visit.entries.exists()
+
+
+def test_someone_seen_at_a_shelf_a_moment_ago_is_still_inside(store, shopper):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from store.services.entry import entry_admit
+
+    now = timezone.now()
+    first = entry_admit(
+        shopper=shopper, device=store.gate_in, method="face", at=now - timedelta(seconds=40)
+    ).visit
+    Visit.objects.filter(pk=first.pk).update(last_seen_at=now - timedelta(seconds=1))
+    again = entry_admit(shopper=shopper, device=store.gate_in, method="face", at=now)
+    assert again.outcome == "already_in" and again.visit.pk == first.pk
+
+
 def test_closing_issues_a_receipt_with_totals_and_tax(store, visit):
     cart_take(visit=visit, product=store.cola, quantity=3, slot=store.a1)
     cart_return(visit=visit, product=store.cola, quantity=1, slot=store.a1)
