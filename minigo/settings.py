@@ -166,6 +166,12 @@ CELERY_BEAT_SCHEDULE = {
         # A run queued behind a backlog is dropped rather than run late: the next one is due.
         "options": {"expires": 10.0},
     },
+    # Visits of shoppers who left unseen end (MINIGO["VISIT_IDLE_S"]).
+    "close-idle-visits": {
+        "task": "store.tasks.close_idle_visits",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
     # Receipts of visits whose evidence is complete (or past the deadline) are issued; the
     # watermark reports and decided events trigger it at once, this catches the rest.
     "settle-receipts": {
@@ -316,6 +322,9 @@ MINIGO = {
     # How long past its window a doubtful shelf event waits for late camera frames (frames
     # and weight events race) before it is decided, and goes to review if still in doubt.
     "ATTRIBUTION_GRACE_S": envfloat("MINIGO_ATTRIBUTION_GRACE_S", 1.0, minimum=0.0),
+    # A visit whose shopper no camera has seen for this long ends where they were last seen:
+    # they left while the exit camera missed every frame of them (its receipt is issued then).
+    "VISIT_IDLE_S": envfloat("MINIGO_VISIT_IDLE_S", 1800.0, minimum=60.0),
     # Replay only: accept frames whose header says what the camera "sees" (synthetic
     # scenarios). Off in production: a device must never be able to claim identities.
     "ACCEPT_SEES": envbool("MINIGO_ACCEPT_SEES", envbool("MINIGO_DEMO", False)),

@@ -112,6 +112,15 @@ def settle_receipts() -> int:
 
 
 @shared_task(**RETRY)
+def close_idle_visits() -> int:
+    from store.services import live
+    from store.services.visits import visits_close_idle
+
+    with live.batched():
+        return visits_close_idle()
+
+
+@shared_task(**RETRY)
 def process_frame(frame_id: int) -> None:
     from store.services import live
     from store.services.frames import frame_process

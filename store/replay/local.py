@@ -30,6 +30,7 @@ from store.replay.scenario import PHONE, Scenario, ScenarioError
 from store.services.receipts import receipt_text
 from store.services.settlement import visits_settle
 from store.services.shelf_events import shelf_events_settle
+from store.services.visits import visits_close_idle
 
 ACK_TIMEOUT_S = 120.0
 # The scenario's t=0, the same on every run: receipts (their numbers and dates too) and every
@@ -271,6 +272,12 @@ async def _drive(scenario, tokens, shoppers, clock, progress) -> Counter:
         window = settings.MINIGO["ATTRIBUTION_WINDOW_S"] + settings.MINIGO["ATTRIBUTION_GRACE_S"]
         clock.t = scenario.duration + window + 1.0
         await settle()
+        await report(shelves)
+        await settle()
+        # The store runs on: a visit whose shopper left unseen (every exit frame missed) ends
+        # once nobody has seen them for the idle time, and gets its receipt.
+        clock.t += settings.MINIGO["VISIT_IDLE_S"] + 1.0
+        await database_sync_to_async(visits_close_idle)()
         await report(shelves)
         await settle()
     finally:

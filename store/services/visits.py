@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from store.models import Device, Receipt, Shopper, Visit, VisitStatus
@@ -75,3 +79,23 @@ def visit_close(*, visit: Visit, device: Device | None = None, at=None) -> Recei
             if payload["waiting_for"]:
                 settlement_request_watermarks(until=locked.exited_at)
     return visit_settle(visit=locked)
+
+
+def visits_close_idle(*, now: datetime | None = None) -> int:
+    """End the visits whose shopper no camera has seen for MINIGO["VISIT_IDLE_S"] (the
+    periodic job): they left while the exit camera missed every frame of them. Each ends when
+    they were last seen (or walked in, if never seen since), so nothing after that is put on
+    their receipt. Returns how many."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.MINIGO["VISIT_IDLE_S"])
+    idle = Visit.objects.filter(status=VisitStatus.OPEN).filter(
+        Q(last_seen_at__lte=cutoff) | Q(last_seen_at__isnull=True, entered_at__lte=cutoff)
+    )
+    closed = 0
+    for visit in idle.order_by("entered_at", "pk"):
+        # Or when they last took or put back something, when no camera saw them do it.
+        acted = visit.entries.aggregate(at=Max("shelf_event__occurred_at"))["at"]
+        seen = [t for t in (visit.last_seen_at, acted) if t is not None]
+        visit_close(visit=visit, at=max([visit.entered_at, *seen]))
+        closed += 1
+    return closed

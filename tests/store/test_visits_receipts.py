@@ -82,6 +82,32 @@ def test_someone_seen_at_a_shelf_a_moment_ago_is_still_inside(store, shopper):
     assert again.outcome == "already_in" and again.visit.pk == first.pk
 
 
+def test_a_visit_nobody_has_seen_for_the_idle_time_ends_where_they_were_last_seen(
+    store, shopper, other_shopper, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from store.services.visits import visits_close_idle
+
+    settings.MINIGO["VISIT_IDLE_S"] = 600.0
+    now = timezone.now()
+    gone, _ = visit_open(shopper=shopper, at=now - timedelta(seconds=900))
+    cart_take(visit=gone, product=store.cola, quantity=1, slot=store.a1)
+    last = now - timedelta(seconds=700)
+    Visit.objects.filter(pk=gone.pk).update(last_seen_at=last)
+    here, _ = visit_open(shopper=other_shopper, at=now - timedelta(seconds=900))
+    Visit.objects.filter(pk=here.pk).update(last_seen_at=now - timedelta(seconds=30))
+    assert visits_close_idle(now=now) == 1
+    gone.refresh_from_db()
+    here.refresh_from_db()
+    assert gone.status != "open" and gone.exited_at == last
+    assert [(line.sku, line.quantity) for line in gone.receipt.lines.all()] == [("COLA", 1)]
+    assert here.status == "open"
+    assert visits_close_idle(now=now) == 0  # nothing twice
+
+
 def test_closing_issues_a_receipt_with_totals_and_tax(store, visit):
     cart_take(visit=visit, product=store.cola, quantity=3, slot=store.a1)
     cart_return(visit=visit, product=store.cola, quantity=1, slot=store.a1)
