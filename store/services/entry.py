@@ -93,3 +93,22 @@ def _came_back(visit: Visit, at: datetime) -> bool:
         return False
     seen = visit.last_seen_at
     return seen is None or at - seen >= timedelta(seconds=REENTRY_UNSEEN_S)
+
+
+def entry_seen_inside(*, shopper: Shopper, device: Device, at: datetime) -> Visit | None:
+    """A consenting shopper clearly seen at a shelf while no visit of theirs is open: the
+    entry camera missed every frame of them walking in. Their visit opens then and there (entry
+    method "shelf", the shelf as its entry device), when their account lets them shop; None
+    when it does not (a shelf has no screen to say why), or when their last visit ended a
+    moment ago (a shelf frame stamped just after they passed the exit is not a new visit)."""
+    last = Visit.objects.filter(shopper=shopper).order_by("-entered_at").first()
+    if last is not None and last.exited_at is not None:
+        if at - last.exited_at < timedelta(seconds=REENTRY_AFTER_S):
+            return None
+    authorisation = payment_authorise(payer=shopper)
+    if not authorisation.ok:
+        return None
+    visit, created = visit_open(shopper=shopper, device=device, method="shelf", at=at)
+    if created:
+        payment_open(visit=visit, payer=shopper, authorisation=authorisation)
+    return visit

@@ -128,22 +128,35 @@ def _detect_max_side() -> int:
     return int(settings.MINIGO.get("FACE_DETECT_MAX_SIDE", vf.DEFAULT_DETECT_MAX_SIDE))
 
 
-def face_identify(*, rgb: np.ndarray, shopper_ids: list[int] | None = None) -> list[FaceMatch]:
+def face_identify(
+    *, rgb: np.ndarray, shopper_ids: list[int] | None = None, outside: bool = False
+) -> list[FaceMatch]:
     """Every face in `rgb` (an RGB uint8 frame), matched against the enrolled shoppers, or
     only against `shopper_ids` (e.g. those in the store, for shelf cameras). None means
-    everyone enrolled. One shopper matches at most one face of a frame. Slow (detection and
+    everyone enrolled. With `outside`, a face none of `shopper_ids` matches is then matched
+    against everyone else enrolled (someone inside whom no gate saw come in), from the same
+    embedding. One shopper matches at most one face of a frame. Slow (detection and
     embedding on the CPU): call it outside transactions."""
     boxes = vf.detect(rgb, max_side=_detect_max_side())
     if not boxes:
         return []
-    gallery = face_gallery()
-    if shopper_ids is not None:
-        gallery = gallery.subset(shopper_ids)
-    if not len(gallery):
+    everyone = face_gallery()
+    gallery = everyone if shopper_ids is None else everyone.subset(shopper_ids)
+    rest = None
+    if outside and shopper_ids is not None:
+        inside = set(shopper_ids)
+        rest = everyone.subset([int(p) for p in everyone.people_ids if int(p) not in inside])
+    if not len(gallery) and not (rest is not None and len(rest)):
         # Nobody to match: every face is unknown, and the embeddings need not be computed.
         return [FaceMatch(None, float("inf"), 0.0, box) for box in boxes]
     encodings = vf.encode(rgb, boxes)
     matches = vf.match(encodings, gallery, tolerance=_tolerance())
+    if rest is not None and len(rest):
+        unknown = [i for i, m in enumerate(matches) if m.owner is None]
+        if unknown:
+            again = vf.match(encodings[unknown], rest, tolerance=_tolerance())
+            for i, m in zip(unknown, again, strict=True):
+                matches[i] = m
     return [
         FaceMatch(
             shopper_id=m.owner,
@@ -157,14 +170,16 @@ def face_identify(*, rgb: np.ndarray, shopper_ids: list[int] | None = None) -> l
     ]
 
 
-def faces_identify(*, rgb: np.ndarray, shopper_ids: list[int]) -> list[dict[str, Any]]:
+def faces_identify(
+    *, rgb: np.ndarray, shopper_ids: list[int], outside: bool = False
+) -> list[dict[str, Any]]:
     """face_identify's matches as a shelf frame records them: each face's shopper (None
     when unknown), confidence, distance, box and horizontal centre (`x`, a fraction of the
     view's width, for the slots' reach). The one seam between shelf sightings and face
     identification; tests patch it."""
     out = []
     width = rgb.shape[1]
-    for match in face_identify(rgb=rgb, shopper_ids=shopper_ids):
+    for match in face_identify(rgb=rgb, shopper_ids=shopper_ids, outside=outside):
         box = getattr(match, "box", None)  # (top, right, bottom, left) in pixels
         # FaceMatch.confidence is 0.5 at the tolerance and near 1 for a clear match, lowered
         # when two shoppers are close.

@@ -19,9 +19,12 @@ from django.db.models import FilteredRelation, Q, QuerySet
 from store import tasks
 from store.models import Frame, Shopper, Sighting, Visit
 from store.services import faces
-from store.services.attribution import ENTRY_SLACK_S
+from store.services.attribution import CLEAR_MATCH_MARGIN, ENTRY_SLACK_S
 from store.services.sees import sees_name
 from vision.faces import MATCH_CONFIDENCE
+
+# A name this sure opens a visit for a shopper seen inside whom no gate saw come in.
+CLEAR_MATCH = MATCH_CONFIDENCE + CLEAR_MATCH_MARGIN
 
 
 def _visits_at(when) -> QuerySet[Visit]:
@@ -50,7 +53,8 @@ def shelf_frame_analyse(*, frame: Frame, rgb: np.ndarray | None) -> dict[str, An
         # Faces are matched only against shoppers in the store; with none inside, nobody at a
         # shelf can be anyone's evidence, so the (slow) face pass is skipped.
         return {"source": "face", "faces": []}
-    return {"source": "face", "faces": faces.faces_identify(rgb=rgb, shopper_ids=shopper_ids)}
+    found = faces.faces_identify(rgb=rgb, shopper_ids=shopper_ids, outside=True)
+    return {"source": "face", "faces": found}
 
 
 def _sees_faces(seen: list[Any], when) -> tuple[list[dict[str, Any]], dict[int, int]]:
@@ -92,6 +96,20 @@ def _sees_faces(seen: list[Any], when) -> tuple[list[dict[str, Any]], dict[int, 
     return faces, {pk: visit for pk, visit in shoppers.values() if visit is not None}
 
 
+def _came_in_unseen(frame: Frame, face: dict[str, Any]) -> int | None:
+    """The visit a shopper clearly seen at a shelf with none open gets: they are inside, the
+    entry camera missed them (a doubtful match opens nothing: it may be someone else)."""
+    from store.services.entry import entry_seen_inside
+
+    if face["confidence"] < CLEAR_MATCH:
+        return None
+    shopper = Shopper.objects.filter(pk=face["shopper"], face_consent=True).first()
+    if shopper is None:
+        return None
+    visit = entry_seen_inside(shopper=shopper, device=frame.device, at=frame.captured_at)
+    return visit.pk if visit is not None else None
+
+
 def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
     """Writes with at most three statements: the sightings, the seen shoppers' "last seen"
     mark (moved forward only, in SQL, so frames applied out of order cannot move it back) and
@@ -115,7 +133,9 @@ def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, An
     for face in faces:
         visit_id = open_visits.get(face["shopper"]) if face["shopper"] else None
         if face["shopper"] and visit_id is None:
-            continue  # matched someone who is not in the store (any more): no evidence
+            visit_id = _came_in_unseen(frame, face)
+            if visit_id is None:
+                continue  # matched someone who is not in the store (any more): no evidence
         if face.get("box"):
             # Where the face was (pixels, no image): the review card draws it on the frame.
             boxes.append({"box": face["box"], "shopper": face["shopper"] if visit_id else None})

@@ -69,6 +69,10 @@ def test_a_shopper_is_identified_and_a_stranger_is_not(kit, other_shopper):
     # Restricted to other shoppers (a shelf camera's "in the store" list), Kit is not found.
     (nobody,) = face_identify(rgb=rgb_of("obama3.jpg"), shopper_ids=[other_shopper.pk])
     assert nobody.shopper_id is None
+    # With `outside`, a face nobody inside matches is matched against everyone else enrolled
+    # (Kit is inside though no gate saw them come in).
+    (found,) = face_identify(rgb=rgb_of("obama3.jpg"), shopper_ids=[other_shopper.pk], outside=True)
+    assert found.shopper_id == kit.pk and found.confidence == match.confidence
 
 
 def test_two_people_in_one_frame_are_each_identified(kit, other_shopper):

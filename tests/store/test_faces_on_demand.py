@@ -202,7 +202,7 @@ def test_an_event_still_in_doubt_after_the_nearest_frames_asks_for_the_next_ones
         frame_process(frame_id=frame.pk)
     event = _pick(store, now)
 
-    def identify(*, rgb, shopper_ids):
+    def identify(*, rgb, shopper_ids, outside=False):
         return _faces_of(kit.shopper) if rgb.mean() > 120 else []
 
     with mock.patch("store.services.faces.faces_identify", side_effect=identify) as called:
@@ -211,3 +211,37 @@ def test_an_event_still_in_doubt_after_the_nearest_frames_asks_for_the_next_ones
     assert called.call_count == 3
     assert not Frame.objects.filter(result__faces_deferred=True).exists()
     assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
+
+
+def test_a_shopper_no_gate_saw_come_in_is_inside_once_seen_clearly_at_a_shelf(
+    store, two_inside, make_user, no_last_seen, django_capture_on_commit_callbacks
+):
+    from store.models import Shopper
+
+    kit, ana = two_inside
+    # Sam walked in while the entry camera missed every frame of them.
+    sam = make_user("sam").shopper
+    Shopper.objects.filter(pk=sam.pk).update(face_consent=True)
+    now = timezone.now() - timedelta(seconds=2)
+    msg = {"event_id": "e1", "slot": "A1", "sensor": "load_cell", "before": 4200.0,
+           "after": 3850.0, "ts": now.timestamp()}  # fmt: skip
+    event = event_store(device=store.shelf_device, msg=msg)[0]
+    shelf_event_process(event_id=event.pk)
+    frame = _frame(store, "f1", now + timedelta(seconds=0.5))
+    doubtful = [{"shopper": sam.pk, "confidence": 0.6, "distance": 0.49, "x": 0.2}]
+    with mock.patch("store.services.faces.faces_identify", return_value=doubtful) as identify:
+        with django_capture_on_commit_callbacks(execute=True):
+            frame_process(frame_id=frame.pk)
+    # Shelf vision also matches faces nobody inside matches against everyone enrolled.
+    assert identify.call_args.kwargs["outside"] is True
+    assert not Visit.objects.filter(shopper=sam).exists()  # a doubtful match opens nothing
+    again = _frame(store, "f2", now + timedelta(seconds=0.2))
+    with mock.patch("store.services.faces.faces_identify", return_value=_faces_of(sam)):
+        with django_capture_on_commit_callbacks(execute=True):
+            frame_process(frame_id=again.pk)
+    visit = Visit.objects.get(shopper=sam)
+    assert visit.status == "open" and visit.entry_method == "shelf"
+    assert visit.entry_device_id == store.shelf_device.pk
+    assert visit.entered_at == now + timedelta(seconds=0.2)
+    shelf_event_process(event_id=event.pk, final=True)
+    assert CartEntry.objects.get(shelf_event=event).visit_id == visit.pk
