@@ -277,7 +277,9 @@ def rank(
         # Nobody else was in the store (or, for a return, nobody else holds the product).
         c = candidates[0]
         if c.confidence < ONLY_SHOPPER:
-            c.confidence = ONLY_SHOPPER if not unknown else ONLY_SHOPPER * 0.8
+            # An unknown face seen standing there (not one glimpsed in a frame or two) may be
+            # someone nobody could name doing it.
+            c.confidence = ONLY_SHOPPER * (1.0 - 0.2 * min(1.0, unknown / UNKNOWN_FACE_WEIGHT))
             c.evidence = "only_shopper" if len(visits) == 1 else "only_holder"
             if len(visits) > 1 and not settled:
                 # Others are in the store: wait for the camera's whole window first (the

@@ -195,3 +195,18 @@ def test_another_product_put_down_needs_its_holder_seen_at_the_shelf(store, two_
     assert again.status == "applied"
     assert CartEntry.objects.get(shelf_event=again).evidence["misplaced"] is True
     assert cart_quantity(visit=kit, product=store.cola) == 0
+
+
+@pytest.mark.parametrize("frames,status", [(1, "applied"), (4, "review")])
+def test_the_only_holder_puts_it_back_unless_an_unknown_face_stood_there(
+    store, two_inside, frames, status
+):
+    kit, ana = two_inside
+    cart_take(visit=kit, product=store.cola, quantity=1, slot=store.a1)
+    now = timezone.now()
+    # Nobody is named; an unknown face is glimpsed in one frame, or stands there for four.
+    for i in range(frames):
+        _seen(store, None, now + _s(-0.6 + 0.5 * i), x=0.5)
+    event = _process(_event(store, "e1", 3850, 4200, at=now), final=True)
+    assert event.status == status
+    assert cart_quantity(visit=kit, product=store.cola) == (0 if status == "applied" else 1)
