@@ -43,14 +43,22 @@ def test_a_shopper_seen_at_the_slot_before_and_after_with_frames_missed_between_
     assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
 
 
-def test_someone_else_plainly_at_the_slot_in_between_breaks_there_all_along(store, two_inside):
+@pytest.mark.parametrize("between", ["ana", "glimpse"])
+def test_someone_else_plainly_at_the_slot_in_between_breaks_there_all_along(
+    store, two_inside, between
+):
     kit, ana = two_inside
     now = timezone.now()
     slot_calibrate(slot=store.a1, reach=[0.3, 0.7])
     for dt in (-1.4, -0.9, 1.1, 1.6):
         _seen(store, kit, now + _s(dt), x=0.35)
-    _seen(store, ana, now + _s(0.6), x=0.6)  # stepped in front of A1 meanwhile
+    # Ana stepped in front of A1 meanwhile; or one frame shows an unknown face there (a
+    # passer-by, or the detector's false alarm), and nobody stood in Kit's place.
+    _seen(store, ana if between == "ana" else None, now + _s(0.6), x=0.6)
     event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    if between == "glimpse":
+        assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
+        return
     assert event.status == "review"
     item = ReviewItem.objects.get(shelf_event=event)
     assert {c["shopper"] for c in item.candidates[:2]} == {kit.shopper_id, ana.shopper_id}
@@ -149,20 +157,6 @@ def test_a_face_plainly_in_front_of_the_slot_is_charged_before_the_window_closes
     _seen(store, kit, now - _s(0.2), x=0.5)
     event = _process(_event(store, "e1", 4200, 3850, at=now))
     assert event.status == "applied"
-
-
-def test_a_glimpse_of_an_unknown_face_does_not_break_there_all_along(store, two_inside):
-    kit, ana = two_inside
-    now = timezone.now()
-    slot_calibrate(slot=store.a1, reach=[0.3, 0.7])
-    for dt in (-1.4, -0.9, 1.1, 1.6):
-        _seen(store, kit, now + _s(dt), x=0.5)
-    # One frame shows an unknown face in front of A1 (a passer-by, or the detector's false
-    # alarm): nobody stood in Kit's place.
-    _seen(store, None, now + _s(0.1), x=0.62)
-    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
-    assert event.status == "applied"
-    assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
 
 
 def test_a_face_just_inside_a_bands_edge_loses_to_one_plainly_in_its_middle(store, two_inside):
