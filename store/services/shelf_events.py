@@ -255,6 +255,8 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
     others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
     best: tuple[Option, list[attribution.Candidate]] | None = None
+    fits: tuple[Option, list[attribution.Candidate]] | None = None
+    threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
     returns = any(o.delta < 0 and not o.misplaced for o in options)
     reviewed = pick_in_review(event=event, slot=slot) if returns else None
     rejoin: Option | None = None
@@ -291,8 +293,14 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         )
         if best is None or ranked[0].confidence > best[1][0].confidence:
             best = (option, ranked)
+        if fits is None and ranked[0].confidence >= threshold:
+            fits = (option, ranked)
+    # The weight says what moved and the camera who: of the readings someone is clearly
+    # seen doing, the one that fits the weight best (the options come best fit first), not
+    # the one whose doer is seen a little more clearly (two nuts back or the biscuit put
+    # down beside them, by the one shopper holding both: the weight tells them apart).
+    best = fits or best
     detail = {**count.detail, "sensor": event.sensor}
-    threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
     if rejoin is not None and (best is None or best[1][0].confidence < threshold):
         if best is not None and not settled:
             return _wait(event, detail=detail, candidates=best[1])

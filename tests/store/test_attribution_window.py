@@ -204,3 +204,19 @@ def test_the_only_holder_puts_it_back_unless_an_unknown_face_stood_there(
     event = _process(_event(store, "e1", 3850, 4200, at=now), final=True)
     assert event.status == status
     assert cart_quantity(visit=kit, product=store.cola) == (0 if status == "applied" else 1)
+
+
+def test_of_two_readings_someone_is_seen_doing_the_better_fit_wins(store, two_inside):
+    kit, ana = two_inside
+    cart_take(visit=kit, product=store.chips, quantity=8, slot=store.a2)
+    cart_take(visit=kit, product=store.cola, quantity=1, slot=store.a1)
+    cart_take(visit=ana, product=store.cola, quantity=1, slot=store.a1)
+    now = timezone.now()
+    _seen(store, kit, now)
+    _seen(store, ana, now + _s(1.0))  # passing by a moment later
+    # 351 g more on the crisps' scale: Kit's cola put down there (350 g) fits far better
+    # than eight crisps back (360 g), though only Kit holds crisps and two hold a cola.
+    event = _process(_event(store, "e1", 450, 801, slot="A2", at=now), final=True)
+    entry = CartEntry.objects.get(shelf_event=event)
+    assert (entry.visit_id, entry.product_id, entry.quantity) == (kit.pk, store.cola.pk, -1)
+    assert cart_quantity(visit=kit, product=store.chips) == 8
