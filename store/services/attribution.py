@@ -14,7 +14,7 @@ Evidence, strongest first:
    there all along; a face on a band's border loses to one plainly in front, and is charged
    only once the whole window is in.
 2. the only shopper in the store (for a return: the only one holding that product; another
-   product put down on the slot also needs its holder seen at the shelf).
+   light product put down on a slot of heavier items also needs its holder seen there).
 3. where a shopper was last seen (Visit.last_seen_device): weak, never enough on its own, but
    it ranks the candidates a manager sees in the review queue.
 For a return only shoppers holding the product are candidates: a return comes off the
@@ -202,7 +202,7 @@ def rank(
     reach: tuple[float, float] | None = None,
     others: Sequence[tuple[float, float]] = (),
     unseen_holder: bool = False,
-    misplaced: bool = False,
+    slight: bool = False,
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
@@ -285,10 +285,10 @@ def rank(
                 # Others are in the store: wait for the camera's whole window first (the
                 # returner may be someone whose item was given to another by mistake).
                 c.confidence = min(c.confidence, LAST_SEEN)
-            elif misplaced and len(visits) > 1 and score.get(c.visit.pk, 0.0) < 0.3:
-                # Another product put down on this slot is rarer than a bump or a slip of the
-                # scale that happens to weigh as much: holding it is not enough, the holder has
-                # to be seen at the shelf. A person decides.
+            elif slight and len(visits) > 1 and score.get(c.visit.pk, 0.0) < 0.3:
+                # `slight`: a light product put down on a slot of heavier items, a gain a
+                # knock or a slip of the shelf's own items makes as well: holding one is not
+                # enough, the holder has to be seen at the shelf. A person decides.
                 c.confidence = LAST_SEEN
             elif bystander > 0.3 and score.get(c.visit.pk, 0.0) < 0.3:
                 # The camera shows someone else putting it back and not the only holder:

@@ -289,7 +289,11 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             reach=slot.reach,
             others=others,
             unseen_holder=unseen_holder,
-            misplaced=option.misplaced and option.delta < 0,
+            # Less than one of the slot's own items: a knock, or one of them tipping over,
+            # reads like that too.
+            slight=option.misplaced
+            and option.delta < 0
+            and abs(event.after - event.before) < slot.product.unit_weight_g,
         )
         if best is None or ranked[0].confidence > best[1][0].confidence:
             best = (option, ranked)

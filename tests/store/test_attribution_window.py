@@ -174,21 +174,21 @@ def test_a_face_just_inside_a_bands_edge_loses_to_one_plainly_in_its_middle(stor
     assert entry.visit_id == kit.pk and entry.confidence >= 0.8
 
 
-def test_another_product_put_down_needs_its_holder_seen_at_the_shelf(store, two_inside):
+def test_a_light_product_put_down_needs_its_holder_seen_at_the_shelf(store, two_inside):
     kit, ana = two_inside
-    cart_take(visit=kit, product=store.cola, quantity=1, slot=store.a1)
+    cart_take(visit=kit, product=store.chips, quantity=1, slot=store.a2)
     now = timezone.now()
-    # 348 g more on the crisps' scale fits Kit's cola, but so would a bump of the shelf; with
-    # others in the store and nobody at the shelf, holding a cola is not enough.
-    event = _process(_event(store, "e1", 450, 798, slot="A2", at=now), final=True)
+    # 45 g more on the colas' scale fits Kit's crisps, but so would a knock of the shelf; with
+    # others in the store and nobody at the shelf, holding crisps is not enough.
+    event = _process(_event(store, "e1", 3850, 3895, at=now), final=True)
     assert event.status == "review"
-    assert cart_quantity(visit=kit, product=store.cola) == 1
-    # Seen putting it down: the misplaced cola comes off Kit's cart.
+    assert cart_quantity(visit=kit, product=store.chips) == 1
+    # Seen putting them down: the misplaced crisps come off Kit's cart.
     _seen(store, kit, now + _s(10.1), x=0.5)
-    again = _process(_event(store, "e2", 798, 1146, slot="A2", at=now + _s(10)), final=True)
+    again = _process(_event(store, "e2", 3895, 3940, at=now + _s(10)), final=True)
     assert again.status == "applied"
     assert CartEntry.objects.get(shelf_event=again).evidence["misplaced"] is True
-    assert cart_quantity(visit=kit, product=store.cola) == 0
+    assert cart_quantity(visit=kit, product=store.chips) == 0
 
 
 @pytest.mark.parametrize("frames,status", [(1, "applied"), (4, "review")])
