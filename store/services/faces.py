@@ -142,21 +142,20 @@ def face_identify(
         return []
     everyone = face_gallery()
     gallery = everyone if shopper_ids is None else everyone.subset(shopper_ids)
-    rest = None
-    if outside and shopper_ids is not None:
-        inside = set(shopper_ids)
-        rest = everyone.subset([int(p) for p in everyone.people_ids if int(p) not in inside])
-    if not len(gallery) and not (rest is not None and len(rest)):
+    outside = outside and len(everyone) > len(gallery)
+    if not len(gallery) and not outside:
         # Nobody to match: every face is unknown, and the embeddings need not be computed.
         return [FaceMatch(None, float("inf"), 0.0, box) for box in boxes]
     encodings = vf.encode(rgb, boxes)
     matches = vf.match(encodings, gallery, tolerance=_tolerance())
-    if rest is not None and len(rest):
-        unknown = [i for i, m in enumerate(matches) if m.owner is None]
-        if unknown:
-            again = vf.match(encodings[unknown], rest, tolerance=_tolerance())
-            for i, m in zip(unknown, again, strict=True):
-                matches[i] = m
+    unknown = [i for i, m in enumerate(matches) if m.owner is None] if outside else []
+    if unknown:
+        # Only for faces nobody inside matches: the rest of the gallery is a copy.
+        inside = set(shopper_ids or ())
+        rest = everyone.subset(int(p) for p in everyone.people_ids if int(p) not in inside)
+        again = vf.match(encodings[unknown], rest, tolerance=_tolerance())
+        for i, m in zip(unknown, again, strict=True):
+            matches[i] = m
     return [
         FaceMatch(
             shopper_id=m.owner,

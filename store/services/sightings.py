@@ -20,6 +20,7 @@ from store import tasks
 from store.models import Frame, Shopper, Sighting, Visit
 from store.services import faces
 from store.services.attribution import CLEAR_MATCH_MARGIN, ENTRY_SLACK_S
+from store.services.entry import entry_seen_inside
 from store.services.sees import sees_name
 from vision.faces import MATCH_CONFIDENCE
 
@@ -99,8 +100,6 @@ def _sees_faces(seen: list[Any], when) -> tuple[list[dict[str, Any]], dict[int, 
 def _came_in_unseen(frame: Frame, face: dict[str, Any]) -> int | None:
     """The visit a shopper clearly seen at a shelf with none open gets: they are inside, the
     entry camera missed them (a doubtful match opens nothing: it may be someone else)."""
-    from store.services.entry import entry_seen_inside
-
     if face["confidence"] < CLEAR_MATCH:
         return None
     shopper = Shopper.objects.filter(pk=face["shopper"], face_consent=True).first()
@@ -113,7 +112,8 @@ def _came_in_unseen(frame: Frame, face: dict[str, Any]) -> int | None:
 def shelf_frame_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]:
     """Writes with at most three statements: the sightings, the seen shoppers' "last seen"
     mark (moved forward only, in SQL, so frames applied out of order cannot move it back) and
-    the lookup of the open visits before them."""
+    the lookup of the open visits before them; and, rarely, the visit of a shopper seen inside
+    whom no gate saw come in."""
     if not analysis:
         # Faces deferred: no evidence, but it may close a waiting event's window.
         tasks.enqueue_wakes(device_pk=frame.device_id, when=frame.captured_at, evidence=False)
