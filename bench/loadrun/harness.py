@@ -65,29 +65,36 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
-def rss_kb(pid: int) -> int:
-    """RSS of a process and its children (a prefork worker is parent + pool child)."""
-    total = 0
-    for p in _tree(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
-def cpu_tree_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its children (a worker's pool child)."""
+def _tree_sum(pid: int, read) -> float:
+    """`read(p)` summed over a process and its children (a prefork worker is parent + pool
+    child); a process that ended meanwhile counts nothing."""
     total = 0.0
     for p in _tree(pid):
         try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += read(p)
         except OSError:
             pass
     return total
+
+
+def _rss_kb_of(p: int) -> int:
+    lines = Path(f"/proc/{p}/status").read_text().splitlines()
+    return sum(int(line.split()[1]) for line in lines if line.startswith("VmRSS:"))
+
+
+def _cpu_s_of(p: int) -> float:
+    fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kb(pid: int) -> int:
+    """RSS of a process and its children."""
+    return int(_tree_sum(pid, _rss_kb_of))
+
+
+def cpu_tree_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its children."""
+    return _tree_sum(pid, _cpu_s_of)
 
 
 def pct(values: list[float], q: float) -> float:
