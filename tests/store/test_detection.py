@@ -1,12 +1,12 @@
+"""The product detector on shelf frames: camera-only slots, the detector's check of load-cell
+picks, models that fail, and the frames kept as training data."""
+
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from functools import partial
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from store.models import (
     CartEntry,
@@ -19,95 +19,27 @@ from store.models import (
 )
 from store.replay.frames import sees_jpeg
 from store.services import detection, detectors
-from store.services.events import event_store
 from store.services.frames import frame_process, frame_store
 from store.services.shelf_events import shelf_event_process
 from tests.conftest import at_once, needs_postgres
-from tests.vision.onnx_models import constant_model, v8_output
-from vision.detect import Detections
-
-NAMES = ["cocacola", "crisps", "hand"]
-T0 = 1_700_000_000.0
-
-
-def jpeg(value: int, size=(64, 48)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (value, value, value)).save(out, "JPEG", quality=95)
-    return out.getvalue()
-
-
-def box(cls: int, x: float, y: float = 10) -> tuple:
-    return (x, y, x + 8, y + 8, cls)
-
-
-class ScriptedDetector:
-    """Stands in for the ONNX model: frame i (grey level 20·i) shows script[i]."""
-
-    class_names = NAMES
-
-    def __init__(self, script: list[list[tuple]]):
-        self.script = script
-
-    def detect(self, rgb):
-        rows = self.script[round(float(rgb.mean()) / 20)]
-        if not rows:
-            return Detections.empty()
-        return Detections(
-            np.array([r[:4] for r in rows]), np.full(len(rows), 0.9), np.array([r[4] for r in rows])
-        )
+from tests.store.detection_support import (
+    CHIPS,
+    COLA,
+    HAND,
+    NAMES,
+    T0,
+    THREE,
+    TWO,
+    box,
+    entered_before_the_frames,
+    send,
+    weight_event,
+)
 
 
 @pytest.fixture
 def visit(visit):
-    """The shopper came in before the scripted frames (T0 is a fixed moment in the past, and
-    attribution only considers shoppers in the store at the event's time)."""
-    from datetime import datetime
-
-    from store.models import Visit
-
-    entered = datetime.fromtimestamp(T0 - 600, tz=UTC)
-    Visit.objects.filter(pk=visit.pk).update(entered_at=entered)
-    visit.refresh_from_db()
-    return visit
-
-
-@pytest.fixture
-def camera_shelf(store, monkeypatch):
-    """The store's shelf with a detector; A1 (cola) is watched by the camera only, on the left
-    half of the frame; A2 stays a load cell."""
-    model = detectors.detector_create(
-        name="shelf model",
-        data=constant_model(v8_output([[32, 32, 8, 8, 0.9, 0, 0]], 3), names=NAMES),
-    )
-    model.mappings.filter(class_name="cocacola").update(product=store.cola)
-    model.mappings.filter(class_name="crisps").update(product=store.chips)
-    detectors.detector_assign_shelves(detector=model, shelves=[store.shelf])
-    Slot.objects.filter(pk=store.a1.pk).update(sensor="camera", camera_region=[0, 0, 0.5, 1])
-
-    def use(script):
-        monkeypatch.setattr(detectors, "detector_load", lambda *, model: ScriptedDetector(script))
-
-    store.detector = model
-    store.use_script = use
-    return store
-
-
-def send(store, i: int, *, process=True):
-    frame, _ = frame_store(
-        device=store.shelf_device,
-        header={"event_id": f"f{i}", "camera": "0", "seq": i, "ts": T0 + i},
-        jpeg=jpeg(20 * i),
-        width=64,
-        height=48,
-    )
-    if process:
-        frame_process(frame_id=frame.pk)
-    return frame
-
-
-COLA, CHIPS, HAND = 0, 1, 2
-THREE = [box(COLA, 2), box(COLA, 12), box(COLA, 22)]
-TWO = THREE[:2]
+    return entered_before_the_frames(visit)
 
 
 @pytest.mark.django_db
@@ -201,21 +133,6 @@ def test_frames_are_not_kept_as_training_data_unless_configured(camera_shelf):
     send(camera_shelf, 1)
     assert not DatasetImage.objects.exists()
     assert Frame.objects.get().jpeg is None
-
-
-def weight_event(store, *, removed_g: float, at: float, event_id: str | None = None) -> ShelfEvent:
-    event, _ = event_store(
-        device=store.shelf_device,
-        msg={
-            "event_id": event_id or f"w{at}",
-            "slot": "A2",
-            "sensor": "load_cell",
-            "before": 1000.0,
-            "after": 1000.0 - removed_g,
-            "ts": at,
-        },
-    )
-    return event
 
 
 @pytest.mark.django_db
@@ -435,109 +352,3 @@ def test_sees_products_count_a_camera_only_slot_like_real_detections(store, shop
     assert event.status == "applied"
     entry = CartEntry.objects.get(shelf_event=event)
     assert (entry.visit_id, entry.product.sku, entry.quantity) == (inside.pk, "COLA", 1)
-
-
-# --- the detector on demand on a load-cell shelf ---------------------------------------------
-class CountingDetector(ScriptedDetector):
-    def __init__(self, script):
-        super().__init__(script)
-        self.seen: list[int] = []
-
-    def detect(self, rgb):
-        self.seen.append(round(float(rgb.mean()) / 20))
-        return super().detect(rgb)
-
-
-@pytest.fixture
-def load_cell_shelf(camera_shelf, monkeypatch, settings):
-    """The same shelf with a detector, every slot a load cell: its camera confirms picks."""
-    settings.MINIGO = {**settings.MINIGO, "FACES_LAST_SEEN_EVERY_S": 0}
-    Slot.objects.filter(pk=camera_shelf.a1.pk).update(sensor="load_cell", camera_region=None)
-
-    def use(script):
-        detector = CountingDetector(script)
-        monkeypatch.setattr(detectors, "detector_load", lambda *, model: detector)
-        return detector
-
-    camera_shelf.use_script = use
-    return camera_shelf
-
-
-CRISPS = [box(CHIPS, 40), box(CHIPS, 50)]
-
-
-@pytest.mark.django_db
-def test_a_load_cell_shelf_frame_nobody_asks_for_is_not_run_through_the_detector(
-    load_cell_shelf,
-):
-    detector = load_cell_shelf.use_script([CRISPS] * 3)
-    frames = [send(load_cell_shelf, i) for i in range(3)]
-    assert detector.seen == []
-    for frame in frames:
-        frame.refresh_from_db()
-        assert frame.result["faces_deferred"] is True and "detection" not in frame.result
-
-
-@pytest.mark.django_db
-def test_a_camera_only_slot_has_every_frame_run_through_the_detector(camera_shelf, settings):
-    settings.MINIGO = {**settings.MINIGO, "FACES_LAST_SEEN_EVERY_S": 0}
-    camera_shelf.use_script([THREE] * 3)
-    frames = [send(camera_shelf, i) for i in range(3)]
-    for frame in frames:
-        frame.refresh_from_db()
-        # Its faces wait for an event; its products are the slot's reading.
-        assert frame.result["faces_deferred"] is True
-        assert frame.result["detection"]["counts"]["A1"] == 3
-
-
-@pytest.mark.django_db
-def test_a_pick_has_the_deferred_frames_around_it_detected_and_is_charged_when_they_agree(
-    load_cell_shelf, visit, django_capture_on_commit_callbacks
-):
-    far_before = [CRISPS, CRISPS]  # 0, 1: long before the pick, never needed
-    script = [*far_before, CRISPS, [box(HAND, 40, 0)], [box(HAND, 40, 0)], CRISPS[:1], CRISPS]
-    detector = load_cell_shelf.use_script(script)
-    for i in range(len(script)):
-        send(load_cell_shelf, i)
-    assert detector.seen == []
-    event = weight_event(load_cell_shelf, removed_g=45, at=T0 + 3.5)
-    with django_capture_on_commit_callbacks(execute=True):
-        shelf_event_process(event_id=event.pk)
-    event.refresh_from_db()
-    assert event.status == "applied"
-    assert CartEntry.objects.get(shelf_event=event).visit_id == visit.pk
-    # Outwards from the pick until a hand-free frame on each side: 3, 2 before; 4, 5 after.
-    assert sorted(detector.seen) == [2, 3, 4, 5]
-    assert Frame.objects.get(event_id="f0").result["faces_deferred"] is True
-
-
-@pytest.mark.django_db
-def test_a_pick_the_deferred_frames_contradict_goes_to_review(
-    load_cell_shelf, visit, django_capture_on_commit_callbacks
-):
-    script = [CRISPS, [*CRISPS, box(HAND, 40, 0)], CRISPS]
-    detector = load_cell_shelf.use_script(script)
-    for i in range(3):
-        send(load_cell_shelf, i)
-    event = weight_event(load_cell_shelf, removed_g=45, at=T0 + 1.5)
-    with django_capture_on_commit_callbacks(execute=True):
-        shelf_event_process(event_id=event.pk)
-    event.refresh_from_db()
-    assert event.status == "review"
-    assert ReviewItem.objects.get(shelf_event=event).reason == "detection_disagrees"
-    assert sorted(detector.seen) == [0, 1, 2]
-
-
-@pytest.mark.django_db
-def test_the_last_seen_frame_runs_the_detector_with_the_faces(load_cell_shelf, settings):
-    from django.core.cache import cache
-
-    settings.MINIGO = {**settings.MINIGO, "FACES_LAST_SEEN_EVERY_S": 60}
-    cache.delete(f"faces-last-seen:{load_cell_shelf.shelf_device.pk}")
-    detector = load_cell_shelf.use_script([CRISPS] * 2)
-    first, second = send(load_cell_shelf, 0), send(load_cell_shelf, 1)
-    first.refresh_from_db()
-    second.refresh_from_db()
-    assert detector.seen == [0]
-    assert first.result["detection"]["counts"]["A2"] == 2 and "faces_deferred" not in first.result
-    assert second.result["faces_deferred"] is True
