@@ -12,7 +12,10 @@ Evidence, strongest first:
    later (or, on a calibrated slot, in front of another slot) do not. A shopper seen in front
    of the slot shortly before and after the event, nobody else plainly there in between, was
    there all along; a face on a band's border loses to one plainly in front, and is charged
-   only once the whole window is in.
+   only once the whole window is in. A face on the border of two bands stands at this slot
+   when someone else plainly stands at the other; it names nobody for sure when its person
+   was seen while the other slot's weight changed too (they did that, maybe this as well,
+   and someone unseen may have done this).
 2. the only shopper in the store (for a return: the only one holding that product; another
    light product put down on a slot of heavier items also needs its holder seen there).
 3. where a shopper was last seen (Visit.last_seen_device): weak, never enough on its own, but
@@ -62,6 +65,10 @@ PLAINLY = 0.9
 # Seen in front of the slot before and after the event, at most this many windows apart with
 # nobody else there in between: there all along (faces are missed for a few frames running).
 ALL_ALONG_SPAN = 1.2
+# A face on the border of this slot's band and a neighbour's, whose person is seen while that
+# neighbouring slot's weight changed too, fits that slot at least this much less before it
+# still names the picker here (see _busy_next_door).
+NEXT_DOOR_MARGIN = 0.1
 # Visits are stamped by the server when the gate frame is processed, a little after the
 # device's clock says the shopper walked in; a pick that soon after counts as inside.
 ENTRY_SLACK_S = 5.0
@@ -203,6 +210,7 @@ def rank(
     others: Sequence[tuple[float, float]] = (),
     unseen_holder: bool = False,
     slight: bool = False,
+    next_door: Sequence[tuple[float, tuple[float, float]]] = (),
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
@@ -210,7 +218,8 @@ def rank(
     without one a face's position says nothing. While the window is still open
     (`settled` False) a face also has to be close in time to count fully: someone else may yet
     show up in a frame that has not arrived, so an early decision needs the picker caught in
-    the act."""
+    the act. `next_door`: (seconds from `when`, reach band) of the weight changes at the
+    camera's other calibrated slots around the event."""
     window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
     pool_ids = {v.pk for v in pool}
     by_shopper = {v.shopper_id: v for v in pool}
@@ -219,17 +228,36 @@ def rank(
     clear: dict[int, float] = {}
     nearest: dict[int, float] = {}
     fit: dict[int, float] = {}
+    busy: dict[int, bool] = {}
     unknown = 0.0
     bystander = 0.0  # the strongest track of a shopper outside the pool
     tracks = _tracks(sightings, when=when, window_s=window_s)
     timing = [_timing(t, when=when, window_s=window_s) for t in tracks]
     for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach):
         timing[i] = (1.0, 0.0)
-    place = [_at_slot(_position(t, when=when, window_s=window_s), reach, others) for t in tracks]
     # Someone reaching in stands there for seconds; an unknown face in one or two frames is
     # a passer-by glimpsed (or the detector's false alarm): it counts that much less, also
     # as someone standing in another's place. A named face is a person however briefly seen.
     seen_for = [_seen_for(t) for t in tracks]
+    xs = [_position(t, when=when, window_s=window_s) for t in tracks]
+
+    def taken(band: tuple[float, float], i: int) -> float:
+        """How plainly someone other than track i stands in front of `band` at the moment."""
+        return max(
+            (
+                _plainly(_in_front(xs[j], band)) * timing[j][0] * seen_for[j]
+                for j in range(len(tracks))
+                if j != i and xs[j] is not None
+            ),
+            default=0.0,
+        )
+
+    # A face on the border of this band and another stands here when someone else plainly
+    # stands in front of that other slot: people do not stand in one another's place.
+    place = [
+        _at_slot(xs[i], reach, [(band, 1.0 - taken(band, i)) for band in others])
+        for i in range(len(tracks))
+    ]
     for i, track in enumerate(tracks):
         (when_w, near), space = timing[i], place[i]
         # People do not stand in one another's place: a face on the border between two bands
@@ -254,6 +282,9 @@ def rank(
             nearest[visit.pk] = near
             fit[visit.pk] = space
             clear[visit.pk] = _clearness(track.best)
+            busy[visit.pk] = _busy_next_door(
+                i, tracks, when=when, window_s=window_s, reach=reach, next_door=next_door
+            )
     candidates = [Candidate(visit=v) for v in pool]
     # UNSEEN: the picker may be a face the camera missed; a lone weak sighting (someone
     # in front of another slot, or long before) must not take the whole share.
@@ -271,6 +302,12 @@ def rank(
                     c.confidence *= min(1.0, fit[c.visit.pk] / PLAINLY)
                 c.evidence = "camera"
                 c.detail = {"share": round(share, 3), "dt_s": round(nearest[c.visit.pk], 2)}
+                if busy[c.visit.pk]:
+                    # Two weight changes at two neighbouring slots, one person seen between
+                    # them: they did one of them or both, and someone unseen the other. A
+                    # person decides.
+                    c.confidence = min(c.confidence, LAST_SEEN)
+                    c.detail["next_door"] = True
     # `unseen_holder`: someone nobody could name holds the product too (a pick in review).
     only = len(pool) == 1 and (len(visits) == 1 or len(pool) < len(visits)) and not unseen_holder
     if only:
@@ -362,6 +399,44 @@ def _there_all_along(
     return out
 
 
+def _busy_next_door(
+    i: int,
+    tracks: list[_Track],
+    *,
+    when: datetime,
+    window_s: float,
+    reach: tuple[float, float] | None,
+    next_door: Sequence[tuple[float, tuple[float, float]]],
+) -> bool:
+    """Whether track `i`'s face, not plainly in front of this slot, is as much in front of a
+    neighbouring slot whose weight changed while that person was seen there, with nobody else
+    more plainly in front of that slot then: their own pick or put-back next door explains
+    why they stood there."""
+    x = _position(tracks[i], when=when, window_s=window_s)
+    here = _in_front(x, reach)
+    if x is None or reach is None or here >= PLAINLY:
+        return False
+    first = (tracks[i].points[0][0] - when).total_seconds()
+    last = (tracks[i].points[-1][0] - when).total_seconds()
+    for dt, band in next_door:
+        there = _in_front(x, band)
+        if there < max(0.3, here - NEXT_DOOR_MARGIN):
+            continue
+        if not first - TRACK_GAP_S <= dt <= last + TRACK_GAP_S:
+            continue  # that change came before they stood there, or after they left
+        moment = when + timedelta(seconds=dt)
+        someone_else = any(
+            _in_front(px, band) > max(there, 0.5)
+            and abs((seen_at - moment).total_seconds()) <= TRACK_GAP_S
+            for j, track in enumerate(tracks)
+            if j != i and _seen_for(track) >= 1.0
+            for seen_at, px in track.points
+        )
+        if not someone_else:
+            return True
+    return False
+
+
 def _plainly(fit: float) -> float:
     """How plainly a face with this fit to a band stands in front of it: 0 on its border
     (half at each of two slots), 1 well inside."""
@@ -383,16 +458,21 @@ def _position(track: _Track, *, when: datetime, window_s: float) -> float | None
 
 
 def _at_slot(
-    x: float | None, reach: tuple[float, float] | None, others: Sequence[tuple[float, float]]
+    x: float | None,
+    reach: tuple[float, float] | None,
+    others: Sequence[tuple[tuple[float, float], float]],
 ) -> float:
     """How plausibly a face at `x` is someone at this slot rather than at another calibrated
-    slot of the same camera: its fit to this band, shared with the other bands it fits."""
+    slot of the same camera: its fit to this band, shared with the other bands it fits.
+    `others`: (band, how free that slot is: 0 when someone else plainly stands there)."""
     here = _in_front(x, reach)
     if x is None or reach is None or not others:
         return here
-    elsewhere = sum(_in_front(x, band) for band in others)
-    # On the border of two bands a face is half at each; outside every band, only its own fit.
-    return here / max(1.0, here + elsewhere)
+    fits = [(_in_front(x, band), free) for band, free in others]
+    # On the border of two bands a face is half at each (all of it here when someone else
+    # stands at the other); outside every band, only its own fit.
+    outside = max(0.0, 1.0 - here - sum(f for f, _ in fits))
+    return here / (here + sum(f * free for f, free in fits) + outside)
 
 
 def _in_front(x: float | None, reach: tuple[float, float] | None) -> float:

@@ -254,6 +254,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         else:
             sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
     others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
+    next_door = _next_door(event=event, slot=slot, shelf_slots=shelf_slots) if others else []
     best: tuple[Option, list[attribution.Candidate]] | None = None
     fits: tuple[Option, list[attribution.Candidate]] | None = None
     threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
@@ -289,6 +290,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             reach=slot.reach,
             others=others,
             unseen_holder=unseen_holder,
+            next_door=next_door,
             # Less than one of the slot's own items: a knock, or one of them tipping over,
             # reads like that too.
             slight=option.misplaced
@@ -366,6 +368,31 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         if verdict == "waiting" and not settled:
             return _wait(event, detail=detail, candidates=ranked)
     return _apply(event, slot=slot, option=option, ranked=ranked, detail=detail)
+
+
+def _next_door(*, event: ShelfEvent, slot: Slot, shelf_slots: list[Slot]) -> list:
+    """(seconds from the event, reach band) of the weight changes of about an item or more at
+    the other calibrated slots under this camera, from two windows before the event (whoever
+    made them may still stand there) to one window after it (a settled decision has them all).
+    What they moved is read off the raw change, not off how they were decided: the answer
+    does not depend on which event a worker got to first."""
+    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+    bands = {
+        s.code: (s.reach, s.product.unit_weight_g)
+        for s in shelf_slots
+        if s.pk != slot.pk and s.reach is not None and s.product is not None
+    }
+    rows = ShelfEvent.objects.filter(
+        device=event.device,
+        slot_code__in=list(bands),
+        occurred_at__gte=event.occurred_at - 2 * window,
+        occurred_at__lte=event.occurred_at + window,
+    ).values_list("slot_code", "occurred_at", "before", "after")
+    return [
+        ((at - event.occurred_at).total_seconds(), bands[code][0])
+        for code, at, before, after in rows
+        if abs(after - before) >= 0.5 * bands[code][1]
+    ]
 
 
 def _wait(
