@@ -17,7 +17,8 @@ Evidence, strongest first:
    was seen while the other slot's weight changed too (they did that, maybe this as well,
    and someone unseen may have done this).
 2. the only shopper in the store (for a return: the only one holding that product; another
-   light product put down on a slot of heavier items also needs its holder seen there).
+   light product put down on a slot of heavier items, or anything put down on a slot whose
+   pick moments ago nobody could name, also needs its holder seen there).
 3. where a shopper was last seen (Visit.last_seen_device): weak, never enough on its own, but
    it ranks the candidates a manager sees in the review queue.
 For a return only shoppers holding the product are candidates: a return comes off the
@@ -209,7 +210,7 @@ def rank(
     reach: tuple[float, float] | None = None,
     others: Sequence[tuple[float, float]] = (),
     unseen_holder: bool = False,
-    slight: bool = False,
+    seen_needed: bool = False,
     next_door: Sequence[tuple[float, tuple[float, float]]] = (),
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
@@ -322,10 +323,11 @@ def rank(
                 # Others are in the store: wait for the camera's whole window first (the
                 # returner may be someone whose item was given to another by mistake).
                 c.confidence = min(c.confidence, LAST_SEEN)
-            elif slight and len(visits) > 1 and score.get(c.visit.pk, 0.0) < 0.3:
-                # `slight`: a light product put down on a slot of heavier items, a gain a
-                # knock or a slip of the shelf's own items makes as well: holding one is not
-                # enough, the holder has to be seen at the shelf. A person decides.
+            elif seen_needed and len(visits) > 1 and score.get(c.visit.pk, 0.0) < 0.3:
+                # `seen_needed`: another product put down here that something else explains
+                # as well (a knock, a slip of the slot's own items, or the return of the
+                # one someone unseen took moments ago): holding one is not enough, the holder
+                # has to be seen at the slot. A person decides.
                 c.confidence = LAST_SEEN
             elif bystander > 0.3 and score.get(c.visit.pk, 0.0) < 0.3:
                 # The camera shows someone else putting it back and not the only holder:

@@ -258,7 +258,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
     best: tuple[Option, list[attribution.Candidate]] | None = None
     fits: tuple[Option, list[attribution.Candidate]] | None = None
     threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
-    returns = any(o.delta < 0 and not o.misplaced for o in options)
+    returns = any(o.delta < 0 for o in options)
     reviewed = pick_in_review(event=event, slot=slot) if returns else None
     rejoin: Option | None = None
     for option in options:
@@ -291,11 +291,15 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             others=others,
             unseen_holder=unseen_holder,
             next_door=next_door,
-            # Less than one of the slot's own items: a knock, or one of them tipping over,
-            # reads like that too.
-            slight=option.misplaced
+            # Another product put down here, and the gain is less than one of the slot's own
+            # items (a knock, or one of them tipping over, reads like that too), or someone
+            # nobody could name took one of them moments ago (it may be theirs coming back,
+            # read a little off): holding that product is not enough.
+            seen_needed=option.misplaced
             and option.delta < 0
-            and abs(event.after - event.before) < slot.product.unit_weight_g,
+            and (
+                abs(event.after - event.before) < slot.product.unit_weight_g or reviewed is not None
+            ),
         )
         if best is None or ranked[0].confidence > best[1][0].confidence:
             best = (option, ranked)

@@ -220,3 +220,29 @@ def test_of_two_readings_someone_is_seen_doing_the_better_fit_wins(store, two_in
     entry = CartEntry.objects.get(shelf_event=event)
     assert (entry.visit_id, entry.product_id, entry.quantity) == (kit.pk, store.cola.pk, -1)
     assert cart_quantity(visit=kit, product=store.chips) == 8
+
+
+@pytest.mark.parametrize("pick_in_review", [True, False])
+def test_a_put_down_on_a_slot_whose_pick_nobody_could_name_needs_its_holder_seen(
+    store, two_inside, pick_in_review
+):
+    kit, ana = two_inside
+    cart_take(visit=kit, product=store.cola, quantity=1, slot=store.a1)
+    now = timezone.now()
+    if pick_in_review:
+        # Both right in front of the crisps: nobody can tell who took one.
+        _seen(store, kit, now, x=0.3)
+        _seen(store, ana, now, x=0.7)
+        pick = _process(_event(store, "e1", 900, 855, slot="A2", at=now), final=True)
+        assert pick.status == "review"
+    # 350 g more on the crisps' scale, nobody seen: Kit's cola fits, and Kit alone holds one;
+    # but whoever took the crisps moments ago stood at this slot unnamed.
+    back = _process(_event(store, "e2", 855, 1205, slot="A2", at=now + _s(20)), final=True)
+    if not pick_in_review:
+        assert back.status == "applied"
+        assert cart_quantity(visit=kit, product=store.cola) == 0
+        return
+    assert back.status == "review"
+    item = ReviewItem.objects.get(shelf_event=back)
+    assert item.candidates[0]["shopper"] == kit.shopper_id
+    assert cart_quantity(visit=kit, product=store.cola) == 1
