@@ -311,12 +311,13 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
     # down beside them, by the one shopper holding both: the weight tells them apart).
     best = fits or best
     detail = {**count.detail, "sensor": event.sensor}
-    if rejoin is not None and (best is None or best[1][0].confidence < threshold):
+    if rejoin is not None and (best is None or best[1][0].confidence < attribution.LAST_SEEN):
         if best is not None and not settled:
             return _wait(event, detail=detail, candidates=best[1])
-        # Nobody is clearly seen putting it back: the item taken moments ago by the
+        # Nobody holding one is seen putting it back: the item taken moments ago by the
         # shopper in review is back on its slot. Nobody is charged for it, and the
-        # manager has one thing less to decide.
+        # manager has one thing less to decide. (A holder seen there, if not clearly enough
+        # to credit, may as well be the one: that goes to the manager beside the pick.)
         review_put_back(item=reviewed, event=event, quantity=-rejoin.delta)
         mark_processed(
             event,

@@ -246,3 +246,32 @@ def test_a_put_down_on_a_slot_whose_pick_nobody_could_name_needs_its_holder_seen
     item = ReviewItem.objects.get(shelf_event=back)
     assert item.candidates[0]["shopper"] == kit.shopper_id
     assert cart_quantity(visit=kit, product=store.cola) == 1
+
+
+@pytest.mark.parametrize("ana_seen", [True, False])
+def test_a_put_back_after_a_pick_in_review_by_a_holder_seen_there_goes_to_the_manager(
+    store, two_inside, ana_seen
+):
+    kit, ana = two_inside
+    cart_take(visit=ana, product=store.cola, quantity=1, slot=store.a1)
+    now = timezone.now()
+    pick = _pick_in_review(store, kit, ana, now)
+    shelf_events_settle(now=now + _s(10))
+    at = now + _s(20)
+    if ana_seen:
+        # Ana stands at the slot as a cola comes back, beside a face nobody could name: she
+        # may be putting hers back, or it is the cola in review. Neither is sure.
+        for dt in (-0.5, 0.0, 0.5, 1.0):
+            _seen(store, ana, at + _s(dt), x=0.3)
+            _seen(store, None, at + _s(dt), x=0.7)
+    back = _process(_event(store, "e2", 3850, 4200, at=at), final=True)
+    pick_item = ReviewItem.objects.get(shelf_event=pick)
+    if not ana_seen:
+        assert back.status == "ignored" and pick_item.status == "dismissed"
+        return
+    assert back.status == "review"
+    assert pick_item.status == "open" and pick_item.quantity == 1
+    item = ReviewItem.objects.get(shelf_event=back)
+    assert item.candidates[0]["shopper"] == ana.shopper_id
+    assert 0.6 <= item.candidates[0]["confidence"] < 0.8
+    assert cart_quantity(visit=ana, product=store.cola) == 1
