@@ -79,11 +79,11 @@ def test_a_face_on_the_border_of_two_bands_loses_to_one_plainly_in_front(store, 
     assert entry.visit_id == kit.pk and entry.confidence >= 0.8
 
 
-def _pick_in_review(store, kit, ana, now):
-    # Both right in front of an uncalibrated slot: nobody can tell who took the cola.
+def _pick_in_review(store, kit, ana, now, *, slot="A1", grams=(4200, 3850), final=False):
+    # Both right in front of an uncalibrated slot: nobody can tell who took the item.
     _seen(store, kit, now, x=0.3)
     _seen(store, ana, now, x=0.7)
-    return _process(_event(store, "e1", 4200, 3850, at=now))
+    return _process(_event(store, "e1", *grams, slot=slot, at=now), final=final)
 
 
 def test_a_put_back_after_a_pick_in_review_closes_that_review_and_charges_nobody(store, two_inside):
@@ -230,10 +230,7 @@ def test_a_put_down_on_a_slot_whose_pick_nobody_could_name_needs_its_holder_seen
     cart_take(visit=kit, product=store.cola, quantity=1, slot=store.a1)
     now = timezone.now()
     if pick_in_review:
-        # Both right in front of the crisps: nobody can tell who took one.
-        _seen(store, kit, now, x=0.3)
-        _seen(store, ana, now, x=0.7)
-        pick = _process(_event(store, "e1", 900, 855, slot="A2", at=now), final=True)
+        pick = _pick_in_review(store, kit, ana, now, slot="A2", grams=(900, 855), final=True)
         assert pick.status == "review"
     # 350 g more on the crisps' scale, nobody seen: Kit's cola fits, and Kit alone holds one;
     # but whoever took the crisps moments ago stood at this slot unnamed.
