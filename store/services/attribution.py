@@ -27,7 +27,7 @@ returning shopper's cart and never takes it below zero."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db.models import Q, Sum
 
 from store.models import CartEntry, Device, Product, Sighting, Visit
+from store.services.reach import PLAINLY, at_slot, in_front, plainly
 from vision.faces import MATCH_CONFIDENCE
 
 ONLY_SHOPPER = 0.9
@@ -50,10 +51,6 @@ UNSEEN = 0.05
 # A name this far over MATCH_CONFIDENCE is a clear match; nearer the bar, an early decision
 # (before the camera's window closed) waits for more frames.
 CLEAR_MATCH_MARGIN = 0.3
-# How sharply a calibrated reach band's edges tell faces apart (fractions of the view): about
-# the jitter of a face's measured position between frames; and the faint tail beyond them.
-REACH_EDGE_S = 0.012
-REACH_TAIL_S = 0.06
 # Faces in consecutive frames at most this far apart in time and across the view are taken
 # to be one person (cameras send one to two frames a second; people move little meanwhile).
 TRACK_GAP_S = 1.6
@@ -61,8 +58,6 @@ TRACK_DX = 0.05
 # A face on the border of two bands loses to one plainly in front of the slot at the same
 # moment by (1 - rival × its misfit) to this power: people do not stand in one another's place.
 RIVAL_POWER = 8
-# A face whose fit to a band is at least this is plainly in front of that slot.
-PLAINLY = 0.9
 # Seen in front of the slot before and after the event, at most this many windows apart with
 # nobody else there in between: there all along (faces are missed for a few frames running).
 ALL_ALONG_SPAN = 1.2
@@ -211,7 +206,7 @@ def rank(
     others: Sequence[tuple[float, float]] = (),
     unseen_holder: bool = False,
     seen_needed: bool = False,
-    next_door: Sequence[tuple[float, tuple[float, float]]] = (),
+    next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]] = tuple,
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
@@ -219,8 +214,8 @@ def rank(
     without one a face's position says nothing. While the window is still open
     (`settled` False) a face also has to be close in time to count fully: someone else may yet
     show up in a frame that has not arrived, so an early decision needs the picker caught in
-    the act. `next_door`: (seconds from `when`, reach band) of the weight changes at the
-    camera's other calibrated slots around the event."""
+    the act. `next_door()`: (seconds from `when`, reach band) of the weight changes at the
+    camera's other calibrated slots around the event, read only if a border face needs it."""
     window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
     pool_ids = {v.pk for v in pool}
     by_shopper = {v.shopper_id: v for v in pool}
@@ -246,7 +241,7 @@ def rank(
         """How plainly someone other than track i stands in front of `band` at the moment."""
         return max(
             (
-                _plainly(_in_front(xs[j], band)) * timing[j][0] * seen_for[j]
+                plainly(in_front(xs[j], band)) * timing[j][0] * seen_for[j]
                 for j in range(len(tracks))
                 if j != i and xs[j] is not None
             ),
@@ -256,7 +251,7 @@ def rank(
     # A face on the border of this band and another stands here when someone else plainly
     # stands in front of that other slot: people do not stand in one another's place.
     place = [
-        _at_slot(xs[i], reach, [(band, 1.0 - taken(band, i)) for band in others])
+        at_slot(xs[i], reach, [(band, 1.0 - taken(band, i)) for band in others])
         for i in range(len(tracks))
     ]
     for i, track in enumerate(tracks):
@@ -265,7 +260,7 @@ def rank(
         # loses to one plainly in front of the slot at the same moment (and two plainly in
         # front of it both keep their weight, and share).
         rival = max(
-            (_plainly(place[j]) * timing[j][0] * seen_for[j] for j in range(len(tracks)) if j != i),
+            (plainly(place[j]) * timing[j][0] * seen_for[j] for j in range(len(tracks)) if j != i),
             default=0.0,
         )
         weight = when_w * space * (1.0 - rival * (1.0 - space)) ** RIVAL_POWER * track.strength
@@ -378,7 +373,7 @@ def _there_all_along(
     for person, track in zip(who, tracks):
         span = spans.setdefault(person, [-1e9, 1e9])
         for seen_at, x in track.points:
-            if _in_front(x, reach) < 0.5:
+            if in_front(x, reach) < 0.5:
                 continue
             dt = (seen_at - when).total_seconds()
             if dt < 0:
@@ -391,7 +386,7 @@ def _there_all_along(
             continue
         # A glimpse (an unknown face in a frame or two) is nobody standing in their place.
         between = (
-            before < (seen_at - when).total_seconds() < after and _in_front(x, reach) >= PLAINLY
+            before < (seen_at - when).total_seconds() < after and in_front(x, reach) >= PLAINLY
             for other, track in zip(who, tracks)
             if other != person and _seen_for(track) >= 1.0
             for seen_at, x in track.points
@@ -408,27 +403,27 @@ def _busy_next_door(
     when: datetime,
     window_s: float,
     reach: tuple[float, float] | None,
-    next_door: Sequence[tuple[float, tuple[float, float]]],
+    next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]],
 ) -> bool:
     """Whether track `i`'s face, not plainly in front of this slot, is as much in front of a
     neighbouring slot whose weight changed while that person was seen there, with nobody else
     more plainly in front of that slot then: their own pick or put-back next door explains
     why they stood there."""
     x = _position(tracks[i], when=when, window_s=window_s)
-    here = _in_front(x, reach)
+    here = in_front(x, reach)
     if x is None or reach is None or here >= PLAINLY:
         return False
     first = (tracks[i].points[0][0] - when).total_seconds()
     last = (tracks[i].points[-1][0] - when).total_seconds()
-    for dt, band in next_door:
-        there = _in_front(x, band)
+    for dt, band in next_door():
+        there = in_front(x, band)
         if there < max(0.3, here - NEXT_DOOR_MARGIN):
             continue
         if not first - TRACK_GAP_S <= dt <= last + TRACK_GAP_S:
             continue  # that change came before they stood there, or after they left
         moment = when + timedelta(seconds=dt)
         someone_else = any(
-            _in_front(px, band) > max(there, 0.5)
+            in_front(px, band) > max(there, 0.5)
             and abs((seen_at - moment).total_seconds()) <= TRACK_GAP_S
             for j, track in enumerate(tracks)
             if j != i and _seen_for(track) >= 1.0
@@ -437,12 +432,6 @@ def _busy_next_door(
         if not someone_else:
             return True
     return False
-
-
-def _plainly(fit: float) -> float:
-    """How plainly a face with this fit to a band stands in front of it: 0 on its border
-    (half at each of two slots), 1 well inside."""
-    return max(0.0, (fit - 0.5) / (PLAINLY - 0.5)) if fit < PLAINLY else 1.0
 
 
 def _position(track: _Track, *, when: datetime, window_s: float) -> float | None:
@@ -457,43 +446,6 @@ def _position(track: _Track, *, when: datetime, window_s: float) -> float | None
         return None
     mid = len(xs) // 2
     return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
-
-
-def _at_slot(
-    x: float | None,
-    reach: tuple[float, float] | None,
-    others: Sequence[tuple[tuple[float, float], float]],
-) -> float:
-    """How plausibly a face at `x` is someone at this slot rather than at another calibrated
-    slot of the same camera: its fit to this band, shared with the other bands it fits.
-    `others`: (band, how free that slot is: 0 when someone else plainly stands there)."""
-    here = _in_front(x, reach)
-    if x is None or reach is None or not others:
-        return here
-    fits = [(_in_front(x, band), free) for band, free in others]
-    # On the border of two bands a face is half at each (all of it here when someone else
-    # stands at the other); outside every band, only its own fit.
-    outside = max(0.0, 1.0 - here - sum(f for f, _ in fits))
-    return here / (here + sum(f * free for f, free in fits) + outside)
-
-
-def _in_front(x: float | None, reach: tuple[float, float] | None) -> float:
-    """How plausibly a face at `x` belongs to someone reaching into a slot with this reach band:
-    ≈1 well inside it, 0.5 on its edge, falling off over about REACH_EDGE_S outside it (a face's
-    measured position jitters by about that much), then a faint tail over REACH_TAIL_S (a band
-    drawn a little narrow still names a lone picker, never one standing before another slot).
-    1 when the slot is uncalibrated or the face's position unknown: position then says
-    nothing."""
-    if x is None or reach is None:
-        return 1.0
-    lo, hi = reach
-    edge = _phi((x - lo) / REACH_EDGE_S) * _phi((hi - x) / REACH_EDGE_S)
-    outside = max(lo - x, x - hi, 0.0)
-    return max(edge, 0.1 * math.exp(-0.5 * (outside / REACH_TAIL_S) ** 2) if outside else 0.0)
-
-
-def _phi(z: float) -> float:
-    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
 def _rank_by_last_seen(candidates: list[Candidate], *, device: Device, when: datetime) -> None:

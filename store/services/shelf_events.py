@@ -18,6 +18,7 @@ another."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from store.models import (
     Slot,
     VisitStatus,
 )
-from store.services import attribution, live, wakes
+from store.services import attribution, live, reach, wakes
 from store.services.carts import cart_return, cart_take
 from store.services.counting import Count, count_change, weight_fit
 from store.services.detection import (
@@ -254,7 +255,10 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         else:
             sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
     others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
-    next_door = _next_door(event=event, slot=slot, shelf_slots=shelf_slots) if others else []
+    # Read only when a face on a band's border needs it (most decisions do not).
+    next_door = functools.cache(
+        lambda: reach.next_door_changes(event=event, slot=slot, shelf_slots=shelf_slots)
+    )
     best: tuple[Option, list[attribution.Candidate]] | None = None
     fits: tuple[Option, list[attribution.Candidate]] | None = None
     threshold = settings.MINIGO["ATTRIBUTION_THRESHOLD"]
@@ -373,31 +377,6 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         if verdict == "waiting" and not settled:
             return _wait(event, detail=detail, candidates=ranked)
     return _apply(event, slot=slot, option=option, ranked=ranked, detail=detail)
-
-
-def _next_door(*, event: ShelfEvent, slot: Slot, shelf_slots: list[Slot]) -> list:
-    """(seconds from the event, reach band) of the weight changes of about an item or more at
-    the other calibrated slots under this camera, from two windows before the event (whoever
-    made them may still stand there) to one window after it (a settled decision has them all).
-    What they moved is read off the raw change, not off how they were decided: the answer
-    does not depend on which event a worker got to first."""
-    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
-    bands = {
-        s.code: (s.reach, s.product.unit_weight_g)
-        for s in shelf_slots
-        if s.pk != slot.pk and s.reach is not None and s.product is not None
-    }
-    rows = ShelfEvent.objects.filter(
-        device=event.device,
-        slot_code__in=list(bands),
-        occurred_at__gte=event.occurred_at - 2 * window,
-        occurred_at__lte=event.occurred_at + window,
-    ).values_list("slot_code", "occurred_at", "before", "after")
-    return [
-        ((at - event.occurred_at).total_seconds(), bands[code][0])
-        for code, at, before, after in rows
-        if abs(after - before) >= 0.5 * bands[code][1]
-    ]
 
 
 def _wait(

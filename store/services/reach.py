@@ -1,0 +1,90 @@
+"""Calibrated reach bands: where across a shelf camera's view the face of someone taking from a
+slot appears (Slot.reach, drawn by the manager on the camera's latest frame). How plausibly a
+face at some position stands at a slot, shared with the camera's other calibrated slots, and
+the weight changes at those other slots around a shelf event (a person's own pick next door
+explains why they stood on a band's border)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.conf import settings
+
+from store.models import ShelfEvent, Slot
+
+# How sharply a calibrated reach band's edges tell faces apart (fractions of the view): about
+# the jitter of a face's measured position between frames; and the faint tail beyond them.
+REACH_EDGE_S = 0.012
+REACH_TAIL_S = 0.06
+# A face whose fit to a band is at least this is plainly in front of that slot.
+PLAINLY = 0.9
+
+
+def plainly(fit: float) -> float:
+    """How plainly a face with this fit to a band stands in front of it: 0 on its border
+    (half at each of two slots), 1 well inside."""
+    return max(0.0, (fit - 0.5) / (PLAINLY - 0.5)) if fit < PLAINLY else 1.0
+
+
+def at_slot(
+    x: float | None,
+    reach: tuple[float, float] | None,
+    others: Sequence[tuple[tuple[float, float], float]],
+) -> float:
+    """How plausibly a face at `x` is someone at this slot rather than at another calibrated
+    slot of the same camera: its fit to this band, shared with the other bands it fits.
+    `others`: (band, how free that slot is: 0 when someone else plainly stands there)."""
+    here = in_front(x, reach)
+    if x is None or reach is None or not others:
+        return here
+    fits = [(in_front(x, band), free) for band, free in others]
+    # On the border of two bands a face is half at each (all of it here when someone else
+    # stands at the other); outside every band, only its own fit.
+    outside = max(0.0, 1.0 - here - sum(f for f, _ in fits))
+    return here / (here + sum(f * free for f, free in fits) + outside)
+
+
+def in_front(x: float | None, reach: tuple[float, float] | None) -> float:
+    """How plausibly a face at `x` belongs to someone reaching into a slot with this reach band:
+    ≈1 well inside it, 0.5 on its edge, falling off over about REACH_EDGE_S outside it (a face's
+    measured position jitters by about that much), then a faint tail over REACH_TAIL_S (a band
+    drawn a little narrow still names a lone picker, never one standing before another slot).
+    1 when the slot is uncalibrated or the face's position unknown: position then says
+    nothing."""
+    if x is None or reach is None:
+        return 1.0
+    lo, hi = reach
+    edge = _phi((x - lo) / REACH_EDGE_S) * _phi((hi - x) / REACH_EDGE_S)
+    outside = max(lo - x, x - hi, 0.0)
+    return max(edge, 0.1 * math.exp(-0.5 * (outside / REACH_TAIL_S) ** 2) if outside else 0.0)
+
+
+def _phi(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def next_door_changes(*, event: ShelfEvent, slot: Slot, shelf_slots: list[Slot]) -> list:
+    """(seconds from the event, reach band) of the weight changes of about an item or more at
+    the other calibrated slots under this camera, from two windows before the event (whoever
+    made them may still stand there) to one window after it (a settled decision has them all).
+    What they moved is read off the raw change, not off how they were decided: the answer
+    does not depend on which event a worker got to first."""
+    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+    bands = {
+        s.code: (s.reach, s.product.unit_weight_g)
+        for s in shelf_slots
+        if s.pk != slot.pk and s.reach is not None and s.product is not None
+    }
+    rows = ShelfEvent.objects.filter(
+        device=event.device,
+        slot_code__in=list(bands),
+        occurred_at__gte=event.occurred_at - 2 * window,
+        occurred_at__lte=event.occurred_at + window,
+    ).values_list("slot_code", "occurred_at", "before", "after")
+    return [
+        ((at - event.occurred_at).total_seconds(), bands[code][0])
+        for code, at, before, after in rows
+        if abs(after - before) >= 0.5 * bands[code][1]
+    ]
