@@ -279,7 +279,7 @@ def rank(
             fit[visit.pk] = space
             clear[visit.pk] = _clearness(track.best)
             busy[visit.pk] = _busy_next_door(
-                i, tracks, when=when, window_s=window_s, reach=reach, next_door=next_door
+                i, tracks, xs[i], when=when, reach=reach, next_door=next_door
             )
     candidates = [Candidate(visit=v) for v in pool]
     # UNSEEN: the picker may be a face the camera missed; a lone weak sighting (someone
@@ -399,17 +399,16 @@ def _there_all_along(
 def _busy_next_door(
     i: int,
     tracks: list[_Track],
+    x: float | None,
     *,
     when: datetime,
-    window_s: float,
     reach: tuple[float, float] | None,
     next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]],
 ) -> bool:
-    """Whether track `i`'s face, not plainly in front of this slot, is as much in front of a
-    neighbouring slot whose weight changed while that person was seen there, with nobody else
-    more plainly in front of that slot then: their own pick or put-back next door explains
-    why they stood there."""
-    x = _position(tracks[i], when=when, window_s=window_s)
+    """Whether track `i`'s face (at `x` around the event), not plainly in front of this slot,
+    is as much in front of a neighbouring slot whose weight changed while that person was seen
+    there, with nobody else more plainly in front of that slot then: their own pick or
+    put-back next door explains why they stood there."""
     here = in_front(x, reach)
     if x is None or reach is None or here >= PLAINLY:
         return False
