@@ -55,6 +55,9 @@ CLEAR_MATCH_MARGIN = 0.3
 # to be one person (cameras send one to two frames a second; people move little meanwhile).
 TRACK_GAP_S = 1.6
 TRACK_DX = 0.05
+# A face nobody could name continues a named face's track only across this short a gap: with
+# no identity to go by, only its place follows it, and someone else may have stepped there.
+UNNAMED_GAP_S = TRACK_GAP_S / 2
 # A face on the border of two bands loses to one plainly in front of the slot at the same
 # moment by (1 - rival × its misfit) to this power: people do not stand in one another's place.
 RIVAL_POWER = 8
@@ -167,6 +170,8 @@ def _tracks(sightings: list[Sighting], *, when: datetime, window_s: float) -> li
             gap = (s.seen_at - last_at).total_seconds()
             if not 0 < gap <= TRACK_GAP_S:
                 continue  # one face per person per frame
+            if named is None and t.shopper is not None and gap > UNNAMED_GAP_S:
+                continue  # followed by its place alone: after a longer gap, anybody's
             if named is not None and t.shopper not in (None, named):
                 if min(s.confidence, t.best) >= MATCH_CONFIDENCE + CLEAR_MATCH_MARGIN:
                     continue  # two clear faces of two people: the next one stepped in

@@ -272,3 +272,22 @@ def test_a_put_back_after_a_pick_in_review_by_a_holder_seen_there_goes_to_the_ma
     assert item.candidates[0]["shopper"] == ana.shopper_id
     assert 0.6 <= item.candidates[0]["confidence"] < 0.8
     assert cart_quantity(visit=ana, product=store.cola) == 1
+
+
+@pytest.mark.parametrize("gap,status", [(0.5, "applied"), (1.5, "pending")])
+def test_a_face_nobody_could_name_continues_a_shoppers_track_only_across_a_short_gap(
+    store, two_inside, gap, status
+):
+    kit, ana = two_inside
+    now = timezone.now()
+    slot_calibrate(slot=store.a1, reach=[0.3, 0.7])
+    last = now - _s(0.2 + gap)
+    _seen(store, kit, last - _s(0.5), x=0.5)
+    _seen(store, kit, last, x=0.5)
+    # At the moment of the pick an unnamed face where Kit stood: Kit turning a moment later,
+    # or, after a longer gap, anybody who has stepped there since.
+    _seen(store, None, now - _s(0.2), x=0.53)
+    event = _process(_event(store, "e1", 4200, 3850, at=now))
+    assert event.status == status
+    if status == "applied":
+        assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
