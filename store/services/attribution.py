@@ -49,8 +49,10 @@ UNKNOWN_FACE_FRAMES = 3
 # another slot) must not take the pick for being the only face around.
 UNSEEN = 0.05
 # A name this far over MATCH_CONFIDENCE is a clear match; nearer the bar, an early decision
-# (before the camera's window closed) waits for more frames.
+# (before the camera's window closed) waits for more frames. A clear match at a shelf also
+# opens a visit for a shopper whom no gate saw come in (store/services/sightings.py).
 CLEAR_MATCH_MARGIN = 0.3
+CLEAR_MATCH = MATCH_CONFIDENCE + CLEAR_MATCH_MARGIN
 # Faces in consecutive frames at most this far apart in time and across the view are taken
 # to be one person (cameras send one to two frames a second; people move little meanwhile).
 TRACK_GAP_S = 1.6
@@ -173,7 +175,7 @@ def _tracks(sightings: list[Sighting], *, when: datetime, window_s: float) -> li
             if named is None and t.shopper is not None and gap > UNNAMED_GAP_S:
                 continue  # followed by its place alone: after a longer gap, anybody's
             if named is not None and t.shopper not in (None, named):
-                if min(s.confidence, t.best) >= MATCH_CONFIDENCE + CLEAR_MATCH_MARGIN:
+                if min(s.confidence, t.best) >= CLEAR_MATCH:
                     continue  # two clear faces of two people: the next one stepped in
             if s.x is None or last_x is None:
                 # No position to follow: only a face naming the same shopper continues it.
@@ -225,11 +227,7 @@ def rank(
     pool_ids = {v.pk for v in pool}
     by_shopper = {v.shopper_id: v for v in pool}
     score: dict[int, float] = {}
-    strength: dict[int, float] = {}
-    clear: dict[int, float] = {}
-    nearest: dict[int, float] = {}
-    fit: dict[int, float] = {}
-    busy: dict[int, bool] = {}
+    track_of: dict[int, int] = {}  # each visit's best track
     unknown = 0.0
     bystander = 0.0  # the strongest track of a shopper outside the pool
     tracks = _tracks(sightings, when=when, window_s=window_s)
@@ -260,7 +258,7 @@ def rank(
         for i in range(len(tracks))
     ]
     for i, track in enumerate(tracks):
-        (when_w, near), space = timing[i], place[i]
+        when_w, space = timing[i][0], place[i]
         # People do not stand in one another's place: a face on the border between two bands
         # loses to one plainly in front of the slot at the same moment (and two plainly in
         # front of it both keep their weight, and share).
@@ -279,13 +277,7 @@ def rank(
             continue
         if weight > score.get(visit.pk, 0.0):
             score[visit.pk] = weight
-            strength[visit.pk] = track.strength
-            nearest[visit.pk] = near
-            fit[visit.pk] = space
-            clear[visit.pk] = _clearness(track.best)
-            busy[visit.pk] = _busy_next_door(
-                i, tracks, xs[i], when=when, reach=reach, next_door=next_door
-            )
+            track_of[visit.pk] = i
     candidates = [Candidate(visit=v) for v in pool]
     # UNSEEN: the picker may be a face the camera missed; a lone weak sighting (someone
     # in front of another slot, or long before) must not take the whole share.
@@ -293,17 +285,19 @@ def rank(
     if score:
         for c in candidates:
             if c.visit.pk in score:
+                i = track_of[c.visit.pk]
+                near = timing[i][1]
                 share = score[c.visit.pk] / total
-                c.confidence = strength[c.visit.pk] * share
+                c.confidence = tracks[i].strength * share
                 if not settled:
-                    c.confidence *= _closeness(nearest[c.visit.pk], window_s * 2.0)
-                    c.confidence *= clear[c.visit.pk]
+                    c.confidence *= _closeness(near, window_s * 2.0)
+                    c.confidence *= _clearness(tracks[i].best)
                     # A face on the band's border may be someone beside the slot: deciding
                     # before the window closes needs the picker plainly in front of it.
-                    c.confidence *= min(1.0, fit[c.visit.pk] / PLAINLY)
+                    c.confidence *= min(1.0, place[i] / PLAINLY)
                 c.evidence = "camera"
-                c.detail = {"share": round(share, 3), "dt_s": round(nearest[c.visit.pk], 2)}
-                if busy[c.visit.pk]:
+                c.detail = {"share": round(share, 3), "dt_s": round(near, 2)}
+                if _busy_next_door(i, tracks, xs[i], when=when, reach=reach, next_door=next_door):
                     # Two weight changes at two neighbouring slots, one person seen between
                     # them: they did one of them or both, and someone unseen the other. A
                     # person decides.

@@ -19,13 +19,10 @@ from django.db.models import FilteredRelation, Q, QuerySet
 from store import tasks
 from store.models import Frame, Shopper, Sighting, Visit
 from store.services import faces
-from store.services.attribution import CLEAR_MATCH_MARGIN, ENTRY_SLACK_S
+from store.services.attribution import CLEAR_MATCH, ENTRY_SLACK_S
 from store.services.entry import entry_seen_inside
 from store.services.sees import sees_name
 from vision.faces import MATCH_CONFIDENCE
-
-# A name this sure opens a visit for a shopper seen inside whom no gate saw come in.
-CLEAR_MATCH = MATCH_CONFIDENCE + CLEAR_MATCH_MARGIN
 
 
 def _visits_at(when) -> QuerySet[Visit]:
