@@ -8,6 +8,7 @@ the seeds. These figures describe our own simulator only, not real stores.
 
     .venv/bin/python bench/simulated_stores.py --seeds 1-5 --sets all
     .venv/bin/python bench/simulated_stores.py --seeds 1-3 --sets none,singles
+    .venv/bin/python bench/simulated_stores.py --seeds 1-5 --sets all --frame-s 1.0
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ def sets(text: str) -> list[str]:
     return out
 
 
-def run(perturb: str, seed: int, shoppers: int, picks: int, folder: Path) -> dict:
+def run(
+    perturb: str, seed: int, shoppers: int, picks: int, folder: Path, frame_s: float = 0.5
+) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     scenario = folder / f"{perturb}-{seed}.jsonl"
     args = [sys.executable, "manage.py", "simulate", str(scenario), "--shoppers", str(shoppers)]
-    args += ["--seed", str(seed), "--picks", str(picks), "--truth"]
+    args += ["--seed", str(seed), "--picks", str(picks), "--frame-s", str(frame_s), "--truth"]
     if perturb != "none":
         args += ["--perturb", perturb]
     subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True)
@@ -105,6 +108,9 @@ def main() -> None:
     parser.add_argument("--sets", default="none,singles,all")
     parser.add_argument("--shoppers", type=int, default=20)
     parser.add_argument("--picks", type=int, default=200)
+    parser.add_argument(
+        "--frame-s", type=float, default=0.5, help="seconds between a shelf camera's frames"
+    )
     opts = parser.parse_args()
     print(
         "| perturbations | seeds | cAcc | items_p (min) | items_r (min) | review / events "
@@ -113,7 +119,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for name in sets(opts.sets):
-            rows = [run(name, s, opts.shoppers, opts.picks, Path(tmp)) for s in seeds(opts.seeds)]
+            rows = [
+                run(name, s, opts.shoppers, opts.picks, Path(tmp), opts.frame_s)
+                for s in seeds(opts.seeds)
+            ]
             for s, row in zip(seeds(opts.seeds), rows):
                 print(f"<!-- {name} seed {s}: {row['line']} -->", file=sys.stderr)
             exact = sum(r["exact"] for r in rows)

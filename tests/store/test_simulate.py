@@ -107,3 +107,37 @@ def test_a_shopper_who_walks_straight_out_is_no_longer_at_the_shelf():
         if f["id"] in exits and exits[f["id"]] <= x["t"]
     ]
     assert exits and not seen_after_exit
+
+
+def test_noisy_load_cells_stay_within_spec():
+    # Every change a shopper made reads as some count of a product within its tolerance: the
+    # noise is the sensor's within its spec, never a reading the store could not explain.
+    for seed in range(1, 6):
+        lines = generate(
+            Params(shoppers=20, seed=seed, picks=200, truth=True, perturb=perturbations("noise"))
+        )
+        products = {p["sku"]: p for p in _store(lines)["products"]}
+        sku_of = {s["slot"]: s["sku"] for sh in _store(lines)["shelves"] for s in sh["slots"]}
+        changes = [x for x in lines if x["type"] == "weight" and x.get("by")]
+        assert len(changes) > 150
+        for x in changes:
+            change = x["after_g"] - x["before_g"]
+            own = products[sku_of[x["slot"]]]
+            fits = [
+                abs(change - k * own["unit_weight_g"]) <= own["weight_tolerance_g"] * abs(k)
+                for k in (-2, -1, 1, 2)
+            ] + [
+                abs(change - p["unit_weight_g"])
+                <= max(p["weight_tolerance_g"], own["weight_tolerance_g"])
+                for p in products.values()
+            ]
+            assert any(fits), (seed, x)
+
+
+@pytest.mark.parametrize("frame_s", [0.5, 1.0])
+def test_shelf_cameras_send_frames_at_the_interval_asked_for(frame_s):
+    lines = generate(Params(shoppers=6, seed=2, picks=30, frame_s=frame_s))
+    times = sorted({x["t"] for x in lines if x["type"] == "frame" and x["device"] == "shelf-1"})
+    gaps = [round(b - a, 2) for a, b in zip(times, times[1:])]
+    assert gaps and min(gaps) == frame_s
+    assert all(round(g / frame_s, 6) == round(g / frame_s) for g in gaps)

@@ -39,12 +39,20 @@ class Command(BaseCommand):
             help="share of slots watched by the shelf camera only (no load cell)",
         )
         parser.add_argument(
+            "--frame-s",
+            type=float,
+            default=0.5,
+            help="seconds between a shelf camera's frames (default 0.5: two a second)",
+        )
+        parser.add_argument(
             "--truth", action="store_true", help="write who did each weight change ('by')"
         )
 
     def handle(self, *args, out: str, shoppers: int, seed: int, picks: int, shelves: int, **o):
         if shoppers < 1 or picks < 0 or shelves < 0:
             raise CommandError("--shoppers must be ≥ 1; --picks and --shelves ≥ 0")
+        if not 0.05 <= o["frame_s"] <= 5:
+            raise CommandError("--frame-s is between 0.05 and 5 seconds")
         if not (0 <= o["no_consent"] <= 1 and 0 <= o["camera_slots"] <= 1):
             raise CommandError("--no-consent and --camera-slots are shares between 0 and 1")
         try:
@@ -60,6 +68,7 @@ class Command(BaseCommand):
             no_consent=o["no_consent"],
             camera_slots=o["camera_slots"],
             truth=o["truth"],
+            frame_s=o["frame_s"],
         )
         lines = generate(params)
         write(lines, out)

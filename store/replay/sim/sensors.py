@@ -1,5 +1,5 @@
 """What the simulated store's devices report: load cells read the settled weight with noise;
-shelf cameras send a frame every FRAME_EVERY_S while anybody stands in front of them, naming
+shelf cameras send a frame every `frame_s` seconds while anybody stands in front of them, naming
 the faces their vision would match (and where across the view), and, for camera-only slots,
 the products seen and whether a hand is reaching in."""
 
@@ -10,14 +10,17 @@ from typing import Any
 
 from store.replay.sim.world import Stop, World
 
-FRAME_EVERY_S = 0.5
+# A load cell within its spec reads each settled weight at most this far off (a share of the
+# product's weight tolerance), so the change between two readings stays within tolerance
+# (rounding to 0.1 g included). Readings further off are a sensor out of spec, not noise.
+SPEC_READ = 0.4
 
 
 def weigh(w: World, slot, t: float, change_g: float, who: str = "") -> None:
     """A load-cell event: the slot's settled weight before and after, each read with noise."""
     sd = slot.tol * (max(w.p.noise_sd, 0.25) if w.p.on("noise") else w.p.noise_sd)
-    before = slot.grams + w.rng.gauss(0, sd)
-    after = slot.grams + change_g + w.rng.gauss(0, sd)
+    before = slot.grams + _read_error(w, sd, slot.tol)
+    after = slot.grams + change_g + _read_error(w, sd, slot.tol)
     w.lines.append(
         {
             "t": t,
@@ -31,10 +34,18 @@ def weigh(w: World, slot, t: float, change_g: float, who: str = "") -> None:
     )
 
 
+def _read_error(w: World, sd: float, tol: float) -> float:
+    """One reading's error: Gaussian, held to the spec (one draw either way, so a scenario's
+    other randomness does not shift with it)."""
+    bound = SPEC_READ * tol
+    return min(bound, max(-bound, w.rng.gauss(0, sd)))
+
+
 def frames(w: World, stock: dict[str, int]) -> None:
-    """Shelf-camera frames every FRAME_EVERY_S while anybody is at the shelf. `stock`: each
+    """Shelf-camera frames every `frame_s` while anybody is at the shelf. `stock`: each
     camera-only slot's count at the start."""
     rng, p = w.rng, w.p
+    every = p.frame_s
     by_shelf: dict[int, list[Stop]] = {}
     for stop in w.stops:
         by_shelf.setdefault(stop.shelf, []).append(stop)
@@ -43,9 +54,9 @@ def frames(w: World, stock: dict[str, int]) -> None:
         camera_slots = [s for s in w.slots if s.shelf == shelf and s.sensor == "camera"]
         ticks = sorted(
             {
-                round(math.floor(s.start / FRAME_EVERY_S) * FRAME_EVERY_S + i * FRAME_EVERY_S, 2)
+                round(math.floor(s.start / every) * every + i * every, 2)
                 for s in stops
-                for i in range(int((s.end - s.start) / FRAME_EVERY_S) + 2)
+                for i in range(int((s.end - s.start) / every) + 2)
             }
         )
         for t in ticks:
@@ -66,7 +77,7 @@ def frames(w: World, stock: dict[str, int]) -> None:
                 }
                 # A hand in the frame: someone reaching into a camera-only slot right now.
                 reaches = [at for c in camera_slots for at, _ in c.moves]
-                if any(abs(t - at) <= FRAME_EVERY_S / 2 + 1e-6 for at in reaches):
+                if any(abs(t - at) <= every / 2 + 1e-6 for at in reaches):
                     sees["hand"] = True
             w.lines.append({"t": t, "type": "frame", "device": f"shelf-{shelf + 1}", "sees": sees})
 
