@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db.models import Q, Sum
 
 from store.models import CartEntry, Device, Product, Sighting, Visit
+from store.services.pace import DEFAULT_FRAME_S, TRACK_GAP_FRAMES, Pace, pace_of
 from store.services.reach import PLAINLY, at_slot, in_front, plainly
 from vision.faces import MATCH_CONFIDENCE
 
@@ -53,13 +54,9 @@ UNSEEN = 0.05
 # opens a visit for a shopper whom no gate saw come in (store/services/sightings.py).
 CLEAR_MATCH_MARGIN = 0.3
 CLEAR_MATCH = MATCH_CONFIDENCE + CLEAR_MATCH_MARGIN
-# Faces in consecutive frames at most this far apart in time and across the view are taken
-# to be one person (cameras send one to two frames a second; people move little meanwhile).
-TRACK_GAP_S = 1.6
+# Faces in consecutive frames at most this far apart across the view are one person (see
+# pace.TRACK_GAP_FRAMES).
 TRACK_DX = 0.05
-# A face nobody could name continues a named face's track only across this short a gap: with
-# no identity to go by, only its place follows it, and someone else may have stepped there.
-UNNAMED_GAP_S = TRACK_GAP_S / 2
 # A face on the border of two bands loses to one plainly in front of the slot at the same
 # moment by (1 - rival × its misfit) to this power: people do not stand in one another's place.
 RIVAL_POWER = 8
@@ -70,6 +67,9 @@ ALL_ALONG_SPAN = 1.2
 # neighbouring slot's weight changed too, fits that slot at least this much less before it
 # still names the picker here (see _busy_next_door).
 NEXT_DOOR_MARGIN = 0.1
+# Someone else seen within this long of that neighbouring change stood there at it (however
+# slow the camera: the longer ago, the less it says about who made that change).
+NEXT_DOOR_MOMENT_S = TRACK_GAP_FRAMES * DEFAULT_FRAME_S
 # Visits are stamped by the server when the gate frame is processed, a little after the
 # device's clock says the shopper walked in; a pick that soon after counts as inside.
 ENTRY_SLACK_S = 5.0
@@ -118,13 +118,6 @@ def holdings(*, visits: list[Visit]) -> dict[int, dict[int, int]]:
     return out
 
 
-def _closeness(dt_s: float, window_s: float) -> float:
-    # Sharp: the frame nearest the event (cameras send about one a second) shows who was
-    # there at that moment; the next shopper at that slot a second later hardly counts.
-    sigma = max(window_s / 6.0, 0.05)
-    return math.exp(-0.5 * (dt_s / sigma) ** 2)
-
-
 def sightings_near(*, device: Device, when: datetime) -> list[Sighting]:
     window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
     return list(
@@ -159,7 +152,9 @@ class _Track:
         return self.votes[self.shopper] / sum(self.votes.values()) if self.votes else 1.0
 
 
-def _tracks(sightings: list[Sighting], *, when: datetime, window_s: float) -> list[_Track]:
+def _tracks(
+    sightings: list[Sighting], *, when: datetime, window_s: float, pace: Pace
+) -> list[_Track]:
     """Faces followed across frames. A named face's vote counts by its confidence and by how
     close to the event it was seen: the one who stood there at that moment decides the
     track's identity, not someone who stood at the same place seconds before."""
@@ -170,9 +165,9 @@ def _tracks(sightings: list[Sighting], *, when: datetime, window_s: float) -> li
         for t in tracks:
             last_at, last_x = t.points[-1]
             gap = (s.seen_at - last_at).total_seconds()
-            if not 0 < gap <= TRACK_GAP_S:
+            if not 0 < gap <= pace.track_gap_s:
                 continue  # one face per person per frame
-            if named is None and t.shopper is not None and gap > UNNAMED_GAP_S:
+            if named is None and t.shopper is not None and gap > pace.unnamed_gap_s:
                 continue  # followed by its place alone: after a longer gap, anybody's
             if named is not None and t.shopper not in (None, named):
                 if min(s.confidence, t.best) >= CLEAR_MATCH:
@@ -193,7 +188,7 @@ def _tracks(sightings: list[Sighting], *, when: datetime, window_s: float) -> li
             tracks.append(track)
         track.points.append((s.seen_at, s.x))
         if named is not None:
-            near = _closeness((s.seen_at - when).total_seconds(), window_s * 2.0)
+            near = pace.closeness((s.seen_at - when).total_seconds(), window_s * 2.0)
             # A name barely over the bar is weak evidence against a clear one.
             vote = max(s.confidence - MATCH_CONFIDENCE, 0.02) ** 2 * near
             track.votes[named] = track.votes.get(named, 0.0) + vote
@@ -214,6 +209,7 @@ def rank(
     unseen_holder: bool = False,
     seen_needed: bool = False,
     next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]] = tuple,
+    frame_times: Sequence[datetime] = (),
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
@@ -222,7 +218,8 @@ def rank(
     (`settled` False) a face also has to be close in time to count fully: someone else may yet
     show up in a frame that has not arrived, so an early decision needs the picker caught in
     the act. `next_door()`: (seconds from `when`, reach band) of the weight changes at the
-    camera's other calibrated slots around the event, read only if a border face needs it."""
+    camera's other calibrated slots around the event, read only if a border face needs it.
+    `frame_times`: when the camera's frames in the window were captured (its pace)."""
     window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
     pool_ids = {v.pk for v in pool}
     by_shopper = {v.shopper_id: v for v in pool}
@@ -230,8 +227,9 @@ def rank(
     track_of: dict[int, int] = {}  # each visit's best track
     unknown = 0.0
     bystander = 0.0  # the strongest track of a shopper outside the pool
-    tracks = _tracks(sightings, when=when, window_s=window_s)
-    timing = [_timing(t, when=when, window_s=window_s) for t in tracks]
+    pace = pace_of(sightings, frame_times, window_s=window_s)
+    tracks = _tracks(sightings, when=when, window_s=window_s, pace=pace)
+    timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
     for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach):
         timing[i] = (1.0, 0.0)
     # Someone reaching in stands there for seconds; an unknown face in one or two frames is
@@ -290,14 +288,16 @@ def rank(
                 share = score[c.visit.pk] / total
                 c.confidence = tracks[i].strength * share
                 if not settled:
-                    c.confidence *= _closeness(near, window_s * 2.0)
+                    c.confidence *= pace.closeness(near, window_s * 2.0)
                     c.confidence *= _clearness(tracks[i].best)
                     # A face on the band's border may be someone beside the slot: deciding
                     # before the window closes needs the picker plainly in front of it.
                     c.confidence *= min(1.0, place[i] / PLAINLY)
                 c.evidence = "camera"
                 c.detail = {"share": round(share, 3), "dt_s": round(near, 2)}
-                if _busy_next_door(i, tracks, xs[i], when=when, reach=reach, next_door=next_door):
+                if _busy_next_door(
+                    i, tracks, xs[i], when=when, reach=reach, next_door=next_door, pace=pace
+                ):
                     # Two weight changes at two neighbouring slots, one person seen between
                     # them: they did one of them or both, and someone unseen the other. A
                     # person decides.
@@ -346,13 +346,13 @@ def _seen_for(track: _Track) -> float:
     return min(1.0, len(track.points) / UNKNOWN_FACE_FRAMES)
 
 
-def _timing(track: _Track, *, when: datetime, window_s: float) -> tuple[float, float]:
+def _timing(track: _Track, *, when: datetime, window_s: float, pace: Pace) -> tuple[float, float]:
     """(how well the track's timing fits the event, 0..1; seconds from the event to its
     nearest face)."""
     weight, near = 0.0, 1e9
     for seen_at, _x in track.points:
         dt = (seen_at - when).total_seconds()
-        weight = max(weight, _closeness(dt, window_s))
+        weight = max(weight, pace.closeness(dt, window_s))
         near = min(near, abs(dt))
     return weight, near
 
@@ -403,6 +403,7 @@ def _busy_next_door(
     when: datetime,
     reach: tuple[float, float] | None,
     next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]],
+    pace: Pace,
 ) -> bool:
     """Whether track `i`'s face (at `x` around the event), not plainly in front of this slot,
     is as much in front of a neighbouring slot whose weight changed while that person was seen
@@ -417,12 +418,12 @@ def _busy_next_door(
         there = in_front(x, band)
         if there < max(0.3, here - NEXT_DOOR_MARGIN):
             continue
-        if not first - TRACK_GAP_S <= dt <= last + TRACK_GAP_S:
+        if not first - pace.track_gap_s <= dt <= last + pace.track_gap_s:
             continue  # that change came before they stood there, or after they left
         moment = when + timedelta(seconds=dt)
         someone_else = any(
             in_front(px, band) > max(there, 0.5)
-            and abs((seen_at - moment).total_seconds()) <= TRACK_GAP_S
+            and abs((seen_at - moment).total_seconds()) <= NEXT_DOOR_MOMENT_S
             for j, track in enumerate(tracks)
             if j != i and _seen_for(track) >= 1.0
             for seen_at, px in track.points

@@ -44,7 +44,7 @@ from store.models import (
     Slot,
     VisitStatus,
 )
-from store.services import attribution, live, reach, wakes
+from store.services import attribution, live, pace, reach, wakes
 from store.services.carts import cart_return, cart_take
 from store.services.counting import Count, count_change, weight_fit
 from store.services.detection import (
@@ -254,6 +254,11 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             settled = False
         else:
             sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
+    frame_times = (
+        pace.frame_times_near(device=event.device, when=event.occurred_at)
+        if slot.shelf.has_camera
+        else []
+    )
     others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
     # Read only when a face on a band's border needs it (most decisions do not).
     next_door = functools.cache(
@@ -295,6 +300,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             others=others,
             unseen_holder=unseen_holder,
             next_door=next_door,
+            frame_times=frame_times,
             # Another product put down here, and the gain is less than one of the slot's own
             # items (a knock, or one of them tipping over, reads like that too), or someone
             # nobody could name took one of them moments ago (it may be theirs coming back,
