@@ -9,6 +9,7 @@ the seeds. These figures describe our own simulator only, not real stores.
     .venv/bin/python bench/simulated_stores.py --seeds 1-5 --sets all
     .venv/bin/python bench/simulated_stores.py --seeds 1-3 --sets none,singles
     .venv/bin/python bench/simulated_stores.py --seeds 1-5 --sets all --frame-s 1.0
+    .venv/bin/python bench/simulated_stores.py --seeds 1-5 --sets all --face-jitter 0.03
 """
 
 from __future__ import annotations
@@ -46,12 +47,19 @@ def sets(text: str) -> list[str]:
 
 
 def run(
-    perturb: str, seed: int, shoppers: int, picks: int, folder: Path, frame_s: float = 0.5
+    perturb: str,
+    seed: int,
+    shoppers: int,
+    picks: int,
+    folder: Path,
+    frame_s: float = 0.5,
+    face_jitter: float = 0.01,
 ) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     scenario = folder / f"{perturb}-{seed}.jsonl"
     args = [sys.executable, "manage.py", "simulate", str(scenario), "--shoppers", str(shoppers)]
-    args += ["--seed", str(seed), "--picks", str(picks), "--frame-s", str(frame_s), "--truth"]
+    args += ["--seed", str(seed), "--picks", str(picks), "--truth"]
+    args += ["--frame-s", str(frame_s), "--face-jitter", str(face_jitter)]
     if perturb != "none":
         args += ["--perturb", perturb]
     subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True)
@@ -111,6 +119,9 @@ def main() -> None:
     parser.add_argument(
         "--frame-s", type=float, default=0.5, help="seconds between a shelf camera's frames"
     )
+    parser.add_argument(
+        "--face-jitter", type=float, default=0.01, help="sd of a face's measured position"
+    )
     opts = parser.parse_args()
     print(
         "| perturbations | seeds | cAcc | items_p (min) | items_r (min) | review / events "
@@ -120,7 +131,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in sets(opts.sets):
             rows = [
-                run(name, s, opts.shoppers, opts.picks, Path(tmp), opts.frame_s)
+                run(name, s, opts.shoppers, opts.picks, Path(tmp), opts.frame_s, opts.face_jitter)
                 for s in seeds(opts.seeds)
             ]
             for s, row in zip(seeds(opts.seeds), rows):

@@ -141,3 +141,17 @@ def test_shelf_cameras_send_frames_at_the_interval_asked_for(frame_s):
     gaps = [round(b - a, 2) for a, b in zip(times, times[1:])]
     assert gaps and min(gaps) == frame_s
     assert all(round(g / frame_s, 6) == round(g / frame_s) for g in gaps)
+
+
+def test_faces_stray_from_their_place_by_the_jitter_asked_for():
+    def spread(jitter: float) -> float:
+        lines = generate(Params(shoppers=6, seed=2, picks=30, face_jitter=jitter, truth=True))
+        by: dict[tuple[str, str], list[float]] = {}
+        for x in lines:
+            if x["type"] == "frame" and x["device"].startswith("shelf"):
+                for f in x["sees"]["shoppers"]:
+                    by.setdefault((x["device"], str(f["id"])), []).append(f["x"])
+        steps = [abs(b - a) for xs in by.values() for a, b in zip(xs, xs[1:])]
+        return sorted(steps)[len(steps) // 2]
+
+    assert spread(0.05) > 3 * spread(0.01)

@@ -45,6 +45,13 @@ class Command(BaseCommand):
             help="seconds between a shelf camera's frames (default 0.5: two a second)",
         )
         parser.add_argument(
+            "--face-jitter",
+            type=float,
+            default=0.01,
+            help="how far a face's measured position strays from frame to frame (sd, share of "
+            "the view; default 0.01)",
+        )
+        parser.add_argument(
             "--truth", action="store_true", help="write who did each weight change ('by')"
         )
 
@@ -53,6 +60,8 @@ class Command(BaseCommand):
             raise CommandError("--shoppers must be ≥ 1; --picks and --shelves ≥ 0")
         if not 0.05 <= o["frame_s"] <= 5:
             raise CommandError("--frame-s is between 0.05 and 5 seconds")
+        if not 0 <= o["face_jitter"] <= 0.5:
+            raise CommandError("--face-jitter is between 0 and 0.5 of the view")
         if not (0 <= o["no_consent"] <= 1 and 0 <= o["camera_slots"] <= 1):
             raise CommandError("--no-consent and --camera-slots are shares between 0 and 1")
         try:
@@ -69,6 +78,7 @@ class Command(BaseCommand):
             camera_slots=o["camera_slots"],
             truth=o["truth"],
             frame_s=o["frame_s"],
+            face_jitter=o["face_jitter"],
         )
         lines = generate(params)
         write(lines, out)

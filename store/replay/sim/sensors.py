@@ -88,7 +88,7 @@ def _code(slot) -> str:
 
 def _face(w: World, stop: Stop, t: float) -> dict[str, Any]:
     rng = w.rng
-    x = round(min(1.0, max(0.0, stop.x + rng.gauss(0, 0.01))), 3)
+    x = round(min(1.0, max(0.0, stop.x + rng.gauss(0, w.p.face_jitter))), 3)
     face: dict[str, Any] = {"id": stop.who, "x": x}
     if stop.stranger or not w.p.on("confusion"):
         return face

@@ -37,6 +37,7 @@ class Params:
     reenter: float = 0.1
     noise_sd: float = 0.2  # of the product's tolerance, per reading (within spec)
     frame_s: float = 0.5  # a shelf camera's frame interval (the agent's default: two a second)
+    face_jitter: float = 0.01  # how far a face's measured position strays, per frame (sd)
     truth: bool = False  # write who did each weight change ("by"; replay ignores it)
     perturb: frozenset[str] = frozenset()
     no_consent: float = 0.0  # share of shoppers without face consent (they enter by QR)
