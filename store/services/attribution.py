@@ -54,9 +54,6 @@ UNSEEN = 0.05
 # opens a visit for a shopper whom no gate saw come in (store/services/sightings.py).
 CLEAR_MATCH_MARGIN = 0.3
 CLEAR_MATCH = MATCH_CONFIDENCE + CLEAR_MATCH_MARGIN
-# Faces in consecutive frames at most this far apart across the view are one person (see
-# pace.TRACK_GAP_FRAMES).
-TRACK_DX = 0.05
 # A face on the border of two bands loses to one plainly in front of the slot at the same
 # moment by (1 - rival × its misfit) to this power: people do not stand in one another's place.
 RIVAL_POWER = 8
@@ -179,7 +176,7 @@ def _tracks(
                 dx = 0.0
             else:
                 dx = abs(s.x - last_x)
-                if dx > TRACK_DX:
+                if dx > pace.track_dx:
                     continue
             if best is None or dx < best[0]:
                 best = (dx, t)
@@ -230,19 +227,22 @@ def rank(
     pace = pace_of(sightings, frame_times, window_s=window_s)
     tracks = _tracks(sightings, when=when, window_s=window_s, pace=pace)
     timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
-    for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach):
+    for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach, pace=pace):
         timing[i] = (1.0, 0.0)
     # Someone reaching in stands there for seconds; an unknown face in one or two frames is
     # a passer-by glimpsed (or the detector's false alarm): it counts that much less, also
     # as someone standing in another's place. A named face is a person however briefly seen.
     seen_for = [_seen_for(t) for t in tracks]
     xs = [_position(t, when=when, window_s=window_s) for t in tracks]
+    # How far off each track's position may be: the camera's jitter, less for a face seen in
+    # more frames.
+    edges = [pace.edge(_positions_in(t, when=when, window_s=window_s)) for t in tracks]
 
     def taken(band: tuple[float, float], i: int) -> float:
         """How plainly someone other than track i stands in front of `band` at the moment."""
         return max(
             (
-                plainly(in_front(xs[j], band)) * timing[j][0] * seen_for[j]
+                plainly(in_front(xs[j], band, edge=edges[j])) * timing[j][0] * seen_for[j]
                 for j in range(len(tracks))
                 if j != i and xs[j] is not None
             ),
@@ -252,7 +252,7 @@ def rank(
     # A face on the border of this band and another stands here when someone else plainly
     # stands in front of that other slot: people do not stand in one another's place.
     place = [
-        at_slot(xs[i], reach, [(band, 1.0 - taken(band, i)) for band in others])
+        at_slot(xs[i], reach, [(band, 1.0 - taken(band, i)) for band in others], edge=edges[i])
         for i in range(len(tracks))
     ]
     for i, track in enumerate(tracks):
@@ -292,7 +292,7 @@ def rank(
                     c.confidence *= _clearness(tracks[i].best)
                     # A face on the band's border may be someone beside the slot: deciding
                     # before the window closes needs the picker plainly in front of it.
-                    c.confidence *= min(1.0, place[i] / PLAINLY)
+                    c.confidence *= plainly(place[i])
                 c.evidence = "camera"
                 c.detail = {"share": round(share, 3), "dt_s": round(near, 2)}
                 if _busy_next_door(
@@ -358,7 +358,12 @@ def _timing(track: _Track, *, when: datetime, window_s: float, pace: Pace) -> tu
 
 
 def _there_all_along(
-    tracks: list[_Track], *, when: datetime, window_s: float, reach: tuple[float, float] | None
+    tracks: list[_Track],
+    *,
+    when: datetime,
+    window_s: float,
+    reach: tuple[float, float] | None,
+    pace: Pace,
 ) -> set[int]:
     """Indices of the tracks of a shopper seen in front of the slot shortly before and shortly
     after the event, with nobody else seen in front of it in between: that shopper stood
@@ -372,7 +377,7 @@ def _there_all_along(
     for person, track in zip(who, tracks):
         span = spans.setdefault(person, [-1e9, 1e9])
         for seen_at, x in track.points:
-            if in_front(x, reach) < 0.5:
+            if in_front(x, reach, edge=pace.edge()) < 0.5:
                 continue
             dt = (seen_at - when).total_seconds()
             if dt < 0:
@@ -385,7 +390,8 @@ def _there_all_along(
             continue
         # A glimpse (an unknown face in a frame or two) is nobody standing in their place.
         between = (
-            before < (seen_at - when).total_seconds() < after and in_front(x, reach) >= PLAINLY
+            before < (seen_at - when).total_seconds() < after
+            and in_front(x, reach, edge=pace.edge()) >= PLAINLY
             for other, track in zip(who, tracks)
             if other != person and _seen_for(track) >= 1.0
             for seen_at, x in track.points
@@ -409,20 +415,21 @@ def _busy_next_door(
     is as much in front of a neighbouring slot whose weight changed while that person was seen
     there, with nobody else more plainly in front of that slot then: their own pick or
     put-back next door explains why they stood there."""
-    here = in_front(x, reach)
+    edge = pace.edge(len(tracks[i].points))
+    here = in_front(x, reach, edge=edge)
     if x is None or reach is None or here >= PLAINLY:
         return False
     first = (tracks[i].points[0][0] - when).total_seconds()
     last = (tracks[i].points[-1][0] - when).total_seconds()
     for dt, band in next_door():
-        there = in_front(x, band)
+        there = in_front(x, band, edge=edge)
         if there < max(0.3, here - NEXT_DOOR_MARGIN):
             continue
         if not first - pace.track_gap_s <= dt <= last + pace.track_gap_s:
             continue  # that change came before they stood there, or after they left
         moment = when + timedelta(seconds=dt)
         someone_else = any(
-            in_front(px, band) > max(there, 0.5)
+            in_front(px, band, edge=pace.edge()) > max(there, 0.5)
             and abs((seen_at - moment).total_seconds()) <= NEXT_DOOR_MOMENT_S
             for j, track in enumerate(tracks)
             if j != i and _seen_for(track) >= 1.0
@@ -431,6 +438,14 @@ def _busy_next_door(
         if not someone_else:
             return True
     return False
+
+
+def _positions_in(track: _Track, *, when: datetime, window_s: float) -> int:
+    return sum(
+        1
+        for seen_at, x in track.points
+        if x is not None and abs((seen_at - when).total_seconds()) <= window_s
+    )
 
 
 def _position(track: _Track, *, when: datetime, window_s: float) -> float | None:

@@ -1,5 +1,7 @@
-"""A shelf camera's pace: how often it catches a person's face, measured for each event from
-its frames around it, and the time scales of following faces that follow from it."""
+"""A shelf camera's pace and steadiness around one shelf event, measured from its frames and
+faces around it: how often it sends a frame (and the time scales of following faces that
+follow from it), and how far a face's measured position jitters between frames (and how
+sharply a reach band's edge can tell faces apart)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from store.models import Device, Frame, Sighting
+from store.services.reach import REACH_EDGE_S
+from vision.faces import MATCH_CONFIDENCE
 
 # How often a shelf camera sends a frame differs between stores (the agent sends two a second
 # by default; a slower camera, or motion gating, sends fewer) and is measured for each event
@@ -18,20 +22,38 @@ from store.models import Device, Frame, Sighting
 # the default.
 DEFAULT_FRAME_S = 0.5
 # Faces in consecutive frames at most this many intervals apart in time (two missed frames in
-# a row, and some jitter) and close across the view are taken to be one person (people
-# move little meanwhile).
+# a row, and some jitter) and at most TRACK_DX across the view (or TRACK_DX_SD times the
+# camera's jitter, where that is more) are taken to be one person (people move little
+# meanwhile).
 TRACK_GAP_FRAMES = 3.2
-# The interval is measured from at least this many gaps between frames, else the default
-# stands.
+TRACK_DX = 0.05
+TRACK_DX_SD = 3.5
+# Each is measured from at least this many gaps (between frames; between one named shopper's
+# positions in consecutive frames), else its default stands.
 PACE_GAPS = 3
+# The median of |a - b| for two readings of one position with Gaussian jitter σ each is this
+# many σ (0.6745 × √2); the median of n such readings is off by about MEDIAN_SE σ / √n.
+MEDIAN_DIFF_SD = 0.954
+MEDIAN_SE = 1.2533
 
 
 @dataclass(frozen=True)
 class Pace:
-    """How often the camera sends a frame around one event (`frame_s`, seconds),
-    and the time scales that follow from it."""
+    """How often the camera sends a frame around one event (`frame_s`, seconds), how far a
+    face's measured position jitters between frames (`x_sd`, fractions of the view; 0 for a
+    camera as steady as REACH_EDGE_S assumes), and the scales that follow from them."""
 
     frame_s: float = DEFAULT_FRAME_S
+    x_sd: float = 0.0
+
+    @property
+    def track_dx(self) -> float:
+        return max(TRACK_DX, TRACK_DX_SD * self.x_sd)
+
+    def edge(self, n: int = 1) -> float:
+        """How far off the median of n measured positions of one face may be: how softly a
+        reach band's edge tells faces apart (never sharper than on a steady camera)."""
+        return max(REACH_EDGE_S, MEDIAN_SE * self.x_sd / math.sqrt(max(n, 1)))
 
     @property
     def track_gap_s(self) -> float:
@@ -53,15 +75,28 @@ class Pace:
 
 
 def pace_of(sightings: list[Sighting], frame_times: Sequence[datetime], *, window_s: float) -> Pace:
-    """The camera's interval: the median gap between its consecutive frames around the event
-    (those that showed a face, and those that showed none)."""
+    """The camera's interval, the median gap between its consecutive frames around the event
+    (those that showed a face, and those that showed none); and its jitter, from how far one
+    named shopper's face moved between consecutive frames (people stand still while reaching
+    in; a camera that measures positions roughly shows it there)."""
     times = sorted({s.seen_at for s in sightings} | set(frame_times))
     gaps = sorted(
         gap for a, b in zip(times, times[1:]) if 0 < (gap := (b - a).total_seconds()) <= window_s
     )
-    if len(gaps) < PACE_GAPS:
-        return Pace()
-    return Pace(frame_s=max(gaps[len(gaps) // 2], DEFAULT_FRAME_S))
+    frame_s = max(gaps[len(gaps) // 2], DEFAULT_FRAME_S) if len(gaps) >= PACE_GAPS else None
+    track_gap_s = Pace(frame_s=frame_s or DEFAULT_FRAME_S).track_gap_s
+    by_shopper: dict[int, list[Sighting]] = {}
+    for s in sorted(sightings, key=lambda s: (s.seen_at, s.pk or 0)):
+        if s.shopper_id and s.confidence >= MATCH_CONFIDENCE and s.x is not None:
+            by_shopper.setdefault(s.shopper_id, []).append(s)
+    moves = sorted(
+        abs(b.x - a.x)
+        for seen in by_shopper.values()
+        for a, b in zip(seen, seen[1:])
+        if 0 < (b.seen_at - a.seen_at).total_seconds() <= track_gap_s
+    )
+    x_sd = moves[len(moves) // 2] / MEDIAN_DIFF_SD if len(moves) >= PACE_GAPS else 0.0
+    return Pace(frame_s=frame_s or DEFAULT_FRAME_S, x_sd=x_sd if x_sd > REACH_EDGE_S else 0.0)
 
 
 def frame_times_near(*, device: Device, when: datetime) -> list[datetime]:

@@ -14,8 +14,9 @@ from django.conf import settings
 
 from store.models import ShelfEvent, Slot
 
-# How sharply a calibrated reach band's edges tell faces apart (fractions of the view): about
-# the jitter of a face's measured position between frames; and the faint tail beyond them.
+# How sharply a calibrated reach band's edges tell faces apart (fractions of the view): at most
+# about the jitter of a face's measured position between frames on a steady camera; and the
+# faint tail beyond them.
 REACH_EDGE_S = 0.012
 REACH_TAIL_S = 0.06
 # A face whose fit to a band is at least this is plainly in front of that slot.
@@ -32,33 +33,39 @@ def at_slot(
     x: float | None,
     reach: tuple[float, float] | None,
     others: Sequence[tuple[tuple[float, float], float]],
+    *,
+    edge: float = REACH_EDGE_S,
 ) -> float:
     """How plausibly a face at `x` is someone at this slot rather than at another calibrated
     slot of the same camera: its fit to this band, shared with the other bands it fits.
-    `others`: (band, how free that slot is: 0 when someone else plainly stands there)."""
-    here = in_front(x, reach)
+    `others`: (band, how free that slot is: 0 when someone else plainly stands there); `edge`:
+    as in in_front."""
+    here = in_front(x, reach, edge=edge)
     if x is None or reach is None or not others:
         return here
-    fits = [(in_front(x, band), free) for band, free in others]
+    fits = [(in_front(x, band, edge=edge), free) for band, free in others]
     # On the border of two bands a face is half at each (all of it here when someone else
     # stands at the other); outside every band, only its own fit.
     outside = max(0.0, 1.0 - here - sum(f for f, _ in fits))
     return here / (here + sum(f * free for f, free in fits) + outside)
 
 
-def in_front(x: float | None, reach: tuple[float, float] | None) -> float:
+def in_front(
+    x: float | None, reach: tuple[float, float] | None, *, edge: float = REACH_EDGE_S
+) -> float:
     """How plausibly a face at `x` belongs to someone reaching into a slot with this reach band:
-    ≈1 well inside it, 0.5 on its edge, falling off over about REACH_EDGE_S outside it (a face's
-    measured position jitters by about that much), then a faint tail over REACH_TAIL_S (a band
+    ≈1 well inside it, 0.5 on its edge, falling off over about `edge` outside it (how far off a
+    face's measured position may be: REACH_EDGE_S, or more on a camera whose faces jitter more,
+    see store/services/pace.py), then a faint tail over REACH_TAIL_S (a band
     drawn a little narrow still names a lone picker, never one standing before another slot).
     1 when the slot is uncalibrated or the face's position unknown: position then says
     nothing."""
     if x is None or reach is None:
         return 1.0
     lo, hi = reach
-    edge = _phi((x - lo) / REACH_EDGE_S) * _phi((hi - x) / REACH_EDGE_S)
+    fit = _phi((x - lo) / edge) * _phi((hi - x) / edge)
     outside = max(lo - x, x - hi, 0.0)
-    return max(edge, 0.1 * math.exp(-0.5 * (outside / REACH_TAIL_S) ** 2) if outside else 0.0)
+    return max(fit, 0.1 * math.exp(-0.5 * (outside / REACH_TAIL_S) ** 2) if outside else 0.0)
 
 
 def _phi(z: float) -> float:

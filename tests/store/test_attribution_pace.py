@@ -1,5 +1,7 @@
-"""Who took it at a camera's own pace: the time scales of following faces come from how often
-that camera sends frames, measured around each event, not from one camera speed."""
+"""Who took it at a camera's own pace and steadiness: the time scales of following faces come
+from how often that camera sends frames, and how sharply a reach band's edge tells faces apart
+from how far its faces' measured positions jitter, both measured around each event, not from
+one camera speed or one camera's precision."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from store.models import CartEntry, Frame, ReviewItem
+from store.models import CartEntry, Frame, ReviewItem, Sighting
+from store.services.calibration import slot_calibrate
 from store.services.pace import DEFAULT_FRAME_S, Pace, pace_of
+from store.services.reach import REACH_EDGE_S
 from tests.store.test_attribution import _event, _process, _seen
 
 
@@ -81,3 +85,63 @@ def test_a_face_a_frame_after_the_pick_names_the_picker_at_that_cameras_pace(
         item = ReviewItem.objects.get(shelf_event=event)
         assert item.reason == "who_unknown"
         assert item.candidates[0]["shopper"] == kit.shopper_id
+
+
+def _sighting(at, x, shopper_id=7) -> Sighting:
+    return Sighting(shopper_id=shopper_id, seen_at=at, confidence=1.0, x=x)
+
+
+def test_the_jitter_is_measured_from_one_named_face_between_consecutive_frames():
+    now = timezone.now()
+    steady = [_sighting(now + _s(t / 2), 0.4 + 0.002 * (t % 2)) for t in range(8)]
+    assert pace_of(steady, [], window_s=3.0).x_sd == 0.0  # as steady as the bands assume
+    rough = [_sighting(now + _s(t / 2), 0.4 + 0.1 * (t % 2)) for t in range(8)]
+    x_sd = pace_of(rough, [], window_s=3.0).x_sd
+    assert x_sd == pytest.approx(0.1 / 0.954, rel=0.01)
+    # Two people's faces are never one face moving: only one named shopper's are compared.
+    two = [_sighting(now + _s(t / 2), 0.2 + 0.5 * (t % 2), shopper_id=7 + t % 2) for t in range(8)]
+    assert pace_of(two, [], window_s=3.0).x_sd == 0.0
+    # Too few to tell: the steady default.
+    assert pace_of(rough[:3], [], window_s=3.0) == Pace()
+
+
+def test_a_rougher_camera_softens_band_edges_and_follows_faces_further():
+    rough, steady = Pace(x_sd=0.1), Pace()
+    assert steady.edge(1) == steady.edge(9) == REACH_EDGE_S
+    assert rough.edge(1) > rough.edge(4) > rough.edge(16) >= REACH_EDGE_S
+    assert rough.track_dx > steady.track_dx
+
+
+@pytest.mark.parametrize("jitter", [0.07, 0.005])
+def test_a_doubtful_reading_of_the_pickers_own_face_on_a_rough_camera_is_still_the_picker(
+    store, visit, other_shopper, jitter
+):
+    from store.services.visits import visit_open
+
+    kit = visit
+    visit_open(shopper=other_shopper, device=store.gate_in)
+    slot_calibrate(slot=store.a1, reach=[0.2, 0.6])
+    now = timezone.now()
+    # Kit stands plainly in front of A1; the camera scatters the face's measured position by
+    # its jitter. At the moment of the pick three frames matched the face there, 0.08 of the
+    # view from where Kit was, to nobody.
+    scatter = (0.6, -0.9, 1.0, 0.1, -0.2, 1.3, -0.5, 0.8)  # in units of the jitter
+    for dt, z in zip((-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0), scatter):
+        if dt in (0.0, 0.5, 1.0):
+            _seen(store, None, now + _s(dt), x=0.55)
+        else:
+            _seen(store, kit, now + _s(dt), x=0.4 + z * jitter)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    if jitter > 0.05:
+        # On a camera this rough a face's position moves that far between frames: the
+        # unnamed face is Kit's, followed from Kit's, and Kit took it.
+        assert event.status == "applied"
+        entry = CartEntry.objects.get(shelf_event=event)
+        assert entry.visit_id == kit.pk and entry.confidence >= 0.8
+    else:
+        # On a steady camera, a face that far from Kit's place is someone else, whom nobody
+        # could name, standing at the slot at the moment. A person decides.
+        assert event.status == "review"
+        item = ReviewItem.objects.get(shelf_event=event)
+        assert item.candidates[0]["shopper"] == kit.shopper_id
+        assert item.candidates[0]["confidence"] < 0.8
