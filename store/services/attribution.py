@@ -115,13 +115,18 @@ def holdings(*, visits: list[Visit]) -> dict[int, dict[int, int]]:
     return out
 
 
-def sightings_near(*, device: Device, when: datetime) -> list[Sighting]:
+def sightings_near(*, device: Device, when: datetime, history_s: float = 0.0) -> list[Sighting]:
+    """The camera's faces within the window around `when`, and `history_s` further back."""
     window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+    since = when - max(window, timedelta(seconds=history_s))
     return list(
-        Sighting.objects.filter(
-            device=device, seen_at__gte=when - window, seen_at__lte=when + window
-        )
+        Sighting.objects.filter(device=device, seen_at__gte=since, seen_at__lte=when + window)
     )
+
+
+def in_window(sightings: list[Sighting], *, when: datetime) -> list[Sighting]:
+    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+    return [s for s in sightings if when - window <= s.seen_at <= when + window]
 
 
 @dataclass
@@ -207,6 +212,7 @@ def rank(
     seen_needed: bool = False,
     next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]] = tuple,
     frame_times: Sequence[datetime] = (),
+    pace: Pace | None = None,
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
@@ -216,7 +222,8 @@ def rank(
     show up in a frame that has not arrived, so an early decision needs the picker caught in
     the act. `next_door()`: (seconds from `when`, reach band) of the weight changes at the
     camera's other calibrated slots around the event, read only if a border face needs it.
-    `frame_times`: when the camera's frames in the window were captured (its pace)."""
+    `frame_times`: when the camera's frames in the window were captured; `pace`: the camera's
+    pace and steadiness (else measured from those and `sightings`)."""
     window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
     pool_ids = {v.pk for v in pool}
     by_shopper = {v.shopper_id: v for v in pool}
@@ -224,7 +231,7 @@ def rank(
     track_of: dict[int, int] = {}  # each visit's best track
     unknown = 0.0
     bystander = 0.0  # the strongest track of a shopper outside the pool
-    pace = pace_of(sightings, frame_times, window_s=window_s)
+    pace = pace or pace_of(sightings, frame_times, window_s=window_s)
     tracks = _tracks(sightings, when=when, window_s=window_s, pace=pace)
     timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
     for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach, pace=pace):

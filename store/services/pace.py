@@ -34,6 +34,9 @@ PACE_GAPS = 3
 # The median of |a - b| for two readings of one position with Gaussian jitter σ each is this
 # many σ (0.6745 × √2); the median of n such readings is off by about MEDIAN_SE σ / √n.
 MEDIAN_DIFF_SD = 0.954
+# The jitter is the camera's: measured over its faces this far back too (a window alone often
+# holds too few, and an early decision has only part of one).
+HISTORY_S = 30.0
 MEDIAN_SE = 1.2533
 
 

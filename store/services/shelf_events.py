@@ -238,7 +238,11 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         wakes.waiting_add(
             device_pk=event.device_id, event_pk=event.pk, occurred_at=event.occurred_at
         )
-    sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
+    # The camera's recent faces too: its steadiness is the camera's, measured over more of
+    # them than one window holds (and before an early decision has the window's).
+    seen = attribution.sightings_near(
+        device=event.device, when=event.occurred_at, history_s=pace.HISTORY_S
+    )
     settled = final or not slot.shelf.has_camera or _window_closed(event)
     if settled and slot.shelf.has_camera and _frames_pending(event):
         # Its camera's frames are still queued: wait for their sightings. Registered as waiting
@@ -253,12 +257,16 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         if _frames_pending(event):
             settled = False
         else:
-            sightings = attribution.sightings_near(device=event.device, when=event.occurred_at)
+            seen = attribution.sightings_near(
+                device=event.device, when=event.occurred_at, history_s=pace.HISTORY_S
+            )
+    sightings = attribution.in_window(seen, when=event.occurred_at)
     frame_times = (
         pace.frame_times_near(device=event.device, when=event.occurred_at)
         if slot.shelf.has_camera
         else []
     )
+    camera = pace.pace_of(seen, frame_times, window_s=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
     others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
     # Read only when a face on a band's border needs it (most decisions do not).
     next_door = functools.cache(
@@ -300,7 +308,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             others=others,
             unseen_holder=unseen_holder,
             next_door=next_door,
-            frame_times=frame_times,
+            pace=camera,
             # Another product put down here, and the gain is less than one of the slot's own
             # items (a knock, or one of them tipping over, reads like that too), or someone
             # nobody could name took one of them moments ago (it may be theirs coming back,

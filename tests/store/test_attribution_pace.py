@@ -143,3 +143,27 @@ def test_a_doubtful_reading_of_the_pickers_own_face_on_a_rough_camera_is_still_t
     # from Kit's place is someone else, whom nobody could name, standing at the slot at the
     # moment; a person decides.
     _charged_or_reviewed(event, kit, charged=jitter > 0.05)
+
+
+@pytest.mark.parametrize("rough_before", [True, False])
+def test_the_cameras_steadiness_is_measured_over_its_recent_faces_too(
+    store, visit, other_shopper, rough_before
+):
+    from store.services.visits import visit_open
+
+    kit = visit
+    ana = visit_open(shopper=other_shopper, device=store.gate_in)[0]
+    slot_calibrate(slot=store.a1, reach=[0.2, 0.6])
+    now = timezone.now()
+    # Twenty seconds earlier the camera followed Ana: scattered (a rough camera) or steady.
+    jitter = 0.07 if rough_before else 0.002
+    for k, z in enumerate((0.6, -0.9, 1.0, 0.1, -0.2, 1.3, -0.5, 0.8)):
+        _seen(store, ana, now - _s(22.0 - k / 2), x=0.8 + z * jitter)
+    # Around the pick the window alone holds too few of Kit's faces to tell: Kit before and
+    # after, and in between three frames whose face, 0.1 of the view away, nobody could name.
+    _seen(store, kit, now - _s(0.5), x=0.4)
+    for dt in (0.0, 0.5, 1.0):
+        _seen(store, None, now + _s(dt), x=0.5)
+    _seen(store, kit, now + _s(1.5), x=0.42)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    _charged_or_reviewed(event, kit, charged=rough_before)
