@@ -245,13 +245,18 @@ def rank(
     # more frames.
     edges = [pace.edge(_positions_in(t, when=when, window_s=window_s)) for t in tracks]
 
+    def someone_else(i: int, j: int) -> bool:
+        # A person's face split into two tracks (missed frames, a jumpy position) is still one
+        # person: never in their own way.
+        return j != i and (tracks[i].shopper is None or tracks[j].shopper != tracks[i].shopper)
+
     def taken(band: tuple[float, float], i: int) -> float:
         """How plainly someone other than track i stands in front of `band` at the moment."""
         return max(
             (
                 plainly(in_front(xs[j], band, edge=edges[j])) * timing[j][0] * seen_for[j]
                 for j in range(len(tracks))
-                if j != i and xs[j] is not None
+                if someone_else(i, j) and xs[j] is not None
             ),
             default=0.0,
         )
@@ -268,7 +273,11 @@ def rank(
         # loses to one plainly in front of the slot at the same moment (and two plainly in
         # front of it both keep their weight, and share).
         rival = max(
-            (plainly(place[j]) * timing[j][0] * seen_for[j] for j in range(len(tracks)) if j != i),
+            (
+                plainly(place[j]) * timing[j][0] * seen_for[j]
+                for j in range(len(tracks))
+                if someone_else(i, j)
+            ),
             default=0.0,
         )
         weight = when_w * space * (1.0 - rival * (1.0 - space)) ** RIVAL_POWER * track.strength
