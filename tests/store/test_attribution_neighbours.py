@@ -96,3 +96,22 @@ def test_a_border_face_stands_here_when_the_other_slot_is_taken(
     else:
         assert event.status == "review"
         assert ReviewItem.objects.get(shelf_event=event).candidates[0]["shopper"] == kit.shopper_id
+
+
+def test_a_face_split_into_two_tracks_is_not_in_its_own_way(store, two_inside, bands):
+    kit, ana = two_inside
+    now = timezone.now()
+    # Kit stands on the A1 | A2 border; one reading jumped plainly into A1 and was followed as
+    # a track of its own. Ana stands on A2's far edge. The crisps left A2.
+    for dt in (-1.5, -1.0, -0.5, 0.5, 1.0, 1.5):
+        _seen(store, kit, now + _s(dt), x=0.5)
+        _seen(store, ana, now + _s(dt), x=0.8)
+    _seen(store, kit, now, x=0.4)
+    _seen(store, ana, now, x=0.8)
+    event = _process(_event(store, "e1", 900, 855, slot="A2", at=now), final=True)
+    # Kit's own jumpy reading does not make A1 somebody else's place: Kit is as much at A1
+    # as at A2, and so is Ana at A2 as beside it. A person decides.
+    assert event.status == "review"
+    item = ReviewItem.objects.get(shelf_event=event)
+    assert {c["shopper"] for c in item.candidates[:2]} == {kit.shopper_id, ana.shopper_id}
+    assert item.candidates[0]["confidence"] < 0.8
