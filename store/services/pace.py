@@ -1,7 +1,7 @@
-"""A shelf camera's pace and steadiness around one shelf event, measured from its frames and
-faces around it: how often it sends a frame (and the time scales of following faces that
-follow from it), and how far a face's measured position jitters between frames (and how
-sharply a reach band's edge can tell faces apart)."""
+"""A shelf camera's pace and steadiness at one shelf event, measured from its frames and faces
+around it and its faces of the last HISTORY_S: how often it sends a frame (and the time scales
+of following faces that follow from it), and how far a face's measured position jitters
+between frames (and how sharply a reach band's edge can tell faces apart)."""
 
 from __future__ import annotations
 
@@ -34,10 +34,10 @@ PACE_GAPS = 3
 # The median of |a - b| for two readings of one position with Gaussian jitter σ each is this
 # many σ (0.6745 × √2); the median of n such readings is off by about MEDIAN_SE σ / √n.
 MEDIAN_DIFF_SD = 0.954
+MEDIAN_SE = 1.2533
 # The jitter is the camera's: measured over its faces this far back too (a window alone often
 # holds too few, and an early decision has only part of one).
 HISTORY_S = 30.0
-MEDIAN_SE = 1.2533
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Pace:
 
     @property
     def track_gap_s(self) -> float:
-        return TRACK_GAP_FRAMES * max(self.frame_s, DEFAULT_FRAME_S)
+        return TRACK_GAP_FRAMES * self.frame_s
 
     @property
     def unnamed_gap_s(self) -> float:
@@ -78,10 +78,11 @@ class Pace:
 
 
 def pace_of(sightings: list[Sighting], frame_times: Sequence[datetime], *, window_s: float) -> Pace:
-    """The camera's interval, the median gap between its consecutive frames around the event
-    (those that showed a face, and those that showed none); and its jitter, from how far one
-    named shopper's face moved between consecutive frames (people stand still while reaching
-    in; a camera that measures positions roughly shows it there)."""
+    """The camera's interval, the median gap between its consecutive frames (`frame_times`,
+    those that showed a face and those that showed none, and the times of `sightings`), never
+    under DEFAULT_FRAME_S; and its jitter, from how far one named shopper's face moved between
+    consecutive frames (people stand still while reaching in; a camera that measures
+    positions roughly shows it there)."""
     times = sorted({s.seen_at for s in sightings} | set(frame_times))
     gaps = sorted(
         gap for a, b in zip(times, times[1:]) if 0 < (gap := (b - a).total_seconds()) <= window_s
