@@ -115,20 +115,6 @@ def holdings(*, visits: list[Visit]) -> dict[int, dict[int, int]]:
     return out
 
 
-def sightings_near(*, device: Device, when: datetime, history_s: float = 0.0) -> list[Sighting]:
-    """The camera's faces within the window around `when`, and `history_s` further back."""
-    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
-    since = when - max(window, timedelta(seconds=history_s))
-    return list(
-        Sighting.objects.filter(device=device, seen_at__gte=since, seen_at__lte=when + window)
-    )
-
-
-def in_window(sightings: list[Sighting], *, when: datetime) -> list[Sighting]:
-    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
-    return [s for s in sightings if when - window <= s.seen_at <= when + window]
-
-
 @dataclass
 class _Track:
     """One face followed across consecutive frames (same place in the view, no long gap): the

@@ -111,3 +111,19 @@ def frame_times_near(*, device: Device, when: datetime) -> list[datetime]:
             device=device, captured_at__gte=when - window, captured_at__lte=when + window
         ).values_list("captured_at", flat=True)
     )
+
+
+def sightings_near(*, device: Device, when: datetime) -> list[Sighting]:
+    """The camera's faces within the window around `when`, and HISTORY_S further back: its
+    steadiness is the camera's, measured over more faces than one window holds (and before an
+    early decision has the window's). in_window() keeps those of the window."""
+    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+    since = when - max(window, timedelta(seconds=HISTORY_S))
+    return list(
+        Sighting.objects.filter(device=device, seen_at__gte=since, seen_at__lte=when + window)
+    )
+
+
+def in_window(sightings: list[Sighting], *, when: datetime) -> list[Sighting]:
+    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+    return [s for s in sightings if when - window <= s.seen_at <= when + window]

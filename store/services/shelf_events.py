@@ -238,11 +238,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         wakes.waiting_add(
             device_pk=event.device_id, event_pk=event.pk, occurred_at=event.occurred_at
         )
-    # The camera's recent faces too: its steadiness is the camera's, measured over more of
-    # them than one window holds (and before an early decision has the window's).
-    seen = attribution.sightings_near(
-        device=event.device, when=event.occurred_at, history_s=pace.HISTORY_S
-    )
+    seen = pace.sightings_near(device=event.device, when=event.occurred_at)
     settled = final or not slot.shelf.has_camera or _window_closed(event)
     if settled and slot.shelf.has_camera and _frames_pending(event):
         # Its camera's frames are still queued: wait for their sightings. Registered as waiting
@@ -257,10 +253,8 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         if _frames_pending(event):
             settled = False
         else:
-            seen = attribution.sightings_near(
-                device=event.device, when=event.occurred_at, history_s=pace.HISTORY_S
-            )
-    sightings = attribution.in_window(seen, when=event.occurred_at)
+            seen = pace.sightings_near(device=event.device, when=event.occurred_at)
+    sightings = pace.in_window(seen, when=event.occurred_at)
     frame_times = (
         pace.frame_times_near(device=event.device, when=event.occurred_at)
         if slot.shelf.has_camera
