@@ -62,11 +62,17 @@ def vision_wanted(*, frame: Frame) -> bool:
     every = settings.MINIGO["FACES_LAST_SEEN_EVERY_S"]
     if every <= 0:
         return False
-    # The first frame of each period of capture time, not of the clock: which frames are
-    # analysed (and so which sightings exist) depends on the camera's times only, so a replay
-    # gives the same decisions however fast the workers run (invariant 8).
-    period = int(frame.captured_at.timestamp() // every)
-    return cache.add(f"faces-last-seen:{frame.device_id}:{period}", 1, every * 4 + 60)
+    key = last_seen_key(device_pk=frame.device_id, captured_at=frame.captured_at.timestamp())
+    return cache.add(key, 1, every * 4 + 60)
+
+
+def last_seen_key(*, device_pk: int, captured_at: float) -> str:
+    """The mark of a shelf's first frame in its period of FACES_LAST_SEEN_EVERY_S: of capture
+    time, not of the clock, so which frames are analysed (and so which sightings exist)
+    depends on the camera's times only, and a replay gives the same decisions however fast the
+    workers run (invariant 8)."""
+    period = int(captured_at // settings.MINIGO["FACES_LAST_SEEN_EVERY_S"])
+    return f"faces-last-seen:{device_pk}:{period}"
 
 
 def frame_recheck(*, frame: Frame) -> None:
