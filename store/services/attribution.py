@@ -197,7 +197,6 @@ def rank(
     unseen_holder: bool = False,
     seen_needed: bool = False,
     next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]] = tuple,
-    frame_times: Sequence[datetime] = (),
     pace: Pace | None = None,
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
@@ -208,8 +207,8 @@ def rank(
     show up in a frame that has not arrived, so an early decision needs the picker caught in
     the act. `next_door()`: (seconds from `when`, reach band) of the weight changes at the
     camera's other calibrated slots around the event, read only if a border face needs it.
-    `frame_times`: when the camera's frames in the window were captured; `pace`: the camera's
-    pace and steadiness (else measured from those and `sightings`)."""
+    `pace`: the camera's pace and steadiness (store/services/pace.py; else measured from
+    `sightings`)."""
     window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
     pool_ids = {v.pk for v in pool}
     by_shopper = {v.shopper_id: v for v in pool}
@@ -217,7 +216,7 @@ def rank(
     track_of: dict[int, int] = {}  # each visit's best track
     unknown = 0.0
     bystander = 0.0  # the strongest track of a shopper outside the pool
-    pace = pace or pace_of(sightings, frame_times, window_s=window_s)
+    pace = pace or pace_of(sightings, (), window_s=window_s)
     tracks = _tracks(sightings, when=when, window_s=window_s, pace=pace)
     timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
     for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach, pace=pace):
@@ -226,10 +225,11 @@ def rank(
     # a passer-by glimpsed (or the detector's false alarm): it counts that much less, also
     # as someone standing in another's place. A named face is a person however briefly seen.
     seen_for = [_seen_for(t) for t in tracks]
-    xs = [_position(t, when=when, window_s=window_s) for t in tracks]
+    positions = [_position(t, when=when, window_s=window_s) for t in tracks]
+    xs = [x for x, _n in positions]
     # How far off each track's position may be: the camera's jitter, less for a face seen in
     # more frames.
-    edges = [pace.edge(_positions_in(t, when=when, window_s=window_s)) for t in tracks]
+    edges = [pace.edge(n) for _x, n in positions]
 
     def someone_else(i: int, j: int) -> bool:
         # A person's face split into two tracks (missed frames, a jumpy position) is still one
@@ -298,7 +298,14 @@ def rank(
                 c.evidence = "camera"
                 c.detail = {"share": round(share, 3), "dt_s": round(near, 2)}
                 if _busy_next_door(
-                    i, tracks, xs[i], when=when, reach=reach, next_door=next_door, pace=pace
+                    i,
+                    tracks,
+                    xs[i],
+                    edge=edges[i],
+                    when=when,
+                    reach=reach,
+                    next_door=next_door,
+                    pace=pace,
                 ):
                     # Two weight changes at two neighbouring slots, one person seen between
                     # them: they did one of them or both, and someone unseen the other. A
@@ -408,16 +415,17 @@ def _busy_next_door(
     tracks: list[_Track],
     x: float | None,
     *,
+    edge: float,
     when: datetime,
     reach: tuple[float, float] | None,
     next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]],
     pace: Pace,
 ) -> bool:
-    """Whether track `i`'s face (at `x` around the event), not plainly in front of this slot,
+    """Whether track `i`'s face (at `x` around the event, off by up to `edge`), not plainly in
+    front of this slot,
     is as much in front of a neighbouring slot whose weight changed while that person was seen
     there, with nobody else more plainly in front of that slot then: their own pick or
     put-back next door explains why they stood there."""
-    edge = pace.edge(len(tracks[i].points))
     here = in_front(x, reach, edge=edge)
     if x is None or reach is None or here >= PLAINLY:
         return False
@@ -442,26 +450,18 @@ def _busy_next_door(
     return False
 
 
-def _positions_in(track: _Track, *, when: datetime, window_s: float) -> int:
-    return sum(
-        1
-        for seen_at, x in track.points
-        if x is not None and abs((seen_at - when).total_seconds()) <= window_s
-    )
-
-
-def _position(track: _Track, *, when: datetime, window_s: float) -> float | None:
+def _position(track: _Track, *, when: datetime, window_s: float) -> tuple[float | None, int]:
     """Where the track's face was around the event: the median of its positions within the
-    window (one jittery frame does not move it)."""
+    window (one jittery frame does not move it), and how many positions that is."""
     xs = sorted(
         x
         for seen_at, x in track.points
         if x is not None and abs((seen_at - when).total_seconds()) <= window_s
     )
     if not xs:
-        return None
+        return None, 0
     mid = len(xs) // 2
-    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+    return (xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2), len(xs)
 
 
 def _rank_by_last_seen(candidates: list[Candidate], *, device: Device, when: datetime) -> None:

@@ -87,8 +87,9 @@ def pace_of(sightings: list[Sighting], frame_times: Sequence[datetime], *, windo
     gaps = sorted(
         gap for a, b in zip(times, times[1:]) if 0 < (gap := (b - a).total_seconds()) <= window_s
     )
-    frame_s = max(gaps[len(gaps) // 2], DEFAULT_FRAME_S) if len(gaps) >= PACE_GAPS else None
-    track_gap_s = Pace(frame_s=frame_s or DEFAULT_FRAME_S).track_gap_s
+    enough = len(gaps) >= PACE_GAPS
+    frame_s = max(gaps[len(gaps) // 2], DEFAULT_FRAME_S) if enough else DEFAULT_FRAME_S
+    track_gap_s = Pace(frame_s=frame_s).track_gap_s
     by_shopper: dict[int, list[Sighting]] = {}
     for s in sorted(sightings, key=lambda s: (s.seen_at, s.pk or 0)):
         if s.shopper_id and s.confidence >= MATCH_CONFIDENCE and s.x is not None:
@@ -100,7 +101,7 @@ def pace_of(sightings: list[Sighting], frame_times: Sequence[datetime], *, windo
         if 0 < (b.seen_at - a.seen_at).total_seconds() <= track_gap_s
     )
     x_sd = moves[len(moves) // 2] / MEDIAN_DIFF_SD if len(moves) >= PACE_GAPS else 0.0
-    return Pace(frame_s=frame_s or DEFAULT_FRAME_S, x_sd=x_sd if x_sd > REACH_EDGE_S else 0.0)
+    return Pace(frame_s=frame_s, x_sd=x_sd if x_sd > REACH_EDGE_S else 0.0)
 
 
 def frame_times_near(*, device: Device, when: datetime) -> list[datetime]:
