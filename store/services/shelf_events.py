@@ -219,7 +219,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         for pk in earlier:
             shelf_event_process(event_id=pk, final=True)
     visits = attribution.visits_at(when=event.occurred_at)
-    held = attribution.holdings(visits=visits)
+    held = attribution.holdings(visits=visits, when=event.occurred_at)
     options = _options(slot=slot, event=event, count=count, held=held)
     if not options and count.delta == 0:
         if abs(event.before - event.after) <= slot.product.unit_weight_g / 4:
