@@ -21,6 +21,10 @@ REACH_EDGE_S = 0.012
 REACH_TAIL_S = 0.06
 # A face whose fit to a band is at least this is plainly in front of that slot.
 PLAINLY = 0.9
+# A band drawn to within this of the picture's left or right edge reaches it: nobody stands in
+# that sliver but at that slot, and a face there, cut off by the picture's edge, is measured
+# at the edge however far beyond the band its owner stands.
+PICTURE_MARGIN = 0.06
 
 
 def plainly(fit: float) -> float:
@@ -58,11 +62,16 @@ def in_front(
     face's measured position may be: REACH_EDGE_S, or more on a camera whose faces jitter more,
     see store/services/pace.py), then a faint tail over REACH_TAIL_S (a band
     drawn a little narrow still names a lone picker, never one standing before another slot).
+    A band drawn to within PICTURE_MARGIN of the picture's edge reaches past it.
     1 when the slot is uncalibrated or the face's position unknown: position then says
     nothing."""
     if x is None or reach is None:
         return 1.0
     lo, hi = reach
+    if lo <= PICTURE_MARGIN:
+        lo = -math.inf
+    if hi >= 1.0 - PICTURE_MARGIN:
+        hi = math.inf
     fit = _phi((x - lo) / edge) * _phi((hi - x) / edge)
     outside = max(lo - x, x - hi, 0.0)
     return max(fit, 0.1 * math.exp(-0.5 * (outside / REACH_TAIL_S) ** 2) if outside else 0.0)
