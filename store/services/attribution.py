@@ -208,8 +208,9 @@ def rank(
     without one a face's position says nothing. While the window is still open
     (`settled` False) a face also has to be close in time to count fully: someone else may yet
     show up in a frame that has not arrived, so an early decision needs the picker caught in
-    the act. `next_door()`: (seconds from `when`, reach band) of the weight changes at the
-    camera's other calibrated slots around the event, read only if a border face needs it.
+    the act, plainly in front of the slot, by a camera measured to be steady. `next_door()`:
+    (seconds from `when`, reach band) of the weight changes at the camera's other calibrated
+    slots around the event, read only if a border face needs it.
     `pace`: the camera's pace and steadiness (store/services/pace.py; else measured from
     `sightings`)."""
     window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
@@ -296,8 +297,12 @@ def rank(
                     c.confidence *= pace.closeness(near, window_s * 2.0)
                     c.confidence *= _clearness(tracks[i].best)
                     # A face on the band's border may be someone beside the slot: deciding
-                    # before the window closes needs the picker plainly in front of it.
-                    c.confidence *= plainly(place[i])
+                    # before the window closes needs the picker plainly in front of it. The
+                    # few frames in so far show that only on a camera measured to be steady;
+                    # on a rougher one (or one not yet measured) a few readings of a face
+                    # stray into the next slot's band, and the whole window decides.
+                    placed = reach is not None and xs[i] is not None
+                    c.confidence *= plainly(place[i]) if pace.steady or not placed else 0.0
                 c.evidence = "camera"
                 c.detail = {"share": round(share, 3), "dt_s": round(near, 2)}
                 if _busy_next_door(

@@ -44,10 +44,19 @@ HISTORY_S = 30.0
 class Pace:
     """How often the camera sends a frame around one event (`frame_s`, seconds), how far a
     face's measured position jitters between frames (`x_sd`, fractions of the view; 0 for a
-    camera as steady as REACH_EDGE_S assumes), and the scales that follow from them."""
+    camera as steady as REACH_EDGE_S assumes), whether that jitter was measured at all
+    (`x_sd_known`: too few faces yet leaves it at the steady default), and the scales that
+    follow from them."""
 
     frame_s: float = DEFAULT_FRAME_S
     x_sd: float = 0.0
+    x_sd_known: bool = True
+
+    @property
+    def steady(self) -> bool:
+        """Measured, and as steady as REACH_EDGE_S assumes: a few frames of one face already
+        show plainly where it stands."""
+        return self.x_sd_known and self.x_sd == 0.0
 
     @property
     def track_dx(self) -> float:
@@ -100,8 +109,9 @@ def pace_of(sightings: list[Sighting], frame_times: Sequence[datetime], *, windo
         for a, b in zip(seen, seen[1:])
         if 0 < (b.seen_at - a.seen_at).total_seconds() <= track_gap_s
     )
-    x_sd = moves[len(moves) // 2] / MEDIAN_DIFF_SD if len(moves) >= PACE_GAPS else 0.0
-    return Pace(frame_s=frame_s, x_sd=x_sd if x_sd > REACH_EDGE_S else 0.0)
+    known = len(moves) >= PACE_GAPS
+    x_sd = moves[len(moves) // 2] / MEDIAN_DIFF_SD if known else 0.0
+    return Pace(frame_s=frame_s, x_sd=x_sd if x_sd > REACH_EDGE_S else 0.0, x_sd_known=known)
 
 
 def frame_times_near(*, device: Device, when: datetime) -> list[datetime]:

@@ -39,6 +39,14 @@ def _seen(store, visit, at, *, x=None, confidence=1.0) -> Sighting:
     )
 
 
+def _steady_camera(store, visit, now) -> None:
+    """The camera followed `visit` twenty seconds before `now`, its face's measured position
+    steady across four frames: a camera measured to be steady, whose few frames so far can
+    decide a pick before its window closes."""
+    for k in range(4):
+        _seen(store, visit, now - timedelta(seconds=20.0 - k / 2), x=0.95 + 0.001 * (k % 2))
+
+
 def _process(event, **kw) -> ShelfEvent:
     shelf_event_process(event_id=event.pk, **kw)
     event.refresh_from_db()
@@ -72,6 +80,7 @@ def test_two_shoppers_at_one_shelf_in_front_of_different_slots_each_get_their_pi
     # Calibrated against code order: A2 is reached from the left of the view, A1 the right.
     slot_calibrate(slot=store.a1, reach=[0.6, 0.9])
     slot_calibrate(slot=store.a2, reach=[0.1, 0.45])
+    _steady_camera(store, kit, now)
     _seen(store, kit, now, x=0.78)
     _seen(store, ana, now, x=0.22)
     cola = _process(_event(store, "e1", 4200, 3850, slot="A1", at=now))

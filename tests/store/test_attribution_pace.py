@@ -46,7 +46,7 @@ def test_the_pace_is_the_median_gap_between_frames_and_never_faster_than_the_def
     fast = [now + _s(t / 10) for t in range(20)]
     assert pace_of([], fast, window_s=3.0).frame_s == DEFAULT_FRAME_S
     # Too few frames to tell: the default stands.
-    assert pace_of([], every[:2], window_s=3.0) == Pace()
+    assert pace_of([], every[:2], window_s=3.0).frame_s == Pace().frame_s
 
 
 def test_a_slower_camera_widens_every_time_scale():
@@ -107,8 +107,12 @@ def test_the_jitter_is_measured_from_one_named_face_between_consecutive_frames()
     # Two people's faces are never one face moving: only one named shopper's are compared.
     two = [_sighting(now + _s(t / 2), 0.2 + 0.5 * (t % 2), shopper_id=7 + t % 2) for t in range(8)]
     assert pace_of(two, [], window_s=3.0).x_sd == 0.0
-    # Too few to tell: the steady default.
-    assert pace_of(rough[:3], [], window_s=3.0) == Pace()
+    assert pace_of(steady, [], window_s=3.0).steady
+    assert not pace_of(rough, [], window_s=3.0).steady
+    # Too few to tell: the steady default for its scales, but not known to be steady.
+    few = pace_of(rough[:3], [], window_s=3.0)
+    assert few.x_sd == 0.0 and few.edge(1) == Pace().edge(1)
+    assert not few.x_sd_known and not few.steady
 
 
 def test_a_rougher_camera_softens_band_edges_and_follows_faces_further():
