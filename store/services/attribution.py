@@ -26,6 +26,7 @@ returning shopper's cart and never takes it below zero."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -201,6 +202,7 @@ def rank(
     seen_needed: bool = False,
     next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]] = tuple,
     pace: Pace | None = None,
+    nearby: Sequence[Sighting] = (),
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
@@ -212,7 +214,8 @@ def rank(
     (seconds from `when`, reach band) of the weight changes at the camera's other calibrated
     slots around the event, read only if a border face needs it.
     `pace`: the camera's pace and steadiness (store/services/pace.py; else measured from
-    `sightings`)."""
+    `sightings`). `nearby`: the camera's faces from before the window too (who stood at a
+    neighbouring slot when its weight changed, which may be before the window opened)."""
     window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
     pool_ids = {v.pk for v in pool}
     by_shopper = {v.shopper_id: v for v in pool}
@@ -222,6 +225,10 @@ def rank(
     bystander = 0.0  # the strongest track of a shopper outside the pool
     pace = pace or pace_of(sightings, (), window_s=window_s)
     tracks = _tracks(sightings, when=when, window_s=window_s, pace=pace)
+    # Followed only if a border face needs them (most decisions do not).
+    wide = functools.cache(
+        lambda: _tracks(list(nearby), when=when, window_s=window_s, pace=pace) if nearby else tracks
+    )
     timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
     for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach, pace=pace):
         timing[i] = (1.0, 0.0)
@@ -306,8 +313,8 @@ def rank(
                 c.evidence = "camera"
                 c.detail = {"share": round(share, 3), "dt_s": round(near, 2)}
                 if _busy_next_door(
-                    i,
-                    tracks,
+                    tracks[i],
+                    wide,
                     xs[i],
                     edge=edges[i],
                     when=when,
@@ -419,8 +426,8 @@ def _there_all_along(
 
 
 def _busy_next_door(
-    i: int,
-    tracks: list[_Track],
+    track: _Track,
+    around: Callable[[], list[_Track]],
     x: float | None,
     *,
     edge: float,
@@ -429,16 +436,17 @@ def _busy_next_door(
     next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]],
     pace: Pace,
 ) -> bool:
-    """Whether track `i`'s face (at `x` around the event, off by up to `edge`), not plainly in
-    front of this slot,
-    is as much in front of a neighbouring slot whose weight changed while that person was seen
-    there, with nobody else more plainly in front of that slot then: their own pick or
-    put-back next door explains why they stood there."""
+    """Whether `track`'s face (at `x` around the event, off by up to `edge`), not plainly in
+    front of this slot, is as much in front of a neighbouring slot whose weight changed while
+    that person was seen there, with nobody else more plainly in front of that slot then (in
+    `around()`, the camera's faces from before the window too: that change may be older than
+    it; the same person's other tracks are not somebody else): their own pick or put-back
+    next door explains why they stood there."""
     here = in_front(x, reach, edge=edge)
     if x is None or reach is None or here >= PLAINLY:
         return False
-    first = (tracks[i].points[0][0] - when).total_seconds()
-    last = (tracks[i].points[-1][0] - when).total_seconds()
+    first = (track.points[0][0] - when).total_seconds()
+    last = (track.points[-1][0] - when).total_seconds()
     for dt, band in next_door():
         there = in_front(x, band, edge=edge)
         if there < max(0.3, here - NEXT_DOOR_MARGIN):
@@ -449,9 +457,9 @@ def _busy_next_door(
         someone_else = any(
             in_front(px, band, edge=pace.edge()) > max(there, 0.5)
             and abs((seen_at - moment).total_seconds()) <= NEXT_DOOR_MOMENT_S
-            for j, track in enumerate(tracks)
-            if j != i and _seen_for(track) >= 1.0
-            for seen_at, px in track.points
+            for other in around()
+            if other.shopper != track.shopper and _seen_for(other) >= 1.0
+            for seen_at, px in other.points
         )
         if not someone_else:
             return True

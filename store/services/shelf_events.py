@@ -297,6 +297,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             visits=visits,
             pool=pool,
             sightings=sightings,
+            nearby=seen,
             settled=settled,
             reach=slot.reach,
             others=others,

@@ -115,3 +115,29 @@ def test_a_face_split_into_two_tracks_is_not_in_its_own_way(store, two_inside, b
     item = ReviewItem.objects.get(shelf_event=event)
     assert {c["shopper"] for c in item.candidates[:2]} == {kit.shopper_id, ana.shopper_id}
     assert item.candidates[0]["confidence"] < 0.8
+
+
+@pytest.mark.parametrize("ana_seen", [True, False])
+def test_who_took_next_door_before_the_window_opened_is_read_from_the_frames_then(
+    store, two_inside, bands, ana_seen
+):
+    kit, ana = two_inside
+    now = timezone.now()
+    # Kit stands on the A1 | A2 border from 2.6 s before the cola left A1. The crisps left A2
+    # 3.3 s before it, outside the cola's window, and only the frames then showed who stood at
+    # A2: Ana, plainly, or nobody.
+    for dt in (-2.6, -2.1, -1.6, -1.1, -0.6, -0.1, 0.4, 0.9):
+        _seen(store, kit, now + _s(dt), x=0.503)
+    if ana_seen:
+        for dt in (-4.0, -3.5):
+            _seen(store, ana, now + _s(dt), x=0.7)
+    _process(_event(store, "e0", 900, 855, slot="A2", at=now - _s(3.3)), final=True)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    if ana_seen:
+        # Ana's pick explains the crisps: Kit's place at the border says nothing against Kit.
+        assert event.status == "applied"
+        assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
+    else:
+        # Nobody else there at the time: Kit may have taken the crisps; a person decides.
+        assert event.status == "review"
+        assert ReviewItem.objects.get(shelf_event=event).candidates[0]["next_door"] is True
