@@ -34,9 +34,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import Q
 
-from store.models import CartEntry, Device, Product, Sighting, Visit
+from store.models import Device, Sighting, Visit
 from store.services.pace import DEFAULT_FRAME_S, TRACK_GAP_FRAMES, Pace, pace_of
 from store.services.reach import PLAINLY, at_slot, in_front, plainly
 from vision.faces import MATCH_CONFIDENCE
@@ -100,23 +100,6 @@ def visits_at(*, when: datetime) -> list[Visit]:
         .select_related("shopper")
         .order_by("pk")
     )
-
-
-def holdings(*, visits: list[Visit], when: datetime | None = None) -> dict[int, dict[int, int]]:
-    """{visit id: {product id: quantity in the cart}} for the given visits; with `when`, as
-    they held it at that moment: an item taken off a shelf after `when` was in nobody's
-    hands then, even if that later pick was decided first (its camera had its answer
-    sooner). Entries without a shelf event (corrections) count whenever they were made."""
-    entries = CartEntry.objects.filter(visit__in=visits)
-    if when is not None:
-        entries = entries.filter(
-            Q(shelf_event__isnull=True) | Q(shelf_event__occurred_at__lte=when)
-        )
-    rows = entries.values("visit_id", "product_id").annotate(q=Sum("quantity")).filter(q__gt=0)
-    out: dict[int, dict[int, int]] = {}
-    for row in rows:
-        out.setdefault(row["visit_id"], {})[row["product_id"]] = row["q"]
-    return out
 
 
 @dataclass
@@ -494,9 +477,3 @@ def _rank_by_last_seen(candidates: list[Candidate], *, device: Device, when: dat
         if c.visit.pk in weights:
             c.confidence = LAST_SEEN * weights[c.visit.pk] * weights[c.visit.pk] / total
             c.evidence = "last_seen"
-
-
-def product_holders(
-    *, visits: list[Visit], held: dict[int, dict[int, int]], product: Product, quantity: int
-) -> list[Visit]:
-    return [v for v in visits if held.get(v.pk, {}).get(product.pk, 0) >= quantity]

@@ -1,13 +1,23 @@
 """Put-backs moments after a pick: which earlier picks of the slot a return must wait for,
-and which pick in review it may close (store/services/shelf_events.py decides with them)."""
+which pick in review it may close, and who held the product when it went back
+(store/services/shelf_events.py decides with them)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 
-from store.models import EventStatus, ReviewItem, ReviewStatus, ShelfEvent, Slot
+from store.models import (
+    CartEntry,
+    EventStatus,
+    Product,
+    ReviewItem,
+    ReviewStatus,
+    ShelfEvent,
+    Slot,
+    Visit,
+)
 
 # A shopper who changes their mind puts the item back within this long of taking it.
 PUT_BACK_S = 60.0
@@ -50,3 +60,26 @@ def pick_in_review(*, event: ShelfEvent, slot: Slot) -> ReviewItem | None:
         .order_by("-shelf_event__occurred_at", "-pk")
         .first()
     )
+
+
+def holdings(*, visits: list[Visit], when: datetime | None = None) -> dict[int, dict[int, int]]:
+    """{visit id: {product id: quantity in the cart}} for the given visits; with `when`, as
+    they held it at that moment: an item taken off a shelf after `when` was in nobody's
+    hands then, even if that later pick was decided first (its camera had its answer
+    sooner). Entries without a shelf event (corrections) count whenever they were made."""
+    entries = CartEntry.objects.filter(visit__in=visits)
+    if when is not None:
+        entries = entries.filter(
+            Q(shelf_event__isnull=True) | Q(shelf_event__occurred_at__lte=when)
+        )
+    rows = entries.values("visit_id", "product_id").annotate(q=Sum("quantity")).filter(q__gt=0)
+    out: dict[int, dict[int, int]] = {}
+    for row in rows:
+        out.setdefault(row["visit_id"], {})[row["product_id"]] = row["q"]
+    return out
+
+
+def product_holders(
+    *, visits: list[Visit], held: dict[int, dict[int, int]], product: Product, quantity: int
+) -> list[Visit]:
+    return [v for v in visits if held.get(v.pk, {}).get(product.pk, 0) >= quantity]

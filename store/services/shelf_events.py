@@ -54,7 +54,7 @@ from store.services.detection import (
 )
 from store.services.events import mark_processed
 from store.services.ondemand import DEFERRED, frames_request
-from store.services.put_backs import pick_in_review, picks_undecided
+from store.services.put_backs import holdings, pick_in_review, picks_undecided, product_holders
 from store.services.receipts import receipt_revise
 from store.services.review import review_open, review_put_back
 from store.services.settlement import settlement_poke
@@ -219,7 +219,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         for pk in earlier:
             shelf_event_process(event_id=pk, final=True)
     visits = attribution.visits_at(when=event.occurred_at)
-    held = attribution.holdings(visits=visits, when=event.occurred_at)
+    held = holdings(visits=visits, when=event.occurred_at)
     options = _options(slot=slot, event=event, count=count, held=held)
     if not options and count.delta == 0:
         if abs(event.before - event.after) <= slot.product.unit_weight_g / 4:
@@ -276,7 +276,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         if option.delta > 0:
             pool = visits
         else:
-            pool = attribution.product_holders(
+            pool = product_holders(
                 visits=visits, held=held, product=option.product, quantity=-option.delta
             )
         unseen_holder = (
