@@ -62,16 +62,14 @@ def pick_in_review(*, event: ShelfEvent, slot: Slot) -> ReviewItem | None:
     )
 
 
-def holdings(*, visits: list[Visit], when: datetime | None = None) -> dict[int, dict[int, int]]:
-    """{visit id: {product id: quantity in the cart}} for the given visits; with `when`, as
-    they held it at that moment: an item taken off a shelf after `when` was in nobody's
-    hands then, even if that later pick was decided first (its camera had its answer
-    sooner). Entries without a shelf event (corrections) count whenever they were made."""
-    entries = CartEntry.objects.filter(visit__in=visits)
-    if when is not None:
-        entries = entries.filter(
-            Q(shelf_event__isnull=True) | Q(shelf_event__occurred_at__lte=when)
-        )
+def holdings(*, visits: list[Visit], when: datetime) -> dict[int, dict[int, int]]:
+    """{visit id: {product id: quantity in the cart}} for the given visits, as they held it at
+    `when`: an item taken off a shelf later was in nobody's hands then, even if that later pick
+    was decided first (its camera had its answer sooner). Entries without a shelf event
+    (corrections) count whenever they were made."""
+    entries = CartEntry.objects.filter(visit__in=visits).filter(
+        Q(shelf_event__isnull=True) | Q(shelf_event__occurred_at__lte=when)
+    )
     rows = entries.values("visit_id", "product_id").annotate(q=Sum("quantity")).filter(q__gt=0)
     out: dict[int, dict[int, int]] = {}
     for row in rows:
