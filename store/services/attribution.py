@@ -37,7 +37,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from store.models import Device, Sighting, Visit
-from store.services.pace import DEFAULT_FRAME_S, TRACK_GAP_FRAMES, Pace, pace_of
+from store.services.pace import DEFAULT_FRAME_S, TRACK_GAP_FRAMES, Pace, in_window, pace_of
 from store.services.reach import PLAINLY, at_slot, in_front, plainly
 from vision.faces import MATCH_CONFIDENCE
 
@@ -185,7 +185,6 @@ def rank(
     seen_needed: bool = False,
     next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]] = tuple,
     pace: Pace | None = None,
-    nearby: Sequence[Sighting] = (),
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
@@ -196,9 +195,11 @@ def rank(
     the act, plainly in front of the slot, by a camera measured to be steady. `next_door()`:
     (seconds from `when`, reach band) of the weight changes at the camera's other calibrated
     slots around the event, read only if a border face needs it.
+    `sightings`: the camera's faces around the event (store/services/pace.py sightings_near):
+    those of the window rank the shoppers; those from before it too say who stood at a
+    neighbouring slot when its weight changed, which may be before the window opened.
     `pace`: the camera's pace and steadiness (store/services/pace.py; else measured from
-    `sightings`). `nearby`: the camera's faces from before the window too (who stood at a
-    neighbouring slot when its weight changed, which may be before the window opened)."""
+    `sightings`)."""
     window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
     pool_ids = {v.pk for v in pool}
     by_shopper = {v.shopper_id: v for v in pool}
@@ -207,11 +208,9 @@ def rank(
     unknown = 0.0
     bystander = 0.0  # the strongest track of a shopper outside the pool
     pace = pace or pace_of(sightings, (), window_s=window_s)
-    tracks = _tracks(sightings, when=when, window_s=window_s, pace=pace)
+    tracks = _tracks(in_window(sightings, when=when), when=when, window_s=window_s, pace=pace)
     # Followed only if a border face needs them (most decisions do not).
-    wide = functools.cache(
-        lambda: _tracks(list(nearby), when=when, window_s=window_s, pace=pace) if nearby else tracks
-    )
+    wide = functools.cache(lambda: _tracks(sightings, when=when, window_s=window_s, pace=pace))
     timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
     for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach, pace=pace):
         timing[i] = (1.0, 0.0)

@@ -254,7 +254,6 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             settled = False
         else:
             seen = pace.sightings_near(device=event.device, when=event.occurred_at)
-    sightings = pace.in_window(seen, when=event.occurred_at)
     frame_times = (
         pace.frame_times_near(device=event.device, when=event.occurred_at)
         if slot.shelf.has_camera
@@ -296,8 +295,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             when=event.occurred_at,
             visits=visits,
             pool=pool,
-            sightings=sightings,
-            nearby=seen,
+            sightings=seen,
             settled=settled,
             reach=slot.reach,
             others=others,
