@@ -110,6 +110,8 @@ class _Track:
     share of the votes (1 when every named frame agrees)."""
 
     points: list[tuple[datetime, float | None]] = field(default_factory=list)
+    # When each accepted name was seen, and whose it was.
+    names: list[tuple[datetime, int]] = field(default_factory=list)
     votes: dict[int, float] = field(default_factory=dict)
     confidences: dict[int, float] = field(default_factory=dict)
 
@@ -167,6 +169,7 @@ def _tracks(
             # A name barely over the bar is weak evidence against a clear one.
             vote = max(s.confidence - MATCH_CONFIDENCE, 0.02) ** 2 * near
             track.votes[named] = track.votes.get(named, 0.0) + vote
+            track.names.append((s.seen_at, named))
             track.confidences[named] = max(track.confidences.get(named, 0.0), s.confidence)
     return tracks
 
@@ -354,12 +357,14 @@ def _seen_for(track: _Track) -> float:
 
 def _timing(track: _Track, *, when: datetime, window_s: float, pace: Pace) -> tuple[float, float]:
     """(how well the track's timing fits the event, 0..1; seconds from the event to its
-    nearest face)."""
-    weight, near = 0.0, 1e9
+    nearest face that named its shopper). A face nobody could name continues the track by its
+    place (the same person, most likely), but only a named one shows who was there at the
+    moment: an early decision needs that."""
+    weight = 0.0
     for seen_at, _x in track.points:
-        dt = (seen_at - when).total_seconds()
-        weight = max(weight, pace.closeness(dt, window_s))
-        near = min(near, abs(dt))
+        weight = max(weight, pace.closeness((seen_at - when).total_seconds(), window_s))
+    named = [at for at, who in track.names if who == track.shopper]
+    near = min(abs((at - when).total_seconds()) for at in named or [at for at, _ in track.points])
     return weight, near
 
 
