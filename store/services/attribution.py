@@ -61,10 +61,10 @@ RIVAL_POWER = 8
 # Seen in front of the slot before and after the event, at most this many windows apart with
 # nobody else there in between: there all along (faces are missed for a few frames running).
 ALL_ALONG_SPAN = 1.2
-# A face on the border of this slot's band and a neighbour's, whose person is seen while that
-# neighbouring slot's weight changed too, fits that slot at least this much less before it
-# still names the picker here (see _busy_next_door).
-NEXT_DOOR_MARGIN = 0.1
+# A face that fits a neighbouring slot's band at least this well may stand at that slot: if
+# its weight changed while that person was seen there, they may have done that and not this
+# (see _busy_next_door).
+NEXT_DOOR_FIT = 0.3
 # Someone else seen within this long of that neighbouring change stood there at it (however
 # slow the camera: the longer ago, the less it says about who made that change).
 NEXT_DOOR_MOMENT_S = TRACK_GAP_FRAMES * DEFAULT_FRAME_S
@@ -424,7 +424,7 @@ def _busy_next_door(
     pace: Pace,
 ) -> bool:
     """Whether `track`'s face (at `x` around the event, off by up to `edge`), not plainly in
-    front of this slot, is as much in front of a neighbouring slot whose weight changed while
+    front of this slot, may stand in front of a neighbouring slot whose weight changed while
     that person was seen there, with nobody else more plainly in front of that slot then (in
     `around()`, the camera's faces from before the window too: that change may be older than
     it; the same person's other tracks are not somebody else): their own pick or put-back
@@ -436,7 +436,7 @@ def _busy_next_door(
     last = (track.points[-1][0] - when).total_seconds()
     for dt, band in next_door():
         there = in_front(x, band, edge=edge)
-        if there < max(0.3, here - NEXT_DOOR_MARGIN):
+        if there < NEXT_DOOR_FIT:
             continue
         if not first - pace.track_gap_s <= dt <= last + pace.track_gap_s:
             continue  # that change came before they stood there, or after they left
