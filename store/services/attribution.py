@@ -56,7 +56,8 @@ UNSEEN = 0.05
 CLEAR_MATCH_MARGIN = 0.3
 CLEAR_MATCH = MATCH_CONFIDENCE + CLEAR_MATCH_MARGIN
 # A face on the border of two bands loses to one plainly in front of the slot at the same
-# moment by (1 - rival × its misfit) to this power: people do not stand in one another's place.
+# moment: its fit to the slot counts to this power (people do not stand in one another's
+# place), as far as that other face is plainly there (one jittery reading may not be).
 RIVAL_POWER = 8
 # Seen in front of the slot before and after the event, at most this many windows apart with
 # nobody else there in between: there all along (faces are missed for a few frames running).
@@ -253,7 +254,9 @@ def rank(
         when_w, space = timing[i][0], place[i]
         # People do not stand in one another's place: a face on the border between two bands
         # loses to one plainly in front of the slot at the same moment (and two plainly in
-        # front of it both keep their weight, and share).
+        # front of it both keep their weight, and share). `rival` is how sure that is: where
+        # it may be wrong (a face placed by one jittery reading), the border face keeps that
+        # much of its own weight rather than losing it all to the exponent.
         rival = max(
             (
                 plainly(place[j]) * timing[j][0] * seen_for[j]
@@ -262,7 +265,7 @@ def rank(
             ),
             default=0.0,
         )
-        weight = when_w * space * (1.0 - rival * (1.0 - space)) ** RIVAL_POWER * track.strength
+        weight = when_w * space * ((1.0 - rival) + rival * space**RIVAL_POWER) * track.strength
         shopper = track.shopper
         if shopper is None:
             unknown = max(unknown, weight * UNKNOWN_FACE_WEIGHT * seen_for[i])

@@ -162,3 +162,29 @@ def test_a_border_face_whose_person_took_next_door_goes_to_review_on_either_side
     item = _kit_charged_or_reviewed(event, kit, charged=False)
     assert item.candidates[0]["shopper"] == kit.shopper_id
     assert item.candidates[0]["next_door"] is True
+
+
+@pytest.mark.parametrize("ana_frames", [1, 6])
+def test_one_jittery_reading_in_front_of_the_slot_does_not_push_a_border_face_aside(
+    store, two_inside, bands, ana_frames
+):
+    kit, ana = two_inside
+    now = timezone.now()
+    # A rough camera: Kit's face, on the A1 | A2 border all along (a hair on A1's side),
+    # jitters by about 0.035.
+    scatter = (0.6, -0.9, 1.0, 0.1, -0.2, 1.3, -0.5, 0.8, -1.1)
+    for k, z in enumerate(scatter):
+        _seen(store, kit, now + _s(-2.0 + 0.5 * k), x=0.495 + 0.035 * z)
+    # Ana, in front of A1 at the moment of the pick: in one reading only (on this camera one
+    # reading is not plainly anywhere), or in six, plainly there.
+    for k in range(ana_frames):
+        _seen(store, ana, now + _s(0.5 * k), x=0.45 if ana_frames == 1 else 0.4)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    if ana_frames > 1:
+        # Plainly Ana's place: the border face is someone at A2.
+        assert event.status == "applied"
+        assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
+        return
+    assert event.status == "review"
+    item = ReviewItem.objects.get(shelf_event=event)
+    assert {c["shopper"] for c in item.candidates[:2]} == {kit.shopper_id, ana.shopper_id}
