@@ -1,0 +1,131 @@
+"""Who took it, event by event: replay scenarios written with `manage.py simulate --truth` and
+compare each shelf event's outcome with the truth's "by" (who made that weight change; the
+replay never reads it).
+
+For each scenario it prints one line per shelf event charged to the wrong shopper (WRONG), sent
+to review (REVIEW, with the ranked candidates) or left without a decision although someone
+made it (NOTHING), then a count: charged to the right shopper, wrong, in review. A WRONG line
+whose truth is "-" is a change nobody made (a knock, sensor noise) read as somebody's item.
+These figures describe our own simulator only, not real stores.
+
+    .venv/bin/python manage.py simulate var/s.jsonl --shoppers 20 --seed 2 --picks 200 \\
+        --perturb all --truth --face-jitter 0.1
+    .venv/bin/python bench/event_outcomes.py var/s.jsonl [more.jsonl ...]
+
+Each scenario is replayed in a fresh temporary database of its own (as `manage.py replay`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minigo.settings")
+for name in ("DATABASE_URL", "REDIS_URL"):  # never the configured store's own data
+    os.environ.pop(name, None)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connections  # noqa: E402
+
+from store.management.commands.replay import use_temporary_database  # noqa: E402
+from store.models import ReviewItem, ShelfEvent, Shopper, Visit  # noqa: E402
+from store.replay.local import REPLAY_EPOCH, replay_scenario, scenario_start  # noqa: E402
+from store.replay.scenario import load  # noqa: E402
+
+
+def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
+    """(the metrics line, counts, one line per event worth reading) for one scenario."""
+    sc = load(str(path))
+    weights = [
+        line
+        for line in (json.loads(raw) for raw in path.read_text().splitlines() if raw.strip())
+        if line.get("type") == "weight"
+    ]
+    folder = Path(tempfile.mkdtemp(prefix="minigo-outcomes-"))
+    try:
+        use_temporary_database(folder)
+        outcome = replay_scenario(sc)
+        start = scenario_start(sc) or REPLAY_EPOCH
+        # Each shopper's scenario id (their username, see store/replay/build.py).
+        key = dict(Shopper.objects.values_list("pk", "user__username"))
+        counts = {"right": 0, "wrong": 0, "review": 0}
+        lines: list[str] = []
+        events = ShelfEvent.objects.select_related("device").order_by("occurred_at", "pk")
+        for event in events:
+            t = (event.occurred_at - start).total_seconds()
+            truth = next(
+                (
+                    w
+                    for w in weights
+                    if w["device"] == event.device.device_id
+                    and w["slot"] == event.slot_code
+                    and abs(w["t"] - t) < 0.05
+                ),
+                {},
+            )
+            by = truth.get("by")
+            what = (
+                f"t={t:.2f} {event.device.device_id}/{event.slot_code} "
+                f"{event.after - event.before:+.1f} g by={by or '-'}"
+            )
+            result = event.result or {}
+            if "entry" in result:
+                charged = key[Visit.objects.get(pk=result["visit"]).shopper_id]
+                if charged == by:
+                    counts["right"] += 1
+                    continue
+                counts["wrong"] += 1
+                lines.append(
+                    f"WRONG {what} charged={charged} "
+                    f"confidence={result.get('confidence')} evidence={result.get('who')}"
+                )
+                continue
+            item = ReviewItem.objects.filter(shelf_event=event).first()
+            if item is not None:
+                counts["review"] += 1
+                ranked = [
+                    (key.get(c.get("shopper")), c.get("confidence"), c.get("evidence"))
+                    for c in (item.candidates or [])[:3]
+                ]
+                lines.append(f"REVIEW {what} reason={item.reason} candidates={ranked}")
+            elif by and "put_back_of" not in result:
+                # (A put-back that cancels a pick in review is decided: nobody is charged.)
+                lines.append(f"NOTHING {what} status={event.status}")
+        return outcome.metrics.line() if outcome.metrics else "", counts, lines
+    finally:
+        connections.close_all()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scenarios", nargs="+", type=Path)
+    opts = parser.parse_args()
+    for name in ("celery", "kombu", "store"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for n, path in enumerate(opts.scenarios, 1):
+        print(f"[{n}/{len(opts.scenarios)}] {path.name}", file=sys.stderr, flush=True)
+        metrics, counts, lines = outcomes(path)
+        print(f"## {path.name}: {metrics}")
+        for line in lines:
+            print(line)
+        print(
+            f"charged right {counts['right']}, wrong {counts['wrong']}, "
+            f"in review {counts['review']}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
