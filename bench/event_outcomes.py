@@ -59,7 +59,7 @@ def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
         start = scenario_start(sc) or REPLAY_EPOCH
         # Each shopper's scenario id (their username, see store/replay/build.py).
         key = dict(Shopper.objects.values_list("pk", "user__username"))
-        counts = {"right": 0, "wrong": 0, "review": 0}
+        counts = {"right": 0, "wrong": 0, "review": 0, "camera_only": 0}
         lines: list[str] = []
         events = ShelfEvent.objects.select_related("device").order_by("occurred_at", "pk")
         for event in events:
@@ -74,6 +74,11 @@ def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
                 ),
                 {},
             )
+            if not truth and event.sensor != "load_cell":
+                # A camera-only slot's count (the scenario's `sees.products`): no weight line,
+                # so no truth to compare with; its receipts still count in the metrics line.
+                counts["camera_only"] += 1
+                continue
             by = truth.get("by")
             what = (
                 f"t={t:.2f} {event.device.device_id}/{event.slot_code} "
@@ -122,7 +127,7 @@ def main() -> None:
             print(line)
         print(
             f"charged right {counts['right']}, wrong {counts['wrong']}, "
-            f"in review {counts['review']}",
+            f"in review {counts['review']}; camera-only counts {counts['camera_only']}",
             flush=True,
         )
 
