@@ -39,6 +39,7 @@ from django.db.models import Q
 from store.models import Device, Sighting, Visit
 from store.services.pace import DEFAULT_FRAME_S, TRACK_GAP_FRAMES, Pace, in_window, pace_of
 from store.services.reach import PLAINLY, at_slot, in_front, plainly
+from store.services.tracks import CLEAR_MATCH_MARGIN, Track, face_tracks
 from vision.faces import MATCH_CONFIDENCE
 
 ONLY_SHOPPER = 0.9
@@ -50,11 +51,6 @@ UNKNOWN_FACE_FRAMES = 3
 # behind an arm): a face that fits the event only weakly (seen long before, or in front of
 # another slot) must not take the pick for being the only face around.
 UNSEEN = 0.05
-# A name this far over MATCH_CONFIDENCE is a clear match; nearer the bar, an early decision
-# (before the camera's window closed) waits for more frames. A clear match at a shelf also
-# opens a visit for a shopper whom no gate saw come in (store/services/sightings.py).
-CLEAR_MATCH_MARGIN = 0.3
-CLEAR_MATCH = MATCH_CONFIDENCE + CLEAR_MATCH_MARGIN
 # A face on the border of two bands loses to one plainly in front of the slot at the same
 # moment: its fit to the slot counts to this power (people do not stand in one another's
 # place), as far as that other face is plainly there (one jittery reading may not be).
@@ -103,78 +99,6 @@ def visits_at(*, when: datetime) -> list[Visit]:
     )
 
 
-@dataclass
-class _Track:
-    """One face followed across consecutive frames (same place in the view, no long gap): the
-    same person turning their head, half hidden a moment, or once confused with someone else.
-    Its identity is the shopper its accepted faces name most; `strength` is that shopper's
-    share of the votes (1 when every named frame agrees)."""
-
-    points: list[tuple[datetime, float | None]] = field(default_factory=list)
-    # When each accepted name was seen, and whose it was.
-    names: list[tuple[datetime, int]] = field(default_factory=list)
-    votes: dict[int, float] = field(default_factory=dict)
-    confidences: dict[int, float] = field(default_factory=dict)
-
-    @property
-    def best(self) -> float:
-        """The clearest match of the track's identity."""
-        return self.confidences.get(self.shopper, 0.0) if self.votes else 0.0
-
-    @property
-    def shopper(self) -> int | None:
-        return max(self.votes, key=lambda k: (self.votes[k], -k)) if self.votes else None
-
-    @property
-    def strength(self) -> float:
-        return self.votes[self.shopper] / sum(self.votes.values()) if self.votes else 1.0
-
-
-def _tracks(
-    sightings: list[Sighting], *, when: datetime, window_s: float, pace: Pace
-) -> list[_Track]:
-    """Faces followed across frames. A named face's vote counts by its confidence and by how
-    close to the event it was seen: the one who stood there at that moment decides the
-    track's identity, not someone who stood at the same place seconds before."""
-    tracks: list[_Track] = []
-    for s in sorted(sightings, key=lambda s: (s.seen_at, s.pk or 0)):
-        named = s.shopper_id if s.shopper_id and s.confidence >= MATCH_CONFIDENCE else None
-        best = None
-        for t in tracks:
-            last_at, last_x = t.points[-1]
-            gap = (s.seen_at - last_at).total_seconds()
-            if not 0 < gap <= pace.track_gap_s:
-                continue  # one face per person per frame
-            if named is None and t.shopper is not None and gap > pace.unnamed_gap_s:
-                continue  # followed by its place alone: after a longer gap, anybody's
-            if named is not None and t.shopper not in (None, named):
-                if min(s.confidence, t.best) >= CLEAR_MATCH:
-                    continue  # two clear faces of two people: the next one stepped in
-            if s.x is None or last_x is None:
-                # No position to follow: only a face naming the same shopper continues it.
-                if named is None or t.shopper != named:
-                    continue
-                dx = 0.0
-            else:
-                dx = abs(s.x - last_x)
-                if dx > pace.track_dx:
-                    continue
-            if best is None or dx < best[0]:
-                best = (dx, t)
-        track = best[1] if best else _Track()
-        if best is None:
-            tracks.append(track)
-        track.points.append((s.seen_at, s.x))
-        if named is not None:
-            near = pace.closeness((s.seen_at - when).total_seconds(), window_s * 2.0)
-            # A name barely over the bar is weak evidence against a clear one.
-            vote = max(s.confidence - MATCH_CONFIDENCE, 0.02) ** 2 * near
-            track.votes[named] = track.votes.get(named, 0.0) + vote
-            track.names.append((s.seen_at, named))
-            track.confidences[named] = max(track.confidences.get(named, 0.0), s.confidence)
-    return tracks
-
-
 def rank(
     *,
     device: Device,
@@ -212,9 +136,9 @@ def rank(
     unknown = 0.0
     bystander = 0.0  # the strongest track of a shopper outside the pool
     pace = pace or pace_of(sightings, (), window_s=window_s)
-    tracks = _tracks(in_window(sightings, when=when), when=when, window_s=window_s, pace=pace)
+    tracks = face_tracks(in_window(sightings, when=when), when=when, window_s=window_s, pace=pace)
     # Followed only if a border face needs them (most decisions do not).
-    wide = functools.cache(lambda: _tracks(sightings, when=when, window_s=window_s, pace=pace))
+    wide = functools.cache(lambda: face_tracks(sightings, when=when, window_s=window_s, pace=pace))
     timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
     for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach, pace=pace):
         timing[i] = (1.0, 0.0)
@@ -351,14 +275,14 @@ def _clearness(best: float) -> float:
     return max(0.0, min(1.0, (best - MATCH_CONFIDENCE) / CLEAR_MATCH_MARGIN))
 
 
-def _seen_for(track: _Track) -> float:
+def _seen_for(track: Track) -> float:
     """1 for a named face; for an unknown one, how long it was seen, up to a few frames."""
     if track.shopper is not None:
         return 1.0
     return min(1.0, len(track.points) / UNKNOWN_FACE_FRAMES)
 
 
-def _timing(track: _Track, *, when: datetime, window_s: float, pace: Pace) -> tuple[float, float]:
+def _timing(track: Track, *, when: datetime, window_s: float, pace: Pace) -> tuple[float, float]:
     """(how well the track's timing fits the event, 0..1; seconds from the event to its
     nearest face that named its shopper). A face nobody could name continues the track by its
     place (the same person, most likely), but only a named one shows who was there at the
@@ -372,7 +296,7 @@ def _timing(track: _Track, *, when: datetime, window_s: float, pace: Pace) -> tu
 
 
 def _there_all_along(
-    tracks: list[_Track],
+    tracks: list[Track],
     *,
     when: datetime,
     window_s: float,
@@ -416,8 +340,8 @@ def _there_all_along(
 
 
 def _busy_next_door(
-    track: _Track,
-    around: Callable[[], list[_Track]],
+    track: Track,
+    around: Callable[[], list[Track]],
     x: float | None,
     *,
     edge: float,
@@ -456,7 +380,7 @@ def _busy_next_door(
     return False
 
 
-def _position(track: _Track, *, when: datetime, window_s: float) -> tuple[float | None, int]:
+def _position(track: Track, *, when: datetime, window_s: float) -> tuple[float | None, int]:
     """Where the track's face was around the event: the median of its positions within the
     window (one jittery frame does not move it), and how many positions that is."""
     xs = sorted(

@@ -19,9 +19,10 @@ from django.db.models import FilteredRelation, Q, QuerySet
 from store import tasks
 from store.models import Frame, Shopper, Sighting, Visit
 from store.services import faces
-from store.services.attribution import CLEAR_MATCH, ENTRY_SLACK_S
+from store.services.attribution import ENTRY_SLACK_S
 from store.services.entry import entry_seen_inside
 from store.services.sees import sees_name
+from store.services.tracks import CLEAR_MATCH
 from vision.faces import MATCH_CONFIDENCE
 
 
