@@ -10,6 +10,8 @@ the seeds. These figures describe our own simulator only, not real stores.
     .venv/bin/python bench/simulated_stores.py --seeds 1-3 --sets none,singles
     .venv/bin/python bench/simulated_stores.py --seeds 1-5 --sets all --frame-s 1.0
     .venv/bin/python bench/simulated_stores.py --seeds 1-5 --sets all --face-jitter 0.03
+    .venv/bin/python bench/simulated_stores.py --seeds 1-5 --sets all --camera-slots 0.25 \
+        --no-consent 0.1
 """
 
 from __future__ import annotations
@@ -54,12 +56,15 @@ def run(
     folder: Path,
     frame_s: float = 0.5,
     face_jitter: float = 0.01,
+    camera_slots: float = 0.0,
+    no_consent: float = 0.0,
 ) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     scenario = folder / f"{perturb}-{seed}.jsonl"
     args = [sys.executable, "manage.py", "simulate", str(scenario), "--shoppers", str(shoppers)]
     args += ["--seed", str(seed), "--picks", str(picks), "--truth"]
     args += ["--frame-s", str(frame_s), "--face-jitter", str(face_jitter)]
+    args += ["--camera-slots", str(camera_slots), "--no-consent", str(no_consent)]
     if perturb != "none":
         args += ["--perturb", perturb]
     subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True)
@@ -122,6 +127,12 @@ def main() -> None:
     parser.add_argument(
         "--face-jitter", type=float, default=0.01, help="sd of a face's measured position"
     )
+    parser.add_argument(
+        "--camera-slots", type=float, default=0.0, help="share of slots watched by camera only"
+    )
+    parser.add_argument(
+        "--no-consent", type=float, default=0.0, help="share of shoppers without face consent"
+    )
     opts = parser.parse_args()
     print(
         "| perturbations | seeds | cAcc | items_p (min) | items_r (min) | review / events "
@@ -131,7 +142,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in sets(opts.sets):
             rows = [
-                run(name, s, opts.shoppers, opts.picks, Path(tmp), opts.frame_s, opts.face_jitter)
+                run(
+                    name,
+                    s,
+                    opts.shoppers,
+                    opts.picks,
+                    Path(tmp),
+                    opts.frame_s,
+                    opts.face_jitter,
+                    opts.camera_slots,
+                    opts.no_consent,
+                )
                 for s in seeds(opts.seeds)
             ]
             for s, row in zip(seeds(opts.seeds), rows):
