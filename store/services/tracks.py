@@ -17,6 +17,11 @@ CLEAR_MATCH_MARGIN = 0.3
 CLEAR_MATCH = MATCH_CONFIDENCE + CLEAR_MATCH_MARGIN
 # The least a face's vote on a track's identity counts (a name at MATCH_CONFIDENCE).
 MIN_VOTE = 0.02**2
+# What a face that matched nobody counts against a track's names: as much as a name this far
+# over MATCH_CONFIDENCE counts for one. A few such faces outweigh a name the recognizer gave
+# once near the bar (a stranger, or a shopper without face consent, taken for someone); they
+# never outweigh a clear match.
+NOBODY_MARGIN = 0.1
 
 
 @dataclass
@@ -25,8 +30,8 @@ class Track:
     same person turning their head, half hidden a moment, or once confused with someone else.
     Its identity is the shopper its accepted faces name most, unless its faces that matched
     nobody outweigh that name (someone nobody enrolled, or without face consent, taken once
-    for a shopper at the bar); `strength` is the identity's share of the votes (1 when every
-    frame agrees)."""
+    for a shopper near the bar); `strength` is that shopper's share of the names (1 when every
+    named frame agrees)."""
 
     points: list[tuple[datetime, float | None]] = field(default_factory=list)
     # When each accepted name was seen, and whose it was.
@@ -55,7 +60,7 @@ class Track:
     def strength(self) -> float:
         if self.shopper is None:
             return 1.0
-        return self.votes[self.shopper] / (sum(self.votes.values()) + self.nobody)
+        return self.votes[self.shopper] / sum(self.votes.values())
 
 
 def face_tracks(
@@ -95,9 +100,8 @@ def face_tracks(
         track.points.append((s.seen_at, s.x))
         near = pace.closeness((s.seen_at - when).total_seconds(), window_s * 2.0)
         if s.shopper_id is None:
-            # A face that matched nobody counts against the track's names as much as a name
-            # just at the bar counts for one: against a clear name it hardly weighs.
-            track.nobody += MIN_VOTE * near
+            # A face that matched nobody counts against the track's names (NOBODY_MARGIN).
+            track.nobody += NOBODY_MARGIN**2 * near
         if named is not None:
             # A name barely over the bar is weak evidence against a clear one.
             vote = max((s.confidence - MATCH_CONFIDENCE) ** 2, MIN_VOTE) * near
