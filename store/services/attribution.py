@@ -5,7 +5,7 @@ Evidence, strongest first:
    both sides of it (the frame is often processed after the weight change), followed across
    frames as tracks (store/services/tracks.py). A face names a shopper when its confidence
    reaches MATCH_CONFIDENCE, the same bar that opens a visit at the gate (doubtful faces count
-   as unknown; faces that matched nobody count against a name at the bar on their track).
+   as unknown; faces that matched nobody count against a name near the bar on their track).
    Each shopper scores their best track, weighted by how close in time it came and, for a slot
    with a calibrated reach band, by whether the face was inside that band; their confidence is
    their share of all scores (unknown faces take a share too), so two plausible shoppers
