@@ -18,7 +18,6 @@ Each scenario is replayed in a fresh temporary database of its own (as `manage.p
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shutil
@@ -47,11 +46,11 @@ from store.replay.scenario import load  # noqa: E402
 def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
     """(the metrics line, counts, one line per event worth reading) for one scenario."""
     sc = load(str(path))
-    weights = [
-        line
-        for line in (json.loads(raw) for raw in path.read_text().splitlines() if raw.strip())
-        if line.get("type") == "weight"
-    ]
+    # The truth: each slot's weight lines (with "by"), as the scenario holds them.
+    weights: dict[tuple[str, str], list[dict]] = {}
+    for _t, _n, line in sc.timeline:
+        if line.get("type") == "weight":
+            weights.setdefault((line["device"], line["slot"]), []).append(line)
     folder = Path(tempfile.mkdtemp(prefix="minigo-outcomes-"))
     try:
         use_temporary_database(folder)
@@ -59,6 +58,7 @@ def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
         start = scenario_start(sc) or REPLAY_EPOCH
         # Each shopper's scenario id (their username, see store/replay/build.py).
         key = dict(Shopper.objects.values_list("pk", "user__username"))
+        visit_key = {pk: key[shopper] for pk, shopper in Visit.objects.values_list("pk", "shopper")}
         counts = {"right": 0, "wrong": 0, "review": 0, "camera_only": 0}
         lines: list[str] = []
         events = ShelfEvent.objects.select_related("device").order_by("occurred_at", "pk")
@@ -67,10 +67,8 @@ def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
             truth = next(
                 (
                     w
-                    for w in weights
-                    if w["device"] == event.device.device_id
-                    and w["slot"] == event.slot_code
-                    and abs(w["t"] - t) < 0.05
+                    for w in weights.get((event.device.device_id, event.slot_code), [])
+                    if abs(w["t"] - t) < 0.05
                 ),
                 {},
             )
@@ -86,7 +84,7 @@ def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
             )
             result = event.result or {}
             if "entry" in result:
-                charged = key[Visit.objects.get(pk=result["visit"]).shopper_id]
+                charged = visit_key[result["visit"]]
                 if charged == by:
                     counts["right"] += 1
                     continue
