@@ -3,11 +3,12 @@ half hidden a moment, or once confused with someone else, and whom each track na
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from store.models import Sighting
-from store.services.pace import Pace
+from store.services.pace import TRACK_DX, Pace
 from vision.faces import MATCH_CONFIDENCE
 
 # A name this far over MATCH_CONFIDENCE is a clear match; nearer the bar, an early decision
@@ -70,10 +71,19 @@ def face_tracks(
     close to the event it was seen: the one who stood there at that moment decides the
     track's identity, not someone who stood at the same place seconds before."""
     tracks: list[Track] = []
-    for s in sorted(sightings, key=lambda s: (s.seen_at, s.pk or 0)):
+    ordered = sorted(sightings, key=lambda s: (s.seen_at, s.pk or 0))
+    misnamed = _misnamed(ordered, pace=pace)
+    for s in ordered:
         named = s.shopper_id if s.shopper_id and s.confidence >= MATCH_CONFIDENCE else None
+        # The shopper whose name flickered on this face: it continues their track, and says
+        # they were there then, but its name is no vote for anyone.
+        person = misnamed.get(id(s))
+        if person is not None:
+            named = None
         best = None
         for t in tracks:
+            if person is not None and t.named != person:
+                continue
             last_at, last_x = t.points[-1]
             gap = (s.seen_at - last_at).total_seconds()
             if not 0 < gap <= pace.track_gap_s:
@@ -99,6 +109,8 @@ def face_tracks(
             tracks.append(track)
         track.points.append((s.seen_at, s.x))
         near = pace.closeness((s.seen_at - when).total_seconds(), window_s * 2.0)
+        if person is not None:
+            track.names.append((s.seen_at, person))
         if s.shopper_id is None:
             # A face that matched nobody counts against the track's names (NOBODY_MARGIN).
             track.nobody += NOBODY_MARGIN**2 * near
@@ -109,3 +121,64 @@ def face_tracks(
             track.names.append((s.seen_at, named))
             track.confidences[named] = max(track.confidences.get(named, 0.0), s.confidence)
     return tracks
+
+
+def _misnamed(ordered: list[Sighting], *, pace: Pace) -> dict[int, int]:
+    """Faces the recognizer named wrongly for one frame: a face naming someone at the place
+    where, in the frames just before and just after it, another shopper's face stood, named
+    at least as surely, while no other face is at that place in its own frame and the name it
+    gives is seen in neither of those frames. Nobody steps into someone's place for one frame
+    and out again with that person still there; the same person whose name flickered is far
+    likelier (recognizers do that between frames). Only on a camera measured to keep a still
+    face within TRACK_DX between frames: on a rougher one "the same place" reaches the person
+    beside them. Returns {id() of each such face (a sighting may not be saved yet): the shopper
+    it is}."""
+    if not pace.x_sd_known or pace.track_dx > TRACK_DX:
+        return {}
+    placed = [s for s in ordered if s.x is not None]
+    named_at: dict[datetime, set[int]] = {}
+    frame_of: dict[datetime, list[Sighting]] = {}
+    for s in ordered:
+        if s.shopper_id is not None and s.confidence >= MATCH_CONFIDENCE:
+            named_at.setdefault(s.seen_at, set()).add(s.shopper_id)
+    for s in placed:
+        frame_of.setdefault(s.seen_at, []).append(s)
+    misnamed: dict[int, int] = {}
+    for i, s in enumerate(placed):
+        if s.shopper_id is None or s.confidence < MATCH_CONFIDENCE:
+            continue
+        before = _next_at_place(s, reversed(placed[:i]), pace=pace)
+        after = _next_at_place(s, placed[i + 1 :], pace=pace)
+        if before is None or after is None:
+            continue
+        who = before.shopper_id
+        if (
+            who is None
+            or who == s.shopper_id
+            or after.shopper_id != who
+            or min(before.confidence, after.confidence) < s.confidence
+            or who in named_at.get(s.seen_at, set())
+            or s.shopper_id in named_at.get(before.seen_at, set())
+            or s.shopper_id in named_at.get(after.seen_at, set())
+        ):
+            continue
+        # Any other face at that place in its frame (however named, or unnamed) may be the
+        # person who stood there: then this one is somebody else beside them.
+        if not any(
+            o is not s and min(abs(o.x - before.x), abs(o.x - after.x)) <= pace.track_dx
+            for o in frame_of[s.seen_at]
+        ):
+            misnamed[id(s)] = who
+    return misnamed
+
+
+def _next_at_place(s: Sighting, others: Iterable[Sighting], *, pace: Pace) -> Sighting | None:
+    """The nearest face in time among `others` (ordered away from `s`) at `s`'s place, from
+    another frame within a track's gap; None if there is none."""
+    for o in others:
+        gap = abs((o.seen_at - s.seen_at).total_seconds())
+        if gap > pace.track_gap_s:
+            return None
+        if gap > 0 and abs(o.x - s.x) <= pace.track_dx:
+            return o
+    return None

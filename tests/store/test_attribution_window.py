@@ -332,3 +332,35 @@ def test_faces_that_matched_nobody_outweigh_a_name_near_the_bar_on_their_track(
         return
     assert event.status == "review"
     assert not CartEntry.objects.filter(shelf_event=event).exists()
+
+
+@pytest.mark.parametrize("case", ["once", "twice", "clearer", "uncalibrated"])
+def test_a_name_that_flickers_for_one_frame_in_a_shoppers_place_is_that_shopper(
+    store, two_inside, case
+):
+    kit, ana = two_inside
+    now = timezone.now()
+    if case != "uncalibrated":
+        slot_calibrate(slot=store.a1, reach=[0.3, 0.7])
+    kit_confidence = 0.6 if case == "clearer" else 1.0
+    ana_at = {"twice": (0.1, 0.6)}.get(case, (0.1,))
+    # Kit stands at the slot the whole time. In the frame nearest the pick (and, for "twice",
+    # the next one too) the recognizer names Ana at Kit's place, and Kit's face is missing.
+    for dt in (-1.4, -0.9, -0.4, 0.6, 1.1, 1.6):
+        if dt not in ana_at:
+            _seen(store, kit, now + _s(dt), x=0.5, confidence=kit_confidence)
+    for dt in ana_at:
+        _seen(store, ana, now + _s(dt), x=0.51)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    if case in ("once", "uncalibrated"):
+        # Nobody steps into someone's place for one frame and out again: Kit, misnamed once.
+        assert event.status == "applied"
+        assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
+    elif case == "twice":
+        # Ana there for two frames may have stepped in: a person decides, both ranked.
+        assert event.status == "review"
+        item = ReviewItem.objects.get(shelf_event=event)
+        assert {c["shopper"] for c in item.candidates[:2]} == {kit.shopper_id, ana.shopper_id}
+    else:
+        # Named more surely than Kit ever was, Ana's one frame is not taken for Kit.
+        assert not CartEntry.objects.filter(shelf_event=event, visit=kit).exists()
