@@ -245,6 +245,7 @@ def rank(
     if only:
         # Nobody else was in the store (or, for a return, nobody else holds the product).
         c = candidates[0]
+        camera = (c.confidence, c.evidence)
         if c.confidence < ONLY_SHOPPER:
             # An unknown face seen standing there (not one glimpsed in a frame or two) may be
             # someone nobody could name doing it.
@@ -264,6 +265,9 @@ def rank(
                 # The camera shows someone else putting it back and not the only holder:
                 # the holder's item may have been someone else's all along. A person decides.
                 c.confidence = LAST_SEEN
+            if camera[0] > c.confidence:
+                # Being the only one adds to what the camera shows, never takes from it.
+                c.confidence, c.evidence = camera
     if not score and not only:
         _rank_by_last_seen(candidates, device=device, when=when)
     candidates.sort(key=lambda c: (-c.confidence, c.visit.pk))

@@ -364,3 +364,30 @@ def test_a_name_that_flickers_for_one_frame_in_a_shoppers_place_is_that_shopper(
     else:
         # Named more surely than Kit ever was, Ana's one frame is not taken for Kit.
         assert not CartEntry.objects.filter(shelf_event=event, visit=kit).exists()
+
+
+def test_the_only_holder_seen_putting_it_down_keeps_what_the_camera_shows(store, two_inside):
+    from store.models import Product, Slot
+
+    kit, ana = two_inside
+    water = Product.objects.create(
+        sku="WATER", name="Water", price="0.90", unit_weight_g=362, weight_tolerance_g=15
+    )
+    flour = Product.objects.create(
+        sku="FLOUR", name="Flour", price="1.10", unit_weight_g=1020, weight_tolerance_g=25
+    )
+    Slot.objects.create(shelf=store.shelf, code="A3", product=flour, stock=10, capacity=20)
+    cart_take(visit=kit, product=store.cola, quantity=1, slot=store.a1)
+    cart_take(visit=kit, product=water, quantity=1)
+    cart_take(visit=ana, product=water, quantity=1)
+    now = timezone.now()
+    _seen(store, kit, now - _s(0.4))
+    # 351 g put down on the flour: Kit's cola (350 g) fits best; a water (362 g) fits the
+    # flour's scale too, and Ana holds one as well. Only Kit holds a cola: that must not make
+    # the camera's view of Kit count for less than it does for the water.
+    event = _process(_event(store, "e1", 10200, 10551, slot="A3", at=now))
+    if event.status == "pending":
+        event = _process(event, final=True)
+    entry = CartEntry.objects.get(shelf_event=event)
+    assert (entry.visit_id, entry.product_id, entry.quantity) == (kit.pk, store.cola.pk, -1)
+    assert cart_quantity(visit=kit, product=water) == 1
