@@ -221,13 +221,11 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
     visits = attribution.visits_at(when=event.occurred_at)
     held = holdings(visits=visits, when=event.occurred_at)
     options = _options(slot=slot, event=event, count=count, held=held)
-    if not options and count.delta == 0:
-        if abs(event.before - event.after) <= slot.product.unit_weight_g / 4:
-            # Jitter: far less than one of this slot's items, and no light product that
-            # someone holds (or that lies here) weighs that. Nothing moved.
-            mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
-            return event
     if not options:
+        # More than the scale's tolerance moved and nothing on record explains it: an item
+        # whose taker nobody could name put down elsewhere, something of a shopper's own,
+        # a knock. Never taken for jitter (within tolerance it was ignored above): a person
+        # looks.
         reason = "return_unexplained" if event.after > event.before else "weight_unexplained"
         if not count.explained:
             reason = "weight_unexplained"

@@ -101,6 +101,28 @@ def test_an_unexplained_weight_goes_to_review(store, visit):
     assert not CartEntry.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "before,after,status,reason",
+    [
+        (4200, 4210, "ignored", None),  # within the cola's 15 g: the scale's noise
+        (4200, 4260, "review", "weight_unexplained"),  # 60 g more: something was put down
+        (4200, 4140, "review", "weight_unexplained"),  # 60 g less: something was taken
+    ],
+)
+def test_more_than_the_tolerance_that_nothing_explains_goes_to_a_person(
+    store, visit, before, after, status, reason
+):
+    # Nobody holds a product that weighs 60 g, and the cola weighs 350 g: an item whose taker
+    # nobody could name put down here, or something of a shopper's own. Not jitter.
+    event, _ = _event(store, "e1", before, after)
+    shelf_event_process(event_id=event.pk, final=True)
+    event.refresh_from_db()
+    assert event.status == status
+    items = ReviewItem.objects.filter(shelf_event=event)
+    assert [i.reason for i in items] == ([reason] if reason else [])
+    assert not CartEntry.objects.exists()
+
+
 def test_an_unknown_slot_is_refused(store):
     from store.errors import DomainError
 
