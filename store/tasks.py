@@ -196,13 +196,9 @@ def schedule_final_decision(*, event: ShelfEvent) -> None:
     mode has no delay: the next sighting at this shelf or the periodic settle decides it."""
     if app.conf.task_always_eager:
         return
-    delay = (
-        event.occurred_at
-        + timedelta(
-            seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"] + settings.MINIGO["ATTRIBUTION_GRACE_S"]
-        )
-        - timezone.now()
-    ).total_seconds()
+    from store.services.shelf_events import window_deadline
+
+    delay = (window_deadline(event) - timezone.now()).total_seconds()
     # Past its window it waits for its window's queued frames, and each of them wakes it when
     # processed (wakes.py): this look-again is only the net for a frame whose task was lost,
     # so it is not frequent (polling every waiting event every few seconds grew a backlog).

@@ -118,7 +118,9 @@ def _window_closed(event: ShelfEvent) -> bool:
     device sends what it produced in order, so once its shelf has reported anything (a frame or
     another reading) captured past the event's window, every frame of that window is in (and
     `_frames_pending` waits for those not yet processed). Only a shelf that falls silent is
-    decided by the clock: its window plus a grace period has passed."""
+    decided by the clock: its window plus a grace period has passed since the event happened
+    and since it reached the server (an agent delivering a backlog sends the window's frames
+    right after it)."""
     window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
     grace = timedelta(seconds=settings.MINIGO["ATTRIBUTION_GRACE_S"])
     past = event.occurred_at + window
@@ -126,7 +128,17 @@ def _window_closed(event: ShelfEvent) -> bool:
         return True
     if ShelfEvent.objects.filter(device=event.device, occurred_at__gte=past + grace).exists():
         return True
-    return timezone.now() >= past + grace
+    return timezone.now() >= window_deadline(event)
+
+
+def window_deadline(event: ShelfEvent) -> datetime:
+    """When a silent shelf's camera window counts as closed by the clock: its window and grace
+    after the event happened, and after it arrived (a late event's camera had no chance to send
+    the frames that followed it before the event itself came in)."""
+    lag = timedelta(
+        seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"] + settings.MINIGO["ATTRIBUTION_GRACE_S"]
+    )
+    return max(event.occurred_at, event.received_at or event.occurred_at) + lag
 
 
 # The longest a decided-in-doubt event waits for its camera's queued frames.
@@ -467,14 +479,17 @@ def _apply(event, *, slot, option: Option, ranked: list, detail: dict) -> ShelfE
 
 
 def shelf_events_settle(*, now=None) -> int:
-    """Decide every shelf event still pending after its window and grace period (the
-    periodic task; the replay calls it with the scenario clock). Returns how many."""
+    """Decide every shelf event still pending after its window and grace period, counted from
+    when it happened and from when it arrived (the periodic task; the replay calls it with the
+    scenario clock). Returns how many."""
     now = now or timezone.now()
     cutoff = now - timedelta(
         seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"] + settings.MINIGO["ATTRIBUTION_GRACE_S"]
     )
     ids = list(
-        ShelfEvent.objects.filter(status=EventStatus.PENDING, occurred_at__lte=cutoff)
+        ShelfEvent.objects.filter(
+            status=EventStatus.PENDING, occurred_at__lte=cutoff, received_at__lte=cutoff
+        )
         .order_by("occurred_at")
         .values_list("pk", flat=True)
     )
@@ -484,9 +499,12 @@ def shelf_events_settle(*, now=None) -> int:
 
 
 def shelf_events_overdue(*, before: datetime, limit: int = 500) -> list[int]:
-    """Shelf events still pending that happened before `before`, oldest first."""
+    """Shelf events still pending that happened, and reached the server, before `before`,
+    oldest first."""
     return list(
-        ShelfEvent.objects.filter(status=EventStatus.PENDING, occurred_at__lte=before)
+        ShelfEvent.objects.filter(
+            status=EventStatus.PENDING, occurred_at__lte=before, received_at__lte=before
+        )
         .order_by("occurred_at")
         .values_list("pk", flat=True)[:limit]
     )

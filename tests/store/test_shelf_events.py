@@ -130,3 +130,39 @@ def test_an_unknown_slot_is_refused(store):
         _event(store, "e1", 4200, 3850, slot="Z9")
     assert err.value.code == "unknown_slot"
     assert not ShelfEvent.objects.exists()
+
+
+def test_a_late_shelfs_event_waits_for_the_frames_that_follow_it(store, visit, other_shopper):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from store.models import Sighting, Visit
+    from store.services.shelf_events import shelf_events_settle
+    from store.services.visits import visit_open
+
+    visit_open(shopper=other_shopper, device=store.gate_in)
+    # The shelf was offline: its pick happened 20 s ago and reaches the server only now. Its
+    # camera's frames of the moment come next, in order; the clock must not close the window
+    # before they could arrive.
+    happened = timezone.now() - timedelta(seconds=20)
+    Visit.objects.update(entered_at=happened - timedelta(seconds=60))
+    event, _ = _event(store, "e1", 4200, 3850, ts=happened.timestamp())
+    shelf_event_process(event_id=event.pk)
+    assert shelf_events_settle(now=timezone.now()) == 0
+    event.refresh_from_db()
+    assert event.status == "pending"
+    Sighting.objects.create(
+        device=store.shelf_device,
+        shopper=visit.shopper,
+        visit=visit,
+        seen_at=happened + timedelta(seconds=0.6),
+        confidence=1.0,
+    )
+    shelf_event_process(event_id=event.pk)
+    event.refresh_from_db()
+    if event.status == "pending":  # no later frame closed the window: the deadline does
+        assert shelf_events_settle(now=timezone.now() + timedelta(seconds=10)) == 1
+        event.refresh_from_db()
+    assert event.status == "applied"
+    assert CartEntry.objects.get(shelf_event=event).visit_id == visit.pk

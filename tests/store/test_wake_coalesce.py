@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from store.models import Frame
+from store.models import Frame, ShelfEvent
 from store.services import wakes
 from store.services.events import event_store
 from store.services.frames import frame_process
@@ -197,6 +197,8 @@ def test_with_workers_the_periodic_settle_queues_a_run_for_an_overdue_event_once
     long_ago = timezone.now() - timedelta(minutes=5)
     lost = _event(store, "e1", long_ago)  # its tasks were lost: pending, nothing queued
     queued = _event(store, "e2", long_ago)
+    # Both reached the server when they happened, five minutes ago.
+    ShelfEvent.objects.filter(pk__in=[lost.pk, queued.pk]).update(received_at=long_ago)
     cache.delete(tasks.FINAL_MARK.format(lost.pk))
     cache.set(tasks.FINAL_MARK.format(queued.pk), 1, 60)  # its final run is queued
     before = app.conf.task_always_eager
