@@ -190,6 +190,15 @@ def rank(
             ),
             default=0.0,
         )
+        # ... and as far as what is not this slot's in the border face is another slot's: on
+        # the border of two bands, all of it; beside a band with no slot next to it (the
+        # shelf's end, a gap between bands) it is someone at this slot too, side by side, and
+        # the two share.
+        if xs[i] is not None and reach is not None:
+            elsewhere = sum(in_front(xs[i], band, edge=edges[i]) for band in others)
+            nowhere = max(0.0, 1.0 - in_front(xs[i], reach, edge=edges[i]) - elsewhere)
+            if elsewhere + nowhere > 0.0:
+                rival *= elsewhere / (elsewhere + nowhere)
         weight = when_w * space * ((1.0 - rival) + rival * space**RIVAL_POWER) * track.strength
         shopper = track.shopper
         if shopper is None:

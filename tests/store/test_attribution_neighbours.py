@@ -173,3 +173,27 @@ def test_one_jittery_reading_in_front_of_the_slot_does_not_push_a_border_face_as
     assert event.status == "review"
     item = ReviewItem.objects.get(shelf_event=event)
     assert {c["shopper"] for c in item.candidates[:2]} == {kit.shopper_id, ana.shopper_id}
+
+
+@pytest.mark.parametrize("next_band", [(0.5, 0.8), (0.6, 0.8), None])
+def test_a_face_near_a_bands_edge_with_no_slot_beyond_it_shares_the_pick(
+    store, two_inside, next_band
+):
+    kit, ana = two_inside
+    now = timezone.now()
+    slot_calibrate(slot=store.a1, reach=[0.3, 0.5])
+    if next_band:
+        slot_calibrate(slot=store.a2, reach=list(next_band))
+    # Kit plainly in front of A1, Ana just inside its right edge the whole time. With A2's
+    # band starting there, Ana stands at A2, beside Kit; with a gap before A2 (or no A2 band),
+    # nothing but A1 is there for her: two people side by side at one slot.
+    for dt in (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5):
+        _seen(store, kit, now + _s(dt), x=0.4)
+        _seen(store, ana, now + _s(dt), x=0.49)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    if next_band == (0.5, 0.8):
+        assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
+        return
+    assert event.status == "review"
+    item = ReviewItem.objects.get(shelf_event=event)
+    assert {c["shopper"] for c in item.candidates[:2]} == {kit.shopper_id, ana.shopper_id}
