@@ -12,11 +12,12 @@ Evidence, strongest first:
    split it and go to review, while one seen at the moment of the pick and another seconds
    later (or, on a calibrated slot, in front of another slot) do not. A shopper seen in front
    of the slot shortly before and after the event, nobody else plainly there in between, was
-   there all along; a face on a band's border loses to one plainly in front, and is charged
-   only once the whole window is in. A face on the border of two bands stands at this slot
-   when someone else plainly stands at the other; it names nobody for sure when its person
-   was seen while the other slot's weight changed too (they did that, maybe this as well,
-   and someone unseen may have done this).
+   there all along; a face on a band's border loses to one plainly in front (as far as it may
+   stand at a neighbouring slot: beside a band with no band next to it, the two share), and
+   is charged only once the whole window is in. A face on the border of two bands stands at
+   this slot when someone else plainly stands at the other; it names nobody for sure when its
+   person was seen while the other slot's weight changed too (they did that, maybe this as
+   well, and someone unseen may have done this).
 2. the only shopper in the store (for a return: the only one holding that product; another
    light product put down on a slot of heavier items, or anything put down on a slot whose
    pick moments ago nobody could name, also needs its holder seen there).
