@@ -40,7 +40,7 @@ from django.db.models import Q
 
 from store.models import Device, Sighting, Visit
 from store.services.pace import DEFAULT_FRAME_S, TRACK_GAP_FRAMES, Pace, in_window, pace_of
-from store.services.reach import PLAINLY, at_slot, in_front, plainly
+from store.services.reach import PICTURE_MARGIN, PLAINLY, at_slot, in_front, plainly
 from store.services.tracks import CLEAR_MATCH_MARGIN, Track, face_tracks
 from vision.faces import MATCH_CONFIDENCE
 
@@ -191,15 +191,14 @@ def rank(
             ),
             default=0.0,
         )
-        # ... and as far as what is not this slot's in the border face is another slot's: on
-        # the border of two bands, all of it; beside a band with no slot next to it (the
-        # shelf's end, a gap between bands) it is someone at this slot too, side by side, and
-        # the two share.
-        if xs[i] is not None and reach is not None:
-            elsewhere = sum(in_front(xs[i], band, edge=edges[i]) for band in others)
-            nowhere = max(0.0, 1.0 - in_front(xs[i], reach, edge=edges[i]) - elsewhere)
-            if elsewhere + nowhere > 0.0:
-                rival *= elsewhere / (elsewhere + nowhere)
+        # ... and, for a face measured inside this band, as far as someone at another slot
+        # could be measured at the band's border nearer it: where another band adjoins that
+        # border, or the gap to it is within the camera's jitter, fully; where none does (the
+        # shelf's end, a wider gap) it is someone at this slot too, side by side: they share.
+        side = _nearer_border(xs[i], reach)
+        if side is not None:
+            beside = max((in_front(side, band, edge=edges[i]) for band in others), default=0.0)
+            rival *= min(1.0, 4.0 * beside)
         weight = when_w * space * ((1.0 - rival) + rival * space**RIVAL_POWER) * track.strength
         shopper = track.shopper
         if shopper is None:
@@ -283,6 +282,17 @@ def rank(
     candidates.sort(key=lambda c: (-c.confidence, c.visit.pk))
     assert all(c.visit.pk in pool_ids for c in candidates)
     return candidates
+
+
+def _nearer_border(x: float | None, reach: tuple[float, float] | None) -> float | None:
+    """The border of the band nearer a face measured inside it; None for a face outside it
+    (or with no position), and never a border drawn to the picture's edge (which reaches
+    past it: nobody stands beyond)."""
+    if x is None or reach is None or not reach[0] <= x <= reach[1]:
+        return None
+    lo, hi = reach
+    borders = [b for b, real in ((lo, lo > PICTURE_MARGIN), (hi, hi < 1 - PICTURE_MARGIN)) if real]
+    return min(borders, key=lambda b: abs(x - b), default=None)
 
 
 def _clearness(best: float) -> float:
