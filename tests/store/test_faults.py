@@ -174,16 +174,21 @@ def _publisher(url: str) -> Celery:
 
 def _stored_event(store, event_id: str, *, age_s: float = 30.0) -> ShelfEvent:
     """A shelf event as the device endpoint stores it before acking: one cola taken. Its
-    camera window has passed (age_s), so the only shopper in the store gets it."""
-    return ShelfEvent.objects.create(
+    camera window has passed (age_s) since it happened and reached the server, so the only
+    shopper in the store gets it."""
+    at = timezone.now() - timedelta(seconds=age_s)
+    event = ShelfEvent.objects.create(
         device=store.shelf_device,
         event_id=event_id,
         slot_code="A1",
         sensor="load_cell",
         before=4200,
         after=3850,
-        occurred_at=timezone.now() - timedelta(seconds=age_s),
+        occurred_at=at,
     )
+    ShelfEvent.objects.filter(pk=event.pk).update(received_at=at)
+    event.received_at = at
+    return event
 
 
 def _assert_applied_once(store, events: list[ShelfEvent], stock_before: int) -> None:
