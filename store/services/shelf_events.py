@@ -117,10 +117,7 @@ def _window_closed(event: ShelfEvent) -> bool:
     """True once no frame can still bring evidence for this event. Decided by event time: a
     device sends what it produced in order, so once its shelf has reported anything (a frame or
     another reading) captured past the event's window, every frame of that window is in (and
-    `_frames_pending` waits for those not yet processed). Only a shelf that falls silent is
-    decided by the clock: its window plus a grace period has passed since the event happened
-    and since it reached the server (an agent delivering a backlog sends the window's frames
-    right after it)."""
+    `_frames_pending` waits for those not yet processed); a silent one, by window_deadline."""
     window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
     grace = timedelta(seconds=settings.MINIGO["ATTRIBUTION_GRACE_S"])
     past = event.occurred_at + window
@@ -132,9 +129,8 @@ def _window_closed(event: ShelfEvent) -> bool:
 
 
 def window_deadline(event: ShelfEvent) -> datetime:
-    """When a silent shelf's camera window counts as closed by the clock: its window and grace
-    after the event happened, and after it arrived (a late event's camera had no chance to send
-    the frames that followed it before the event itself came in)."""
+    """When a silent shelf's window counts as closed by the clock: window and grace after the
+    event happened and after it arrived (a backlog's frames of the moment follow the event)."""
     lag = timedelta(
         seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"] + settings.MINIGO["ATTRIBUTION_GRACE_S"]
     )
@@ -234,10 +230,8 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
     held = holdings(visits=visits, when=event.occurred_at)
     options = _options(slot=slot, event=event, count=count, held=held)
     if not options:
-        # More than the scale's tolerance moved and nothing on record explains it: an item
-        # whose taker nobody could name put down elsewhere, something of a shopper's own,
-        # a knock. Never taken for jitter (within tolerance it was ignored above): a person
-        # looks.
+        # Beyond the tolerance (within it, ignored above) and nothing on record explains it:
+        # an item whose taker nobody could name, something of a shopper's own: a person looks.
         reason = "return_unexplained" if event.after > event.before else "weight_unexplained"
         if not count.explained:
             reason = "weight_unexplained"
@@ -479,17 +473,15 @@ def _apply(event, *, slot, option: Option, ranked: list, detail: dict) -> ShelfE
 
 
 def shelf_events_settle(*, now=None) -> int:
-    """Decide every shelf event still pending after its window and grace period, counted from
-    when it happened and from when it arrived (the periodic task; the replay calls it with the
-    scenario clock). Returns how many."""
+    """Decide every shelf event still pending a window and grace after it happened and arrived
+    (the periodic task; the replay calls it with the scenario clock). Returns how many."""
     now = now or timezone.now()
     cutoff = now - timedelta(
         seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"] + settings.MINIGO["ATTRIBUTION_GRACE_S"]
     )
     ids = list(
-        ShelfEvent.objects.filter(
-            status=EventStatus.PENDING, occurred_at__lte=cutoff, received_at__lte=cutoff
-        )
+        ShelfEvent.objects.filter(status=EventStatus.PENDING, occurred_at__lte=cutoff)
+        .filter(received_at__lte=cutoff)
         .order_by("occurred_at")
         .values_list("pk", flat=True)
     )
@@ -499,12 +491,10 @@ def shelf_events_settle(*, now=None) -> int:
 
 
 def shelf_events_overdue(*, before: datetime, limit: int = 500) -> list[int]:
-    """Shelf events still pending that happened, and reached the server, before `before`,
-    oldest first."""
+    """Shelf events still pending that happened and arrived before `before`, oldest first."""
     return list(
-        ShelfEvent.objects.filter(
-            status=EventStatus.PENDING, occurred_at__lte=before, received_at__lte=before
-        )
+        ShelfEvent.objects.filter(status=EventStatus.PENDING, occurred_at__lte=before)
+        .filter(received_at__lte=before)
         .order_by("occurred_at")
         .values_list("pk", flat=True)[:limit]
     )
