@@ -147,8 +147,9 @@ def _misnamed(ordered: list[Sighting], *, pace: Pace) -> dict[int, int]:
     for i, s in enumerate(placed):
         if s.shopper_id is None or s.confidence < MATCH_CONFIDENCE:
             continue
-        before = _next_at_place(s, reversed(placed[:i]), pace=pace)
-        after = _next_at_place(s, placed[i + 1 :], pace=pace)
+        # Walked outward from s by index: no copy of the list per face.
+        before = _next_at_place(s, (placed[j] for j in range(i - 1, -1, -1)), pace=pace)
+        after = _next_at_place(s, (placed[j] for j in range(i + 1, len(placed))), pace=pace)
         if before is None or after is None:
             continue
         who = before.shopper_id
