@@ -41,7 +41,7 @@ from django.db.models import Q
 from store.models import Device, Sighting, Visit
 from store.services.pace import DEFAULT_FRAME_S, TRACK_GAP_FRAMES, Pace, in_window, pace_of
 from store.services.reach import PICTURE_MARGIN, PLAINLY, at_slot, in_front, plainly
-from store.services.tracks import CLEAR_MATCH_MARGIN, Track, face_tracks
+from store.services.tracks import CLEAR_MATCH_MARGIN, Track, face_tracks, seen_elsewhere
 from vision.faces import MATCH_CONFIDENCE
 
 ONLY_SHOPPER = 0.9
@@ -138,9 +138,15 @@ def rank(
     unknown = 0.0
     bystander = 0.0  # the strongest track of a shopper outside the pool
     pace = pace or pace_of(sightings, (), window_s=window_s)
-    tracks = face_tracks(in_window(sightings, when=when), when=when, window_s=window_s, pace=pace)
+    # A name near the bar for someone another shelf's camera saw clearly at that moment is
+    # someone else's face.
+    elsewhere = seen_elsewhere(sightings, device_id=device.pk)
+    window_faces = in_window(sightings, when=when)
+    tracks = face_tracks(window_faces, when=when, window_s=window_s, pace=pace, elsewhere=elsewhere)
     # Followed only if a border face needs them (most decisions do not).
-    wide = functools.cache(lambda: face_tracks(sightings, when=when, window_s=window_s, pace=pace))
+    wide = functools.cache(
+        lambda: face_tracks(sightings, when=when, window_s=window_s, pace=pace, elsewhere=elsewhere)
+    )
     timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
     for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach, pace=pace):
         timing[i] = (1.0, 0.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from store.models import Sighting
 from store.services.pace import TRACK_DX, Pace
@@ -23,6 +23,9 @@ MIN_VOTE = 0.02**2
 # once near the bar (a stranger, or a shopper without face consent, taken for someone); they
 # never outweigh a clear match.
 NOBODY_MARGIN = 0.1
+# Nobody is at two shelves at once: walking from one camera's view into another's takes
+# longer than this (and two cameras' clocks agree far better).
+ELSEWHERE_S = 1.0
 
 
 @dataclass
@@ -65,16 +68,29 @@ class Track:
 
 
 def face_tracks(
-    sightings: list[Sighting], *, when: datetime, window_s: float, pace: Pace
+    sightings: list[Sighting],
+    *,
+    when: datetime,
+    window_s: float,
+    pace: Pace,
+    elsewhere: frozenset[int] = frozenset(),
 ) -> list[Track]:
     """Faces followed across frames. A named face's vote counts by its confidence and by how
     close to the event it was seen: the one who stood there at that moment decides the
-    track's identity, not someone who stood at the same place seconds before."""
+    track's identity, not someone who stood at the same place seconds before. `elsewhere`:
+    id() of the faces whose name is of someone seen clearly at another shelf at that moment
+    (seen_elsewhere): a recognizable face, followed by its place as a named one is, that
+    votes for nobody."""
     tracks: list[Track] = []
     ordered = sorted(sightings, key=lambda s: (s.seen_at, s.pk or 0))
     misnamed = _misnamed(ordered, pace=pace)
     for s in ordered:
         named = s.shopper_id if s.shopper_id and s.confidence >= MATCH_CONFIDENCE else None
+        # Someone's face, taken for a person who was elsewhere at that moment: its name votes
+        # for nobody, but it is followed by its place as a recognized face is.
+        confused = id(s) in elsewhere and id(s) not in misnamed
+        if confused:
+            named = None
         # The shopper whose name flickered on this face: it continues their track, and says
         # they were there then, but its name is no vote for anyone.
         person = misnamed.get(id(s))
@@ -88,7 +104,7 @@ def face_tracks(
             gap = (s.seen_at - last_at).total_seconds()
             if not 0 < gap <= pace.track_gap_s:
                 continue  # one face per person per frame
-            if named is None and t.named is not None and gap > pace.unnamed_gap_s:
+            if named is None and not confused and t.named is not None and gap > pace.unnamed_gap_s:
                 continue  # followed by its place alone: after a longer gap, anybody's
             if named is not None and t.named not in (None, named):
                 if min(s.confidence, t.best) >= CLEAR_MATCH:
@@ -121,6 +137,42 @@ def face_tracks(
             track.names.append((s.seen_at, named))
             track.confidences[named] = max(track.confidences.get(named, 0.0), s.confidence)
     return tracks
+
+
+def seen_elsewhere(sightings: list[Sighting], *, device_id: int) -> frozenset[int]:
+    """id() of the faces in `sightings` (one shelf camera's) that name someone only near the
+    bar (under CLEAR_MATCH) while another shelf's camera matched that same person clearly,
+    and more surely, within ELSEWHERE_S: nobody stands at two shelves at once, so the
+    recognizer took someone else for them here. Two clear matches at two cameras are both
+    kept (views can overlap at a shelf's end)."""
+    doubtful = [
+        s
+        for s in sightings
+        if s.shopper_id is not None and MATCH_CONFIDENCE <= s.confidence < CLEAR_MATCH
+    ]
+    if not doubtful:
+        return frozenset()
+    slack = timedelta(seconds=ELSEWHERE_S)
+    clear: dict[int, list[tuple[datetime, float]]] = {}
+    for shopper, seen_at, confidence in (
+        Sighting.objects.filter(
+            shopper_id__in={s.shopper_id for s in doubtful},
+            confidence__gte=CLEAR_MATCH,
+            seen_at__gte=min(s.seen_at for s in doubtful) - slack,
+            seen_at__lte=max(s.seen_at for s in doubtful) + slack,
+        )
+        .exclude(device_id=device_id)
+        .values_list("shopper_id", "seen_at", "confidence")
+    ):
+        clear.setdefault(shopper, []).append((seen_at, confidence))
+    return frozenset(
+        id(s)
+        for s in doubtful
+        if any(
+            abs(at - s.seen_at) <= slack and confidence > s.confidence
+            for at, confidence in clear.get(s.shopper_id, ())
+        )
+    )
 
 
 def _misnamed(ordered: list[Sighting], *, pace: Pace) -> dict[int, int]:

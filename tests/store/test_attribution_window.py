@@ -391,3 +391,36 @@ def test_the_only_holder_seen_putting_it_down_keeps_what_the_camera_shows(store,
     entry = CartEntry.objects.get(shelf_event=event)
     assert (entry.visit_id, entry.product_id, entry.quantity) == (kit.pk, store.cola.pk, -1)
     assert cart_quantity(visit=kit, product=water) == 1
+
+
+@pytest.mark.parametrize("case", ["elsewhere", "walked_over", "clear_here"])
+def test_a_name_near_the_bar_for_someone_clearly_at_another_shelf_is_someone_else(
+    store, two_inside, case
+):
+    from store.models import Sighting
+    from store.services.devices import device_create
+
+    kit, ana = two_inside
+    other_camera, _token = device_create(device_id="shelf-2", kind="shelf")
+    now = timezone.now()
+    slot_calibrate(slot=store.a1, reach=[0.3, 0.7])
+    # One frame at the moment of the pick names Ana at the slot, just over the bar (or, for
+    # "clear_here", clearly); the other shelf's camera matched Ana clearly at that moment (or,
+    # for "walked_over", four seconds before: time enough to walk over).
+    _seen(store, ana, now - _s(0.1), x=0.5, confidence=0.95 if case == "clear_here" else 0.6)
+    Sighting.objects.create(
+        device=other_camera,
+        shopper=ana.shopper,
+        visit=ana,
+        seen_at=now - _s(4.0 if case == "walked_over" else 0.3),
+        confidence=0.95,
+        x=0.2,
+    )
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    if case == "elsewhere":
+        # Nobody stands at two shelves at once: the face was someone else's. A person decides.
+        assert event.status == "review"
+        assert not CartEntry.objects.filter(shelf_event=event).exists()
+    else:
+        assert event.status == "applied"
+        assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
