@@ -141,10 +141,11 @@ def face_tracks(
 
 def seen_elsewhere(sightings: list[Sighting], *, device_id: int) -> frozenset[int]:
     """id() of the faces in `sightings` (one shelf camera's) that name someone only near the
-    bar (under CLEAR_MATCH) while another shelf's camera matched that same person clearly,
-    and more surely, within ELSEWHERE_S: nobody stands at two shelves at once, so the
-    recognizer took someone else for them here. Two clear matches at two cameras are both
-    kept (views can overlap at a shelf's end)."""
+    bar (under CLEAR_MATCH) while that same person was matched clearly, and more surely, by
+    another shelf's camera within ELSEWHERE_S or as another face in the same frame: nobody
+    stands at two shelves at once, nor twice in one picture, so the recognizer took someone
+    else for them here. Two clear matches at two cameras are both kept (views can overlap at
+    a shelf's end)."""
     doubtful = [
         s
         for s in sightings
@@ -152,6 +153,12 @@ def seen_elsewhere(sightings: list[Sighting], *, device_id: int) -> frozenset[in
     ]
     if not doubtful:
         return frozenset()
+    clearest: dict[tuple[datetime, int], float] = {}  # (frame, shopper): clearest match
+    for s in sightings:
+        if s.shopper_id is not None and s.confidence >= CLEAR_MATCH:
+            key = (s.seen_at, s.shopper_id)
+            clearest[key] = max(clearest.get(key, 0.0), s.confidence)
+    twice = {id(s) for s in doubtful if clearest.get((s.seen_at, s.shopper_id), 0.0) > s.confidence}
     slack = timedelta(seconds=ELSEWHERE_S)
     clear: dict[int, list[tuple[datetime, float]]] = {}
     for shopper, seen_at, confidence in (
@@ -165,7 +172,7 @@ def seen_elsewhere(sightings: list[Sighting], *, device_id: int) -> frozenset[in
         .values_list("shopper_id", "seen_at", "confidence")
     ):
         clear.setdefault(shopper, []).append((seen_at, confidence))
-    return frozenset(
+    return frozenset(twice) | frozenset(
         id(s)
         for s in doubtful
         if any(

@@ -393,7 +393,7 @@ def test_the_only_holder_seen_putting_it_down_keeps_what_the_camera_shows(store,
     assert cart_quantity(visit=kit, product=water) == 1
 
 
-@pytest.mark.parametrize("case", ["elsewhere", "walked_over", "clear_here"])
+@pytest.mark.parametrize("case", ["elsewhere", "same_frame", "walked_over", "clear_here"])
 def test_a_name_near_the_bar_for_someone_clearly_at_another_shelf_is_someone_else(
     store, two_inside, case
 ):
@@ -409,16 +409,18 @@ def test_a_name_near_the_bar_for_someone_clearly_at_another_shelf_is_someone_els
     # for "walked_over", four seconds before: time enough to walk over).
     _seen(store, ana, now - _s(0.1), x=0.5, confidence=0.95 if case == "clear_here" else 0.6)
     Sighting.objects.create(
-        device=other_camera,
+        device=store.shelf_device if case == "same_frame" else other_camera,
         shopper=ana.shopper,
         visit=ana,
-        seen_at=now - _s(4.0 if case == "walked_over" else 0.3),
+        # "same_frame": Ana clearly, in the same picture, in front of no slot.
+        seen_at=now - _s({"walked_over": 4.0, "same_frame": 0.1}.get(case, 0.3)),
         confidence=0.95,
-        x=0.2,
+        x=0.05 if case == "same_frame" else 0.2,
     )
     event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
-    if case == "elsewhere":
-        # Nobody stands at two shelves at once: the face was someone else's. A person decides.
+    if case in ("elsewhere", "same_frame"):
+        # Nobody stands at two shelves at once, nor twice in one picture: the face was
+        # someone else's. A person decides.
         assert event.status == "review"
         assert not CartEntry.objects.filter(shelf_event=event).exists()
     else:
