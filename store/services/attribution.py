@@ -140,12 +140,18 @@ def rank(
     pace = pace or pace_of(sightings, (), window_s=window_s)
     # A name near the bar for someone another shelf's camera saw clearly at that moment is
     # someone else's face.
-    elsewhere = seen_elsewhere(sightings, device_id=device.pk)
     window_faces = in_window(sightings, when=when)
+    elsewhere = seen_elsewhere(window_faces, device_id=device.pk)
     tracks = face_tracks(window_faces, when=when, window_s=window_s, pace=pace, elsewhere=elsewhere)
     # Followed only if a border face needs them (most decisions do not).
     wide = functools.cache(
-        lambda: face_tracks(sightings, when=when, window_s=window_s, pace=pace, elsewhere=elsewhere)
+        lambda: face_tracks(
+            sightings,
+            when=when,
+            window_s=window_s,
+            pace=pace,
+            elsewhere=seen_elsewhere(sightings, device_id=device.pk),
+        )
     )
     timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
     for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach, pace=pace):
