@@ -1,6 +1,7 @@
 """Who took it, from the camera's whole window: a shopper seen in front of the slot before
 and after the event (frames missed in between), a face on a band's border beside someone
-plainly in front, and put-backs that follow a pick in review."""
+plainly in front, put-backs that follow a pick in review, and names given to someone seen
+elsewhere at that moment."""
 
 from __future__ import annotations
 
