@@ -138,8 +138,8 @@ def rank(
     unknown = 0.0
     bystander = 0.0  # the strongest track of a shopper outside the pool
     pace = pace or pace_of(sightings, (), window_s=window_s)
-    # A name near the bar for someone another shelf's camera saw clearly at that moment is
-    # someone else's face.
+    # A name near the bar for someone seen clearly elsewhere at that moment (another shelf,
+    # another face in the same frame) is someone else's face.
     window_faces = in_window(sightings, when=when)
     elsewhere = seen_elsewhere(window_faces, device_id=device.pk)
     tracks = face_tracks(window_faces, when=when, window_s=window_s, pace=pace, elsewhere=elsewhere)

@@ -78,7 +78,7 @@ def face_tracks(
     """Faces followed across frames. A named face's vote counts by its confidence and by how
     close to the event it was seen: the one who stood there at that moment decides the
     track's identity, not someone who stood at the same place seconds before. `elsewhere`:
-    id() of the faces whose name is of someone seen clearly at another shelf at that moment
+    id() of the faces whose name is of someone seen clearly elsewhere at that moment
     (seen_elsewhere): a recognizable face, followed by its place as a named one is, that
     votes for nobody."""
     tracks: list[Track] = []
@@ -158,7 +158,9 @@ def seen_elsewhere(sightings: list[Sighting], *, device_id: int) -> frozenset[in
         if s.shopper_id is not None and s.confidence >= CLEAR_MATCH:
             key = (s.seen_at, s.shopper_id)
             clearest[key] = max(clearest.get(key, 0.0), s.confidence)
-    twice = {id(s) for s in doubtful if clearest.get((s.seen_at, s.shopper_id), 0.0) > s.confidence}
+    confused = {
+        id(s) for s in doubtful if clearest.get((s.seen_at, s.shopper_id), 0.0) > s.confidence
+    }
     slack = timedelta(seconds=ELSEWHERE_S)
     clear: dict[int, list[tuple[datetime, float]]] = {}
     for shopper, seen_at, confidence in (
@@ -172,7 +174,7 @@ def seen_elsewhere(sightings: list[Sighting], *, device_id: int) -> frozenset[in
         .values_list("shopper_id", "seen_at", "confidence")
     ):
         clear.setdefault(shopper, []).append((seen_at, confidence))
-    return frozenset(twice) | frozenset(
+    confused.update(
         id(s)
         for s in doubtful
         if any(
@@ -180,6 +182,7 @@ def seen_elsewhere(sightings: list[Sighting], *, device_id: int) -> frozenset[in
             for at, confidence in clear.get(s.shopper_id, ())
         )
     )
+    return frozenset(confused)
 
 
 def _misnamed(ordered: list[Sighting], *, pace: Pace) -> dict[int, int]:
