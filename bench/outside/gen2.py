@@ -36,6 +36,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen import make_store  # noqa: E402
+from gen2_sensors import deliver_late, shelf_frames, weight_events  # noqa: E402
 
 
 def gen(variant, seed, n_shoppers=20):
@@ -139,7 +140,7 @@ def gen(variant, seed, n_shoppers=20):
                 t += rng.uniform(1, 3)
             slot = rng.choice(cands)
             band = slot_info[(dev, slot)]["reach"]
-            p = add_presence(pid, dev, slot, a, b, center_in(band), quick=True)
+            add_presence(pid, dev, slot, a, b, center_in(band), quick=True)
             picks.append({"t": tp, "dev": dev, "slot": slot, "person": pid, "take": 1})
             sku = slot_info[(dev, slot)]["sku"]
             truth[sku] = 1
@@ -389,82 +390,12 @@ def gen(variant, seed, n_shoppers=20):
             }
         )
 
-    # weight events in time order per slot; misplaced goods stay on the host slot
-    extra = {k: 0.0 for k in slot_info}
-    wlog = []
-    for pk in sorted(picks, key=lambda p: p["t"]):
-        key = (pk["dev"], pk["slot"])
-        u = uw[slot_info[key]["sku"]]
-        bg0 = stock[key] * u + extra[key]
-        if pk.get("foreign"):
-            extra[key] += uw[pk["foreign"]]
-        else:
-            stock[key] -= pk["take"]
-        ag0 = stock[key] * u + extra[key]
-        ev = {
-            "t": round(pk["t"], 2),
-            "type": "weight",
-            "device": pk["dev"],
-            "slot": pk["slot"],
-            "before_g": round(bg0 + rng.gauss(0, 1.5), 1),
-            "after_g": round(ag0 + rng.gauss(0, 1.5), 1),
-            "by": pk["person"],
-        }
-        timed.append(ev)
-        wl = dict(ev, person=pk["person"], take=pk["take"])
-        if pk.get("foreign"):
-            wl["foreign"] = pk["foreign"]
-        wlog.append(wl)
-
+    wlog = weight_events(picks, slot_info, stock, uw, rng, timed)
     sd = 0.03 if variant == "n" else 0.0
-    dropped_frames = 0
-    for sh in shelves:
-        dev = sh["device"]
-        pres = [p for p in presence if p["dev"] == dev]
-        if not pres:
-            continue
-        lo = min(p["start"] for p in pres)
-        hi = max(p["end"] for p in pres)
-        ph = phase[dev]
-        for n in range(math.floor((lo - ph) * fps), math.ceil((hi - ph) * fps) + 1):
-            ft = n / fps + ph
-            here = [p for p in pres if p["start"] <= ft <= p["end"]]
-            if not here:
-                continue
-            if "j" in F and rng.random() < 0.15:
-                dropped_frames += 1
-                for p in here:
-                    p.setdefault("dropped_at", []).append(round(ft, 2))
-                continue
-            seen = []
-            for p in here:
-                x = p["center"] + rng.gauss(0, 0.008) + (rng.gauss(0, sd) if sd else 0)
-                x = min(1.0, max(0.0, x))
-                seen.append({"id": p["person"], "x": round(x, 3)})
-                p.setdefault("seen_at", []).append(round(ft, 2))
-            timed.append(
-                {"t": round(ft, 2), "type": "frame", "device": dev, "sees": {"shoppers": seen}}
-            )
-
+    dropped_frames = shelf_frames(shelves, presence, phase, fps, "j" in F, sd, rng, timed)
     late_dev, early_exits = None, []
     if "k" in F:
-        cnt = {}
-        for w in wlog:
-            cnt[w["device"]] = cnt.get(w["device"], 0) + 1
-        late_dev = max(sorted(cnt), key=lambda d: cnt[d])
-        for ev in timed:
-            if ev.get("device") == late_dev:
-                ev["arrives"] = round(ev["t"] + delay, 2)
-        for pid, v in visits.items():
-            mine = [w["t"] for w in wlog if w["device"] == late_dev and w["person"] == pid]
-            if mine and v[1] < max(mine) + delay:
-                early_exits.append(
-                    {
-                        "person": pid,
-                        "exit": round(v[1], 2),
-                        "last_late_event_arrives": round(max(mine) + delay, 2),
-                    }
-                )
+        late_dev, early_exits = deliver_late(timed, wlog, visits, delay)
 
     order = {"frame": 0, "qr": 0, "weight": 1}
     timed.sort(key=lambda e: (e.get("arrives", e["t"]), e["t"], order[e["type"]]))
