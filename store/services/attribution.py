@@ -115,6 +115,7 @@ def rank(
     seen_needed: bool = False,
     next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]] = tuple,
     pace: Pace | None = None,
+    covered_s: float = math.inf,
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
@@ -129,7 +130,8 @@ def rank(
     those of the window rank the shoppers; those from before it too say who stood at a
     neighbouring slot when its weight changed, which may be before the window opened.
     `pace`: the camera's pace and steadiness (store/services/pace.py; else measured from
-    `sightings`)."""
+    `sightings`). `covered_s`: how far on both sides of the event the camera's faces are in so
+    far (pace.covered_s), for a decision before the window closes."""
     window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
     pool_ids = {v.pk for v in pool}
     by_shopper = {v.shopper_id: v for v in pool}
@@ -237,13 +239,19 @@ def rank(
                 if not settled:
                     c.confidence *= pace.closeness(near, window_s * 2.0)
                     c.confidence *= _clearness(tracks[i].best)
-                    # A face on the band's border may be someone beside the slot: deciding
-                    # before the window closes needs the picker plainly in front of it. The
-                    # few frames in so far show that only on a camera measured to be steady;
-                    # on a rougher one (or one not yet measured) a few readings of a face
-                    # stray into the next slot's band, and the whole window decides.
-                    placed = reach is not None and xs[i] is not None
-                    c.confidence *= plainly(place[i]) if pace.steady or not placed else 0.0
+                    # Deciding before the window closes needs the picker plainly in front of
+                    # the slot: a face on the band's border may be someone beside it. The few
+                    # frames in so far show that only on a camera measured to be steady; on a
+                    # rougher one (or one not yet measured) a few readings of a face stray
+                    # into the next slot's band, and the whole window decides. Where position
+                    # says nothing (an uncalibrated slot, a face with no position), only time
+                    # does: the faces of the moment on both sides of the event have to be in,
+                    # since the picker may turn to the camera a frame after someone else was
+                    # seen, and two faces at the moment are a person's call.
+                    if reach is not None and xs[i] is not None:
+                        c.confidence *= plainly(place[i]) if pace.steady else 0.0
+                    elif covered_s < pace.moment_s(window_s):
+                        c.confidence = 0.0
                 c.evidence = "camera"
                 c.detail = {"share": round(share, 3), "dt_s": round(near, 2)}
                 if _busy_next_door(

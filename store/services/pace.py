@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from store.models import Device, Frame, Sighting
+from store.models import Device, EventStatus, Frame, Sighting
+from store.services.ondemand import DEFERRED
 from store.services.reach import REACH_EDGE_S
 from vision.faces import MATCH_CONFIDENCE
 
@@ -38,6 +39,8 @@ MEDIAN_SE = 1.2533
 # The jitter is the camera's: measured over its faces this far back too (a window alone often
 # holds too few, and an early decision has only part of one).
 HISTORY_S = 30.0
+# A face seen later than this fits the moment of an event too little to change who did it.
+MOMENT_WEIGHT = 0.05
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,16 @@ class Pace:
         # Sharp: the frame nearest the event shows who was there at that moment; the next
         # shopper at that slot a few frames later hardly counts. As much wider as the camera
         # is slower, or a picker whose nearest face is a frame away would hardly count either.
-        sigma = max(window_s / 6.0 * self.frame_s / DEFAULT_FRAME_S, 0.05)
-        return math.exp(-0.5 * (dt_s / sigma) ** 2)
+        return math.exp(-0.5 * (dt_s / self._sigma(window_s)) ** 2)
+
+    def moment_s(self, window_s: float) -> float:
+        """How far from an event a face still counts for more than MOMENT_WEIGHT (closeness):
+        who else could have been there at that moment is known once the faces this far on
+        both sides of it are in."""
+        return self._sigma(window_s) * math.sqrt(-2.0 * math.log(MOMENT_WEIGHT))
+
+    def _sigma(self, window_s: float) -> float:
+        return max(window_s / 6.0 * self.frame_s / DEFAULT_FRAME_S, 0.05)
 
 
 def pace_of(sightings: list[Sighting], frame_times: Sequence[datetime], *, window_s: float) -> Pace:
@@ -114,14 +125,28 @@ def pace_of(sightings: list[Sighting], frame_times: Sequence[datetime], *, windo
     return Pace(frame_s=frame_s, x_sd=x_sd if x_sd > REACH_EDGE_S else 0.0, x_sd_known=known)
 
 
-def frame_times_near(*, device: Device, when: datetime) -> list[datetime]:
-    """When the camera's frames around `when` were captured (its pace, see pace_of)."""
+def frames_near(*, device: Device, when: datetime) -> list[tuple[datetime, bool]]:
+    """The camera's frames around `when`: when each was captured (its pace, see pace_of) and
+    whether its faces are in (analysed; not queued, nor deferred until an event asks)."""
     window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
-    return list(
-        Frame.objects.filter(
-            device=device, captured_at__gte=when - window, captured_at__lte=when + window
-        ).values_list("captured_at", flat=True)
-    )
+    rows = Frame.objects.filter(
+        device=device, captured_at__gte=when - window, captured_at__lte=when + window
+    ).values_list("captured_at", "status", f"result__{DEFERRED}")
+    return [
+        (at, status != EventStatus.PENDING and deferred is not True)
+        for at, status, deferred in rows
+    ]
+
+
+def covered_s(frames: Sequence[tuple[datetime, bool]], *, when: datetime, window_s: float) -> float:
+    """How far on both sides of `when` the faces are all in (`frames`: frames_near): up to the
+    nearest frame still waiting for its faces, and after `when` up to the latest frame
+    received (the camera sends its frames in order; later ones are yet to come)."""
+    before = [(when - at).total_seconds() for at, done in frames if at <= when and not done]
+    after = sorted(((at - when).total_seconds(), done) for at, done in frames if at > when)
+    waiting = [dt for dt, done in after if not done]
+    reach_after = waiting[0] if waiting else (after[-1][0] if after else 0.0)
+    return min(min(before, default=window_s), reach_after)
 
 
 def sightings_near(*, device: Device, when: datetime) -> list[Sighting]:

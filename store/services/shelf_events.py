@@ -258,12 +258,11 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             settled = False
         else:
             seen = pace.sightings_near(device=event.device, when=event.occurred_at)
-    frame_times = (
-        pace.frame_times_near(device=event.device, when=event.occurred_at)
-        if slot.shelf.has_camera
-        else []
-    )
-    camera = pace.pace_of(seen, frame_times, window_s=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+    window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
+    has_camera = slot.shelf.has_camera
+    frames = pace.frames_near(device=event.device, when=event.occurred_at) if has_camera else []
+    camera = pace.pace_of(seen, [at for at, _done in frames], window_s=window_s)
+    covered = pace.covered_s(frames, when=event.occurred_at, window_s=window_s)
     others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
     # Read only when a face on a band's border needs it (most decisions do not).
     next_door = functools.cache(
@@ -306,6 +305,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             unseen_holder=unseen_holder,
             next_door=next_door,
             pace=camera,
+            covered_s=covered,
             # Another product put down here, and the gain is less than one of the slot's own
             # items (a knock, or one of them tipping over, reads like that too), or someone
             # nobody could name took one of them moments ago (it may be theirs coming back,

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from store.models import CartEntry, ReviewItem, ShelfEvent, Sighting
+from store.models import CartEntry, Frame, ReviewItem, ShelfEvent, Sighting
 from store.services.calibration import slot_calibrate
 from store.services.carts import cart_quantity, cart_take
 from store.services.events import event_store
@@ -47,6 +47,20 @@ def _steady_camera(store, visit, now) -> None:
         _seen(store, visit, now - timedelta(seconds=20.0 - k / 2), x=0.95 + 0.001 * (k % 2))
 
 
+def _frames_in(store, now, *, until_s=1.5) -> None:
+    """The camera's frames, two a second, from a second and a half before `now` to `until_s`
+    after it, their faces in (analysed): who stood there at that moment is known."""
+    for k in range(int((1.5 + until_s) * 2) + 1):
+        Frame.objects.create(
+            device=store.shelf_device,
+            event_id=f"frame-{now.timestamp()}-{k}",
+            captured_at=now + timedelta(seconds=k / 2 - 1.5 + 0.01),
+            width=16,
+            height=16,
+            status="applied",
+        )
+
+
 def _process(event, **kw) -> ShelfEvent:
     shelf_event_process(event_id=event.pk, **kw)
     event.refresh_from_db()
@@ -62,6 +76,7 @@ def test_a_face_seen_at_the_shelf_decides_between_two_shoppers(store, two_inside
     kit, ana = two_inside
     now = timezone.now()
     _seen(store, ana, now - timedelta(seconds=0.3))
+    _frames_in(store, now)
     event = _process(_event(store, "e1", 4200, 3850, at=now))
     assert event.status == "applied"
     entry = CartEntry.objects.get(shelf_event=event)
@@ -124,9 +139,36 @@ def test_on_an_uncalibrated_slot_a_lone_clear_face_is_the_picker(store, two_insi
     kit, ana = two_inside
     now = timezone.now()
     _seen(store, ana, now + timedelta(seconds=0.2), x=0.97, confidence=0.93)
+    # Position says nothing here, only time: the face is the picker once the camera's faces
+    # of the moment, on both sides of the pick, are in and show nobody else.
+    _frames_in(store, now, until_s=0.5)
     event = _process(_event(store, "e1", 4200, 3850, at=now))
+    assert event.status == "pending"
+    _frames_in(store, now + timedelta(seconds=1.0), until_s=0.5)
+    event = _process(event)
     assert event.status == "applied"
     assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
+
+
+def test_on_an_uncalibrated_slot_a_face_seen_first_is_not_the_picker_before_the_next_frames(
+    store, two_inside
+):
+    kit, ana = two_inside
+    now = timezone.now()
+    # Ana stood at the shelf before the pick; Kit, who took it, turned to the camera in the
+    # frame after it, which had not arrived when the pick did.
+    for dt in (-1.0, -0.5, 0.0):
+        _seen(store, ana, now + timedelta(seconds=dt - 0.38))
+    _frames_in(store, now, until_s=0.0)
+    event = _process(_event(store, "e1", 4200, 3850, at=now))
+    assert event.status == "pending"
+    for dt in (0.12, 0.62, 1.12, 1.62):
+        _seen(store, kit, now + timedelta(seconds=dt))
+        _seen(store, ana, now + timedelta(seconds=dt))
+    _frames_in(store, now + timedelta(seconds=2.0), until_s=0.0)
+    event = _process(event, final=True)
+    assert event.status == "review"
+    assert not CartEntry.objects.exists()
 
 
 def test_a_face_good_enough_to_open_a_visit_is_good_enough_at_the_shelf(store, two_inside):
@@ -212,25 +254,32 @@ def test_a_frame_processed_after_the_weight_event_still_attributes_it(store, two
     now = timezone.now()
     event = _process(_event(store, "e1", 4200, 3850, at=now))
     assert event.status == "pending"
-    # The frame that shows Kit at the shelf arrives later, captured just after the pick.
-    from store.models import Frame
+    # The frames that show Kit at the shelf arrive later, captured just after the pick.
     from store.services.sightings import shelf_frame_apply
 
-    frame = Frame.objects.create(
-        device=store.shelf_device,
-        event_id="f1",
-        captured_at=now + timedelta(seconds=0.4),
-        width=16,
-        height=16,
-    )
     settings.MINIGO = {**settings.MINIGO, "ACCEPT_SEES": True}
     from django.test import TestCase
 
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        shelf_frame_apply(
-            frame=frame, analysis={"source": "sees", "names": [{"id": "kit", "x": 0.3}]}
+    def arrives(event_id, dt):
+        frame = Frame.objects.create(
+            device=store.shelf_device,
+            event_id=event_id,
+            captured_at=now + timedelta(seconds=dt),
+            width=16,
+            height=16,
+            status="applied",  # as frame_process leaves it, in the transaction of its faces
         )
-    event.refresh_from_db()
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            shelf_frame_apply(
+                frame=frame, analysis={"source": "sees", "names": [{"id": "kit", "x": 0.3}]}
+            )
+        event.refresh_from_db()
+
+    arrives("f1", 0.4)
+    # Position says nothing on this slot: someone else may still turn up a moment later.
+    assert event.status == "pending"
+    arrives("f2", 0.9)
+    arrives("f3", 1.4)
     assert event.status == "applied"
     assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
 
@@ -290,6 +339,7 @@ def test_a_return_comes_off_the_returning_shoppers_cart(store, two_inside):
     # Both stand in front of the colas; only Ana holds one, so only she can put one back.
     _seen(store, kit, now, x=0.25)
     _seen(store, ana, now, x=0.25)
+    _frames_in(store, now)
     event = _process(_event(store, "e1", 3850, 4200, at=now))
     entry = CartEntry.objects.get(shelf_event=event)
     assert (entry.visit_id, entry.kind, entry.quantity) == (ana.pk, "return", -1)
