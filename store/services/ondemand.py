@@ -89,7 +89,7 @@ def frame_recheck(*, frame: Frame) -> None:
 # Deferred frames analysed for their faces per round, nearest the event first: the picker
 # caught in the act is usually in the frame or two next to the pick, and an event still in
 # doubt after a round asks for the next ones (it waits while any of its window's frames are
-# deferred: shelf_events._frames_pending), so nothing is decided on part of the evidence
+# deferred: pace.frames_pending), so nothing is decided on part of the evidence
 # unless that part already names the picker clearly (attribution.rank while not settled).
 FACES_PER_ROUND = 2
 
@@ -134,7 +134,7 @@ def _analyse_for(event_pk: int, ids: list[int]) -> None:
 def _analyse_now(ids: list[int]) -> None:
     from store.services.frames import frame_process  # it imports this module
 
-    # Back to pending first, so a decision elsewhere waits for them (_frames_pending); only
+    # Back to pending first, so a decision elsewhere waits for them (pace.frames_pending); only
     # frames still deferred: one analysed meanwhile is left as it is.
     Frame.objects.filter(
         pk__in=ids, status=EventStatus.APPLIED, **{f"result__{DEFERRED}": True}

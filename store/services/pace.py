@@ -1,7 +1,8 @@
 """A shelf camera's pace and steadiness at one shelf event, measured from its frames and faces
 around it and its faces of the last HISTORY_S: how often it sends a frame (and the time scales
 of following faces that follow from it), and how far a face's measured position jitters
-between frames (and how sharply a reach band's edge can tell faces apart)."""
+between frames (and how sharply a reach band's edge can tell faces apart); and which of its
+frames around the event are in (analysed) and which still wait for their faces."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
-from store.models import Device, EventStatus, Frame, Sighting
+from store.models import Device, EventStatus, Frame, ShelfEvent, Sighting
 from store.services.ondemand import DEFERRED
 from store.services.reach import REACH_EDGE_S
 from vision.faces import MATCH_CONFIDENCE
@@ -163,3 +165,28 @@ def sightings_near(*, device: Device, when: datetime) -> list[Sighting]:
 def in_window(sightings: list[Sighting], *, when: datetime) -> list[Sighting]:
     window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
     return [s for s in sightings if when - window <= s.seen_at <= when + window]
+
+
+# The longest a decided-in-doubt event waits for its camera's queued frames.
+FRAME_BACKLOG_WAIT_S = 300
+
+
+def frames_pending(event: ShelfEvent) -> bool:
+    """True while frames from this shelf's camera around the event were received but not
+    processed yet (a worker backlog): deciding now would ignore their sightings and send the
+    pick to review (under load, most doubtful picks would go to review this way). Bounded
+    by FRAME_BACKLOG_WAIT_S, so a frame that never gets processed cannot hold an event.
+    Frames whose faces were deferred (store/services/ondemand.py) count too, whatever the
+    event's age: waiting on them analyses them at once."""
+
+    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
+    frames = Frame.objects.filter(
+        device=event.device,
+        captured_at__gte=event.occurred_at - window,
+        captured_at__lte=event.occurred_at + window,
+    )
+    if frames.filter(status=EventStatus.APPLIED, **{f"result__{DEFERRED}": True}).exists():
+        return True
+    if timezone.now() - event.occurred_at > timedelta(seconds=FRAME_BACKLOG_WAIT_S):
+        return False
+    return frames.filter(status=EventStatus.PENDING).exists()

@@ -53,7 +53,7 @@ from store.services.detection import (
     detection_window_frames,
 )
 from store.services.events import mark_processed
-from store.services.ondemand import DEFERRED, frames_request
+from store.services.ondemand import frames_request
 from store.services.put_backs import holdings, pick_in_review, picks_undecided, product_holders
 from store.services.receipts import receipt_revise
 from store.services.review import review_open, review_put_back
@@ -117,7 +117,7 @@ def _window_closed(event: ShelfEvent) -> bool:
     """True once no frame can still bring evidence for this event. Decided by event time: a
     device sends what it produced in order, so once its shelf has reported anything (a frame or
     another reading) captured past the event's window, every frame of that window is in (and
-    `_frames_pending` waits for those not yet processed); a silent one, by window_deadline."""
+    `pace.frames_pending` waits for those not yet processed); a silent one, by window_deadline."""
     window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
     grace = timedelta(seconds=settings.MINIGO["ATTRIBUTION_GRACE_S"])
     past = event.occurred_at + window
@@ -135,31 +135,6 @@ def window_deadline(event: ShelfEvent) -> datetime:
         seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"] + settings.MINIGO["ATTRIBUTION_GRACE_S"]
     )
     return max(event.occurred_at, event.received_at or event.occurred_at) + lag
-
-
-# The longest a decided-in-doubt event waits for its camera's queued frames.
-FRAME_BACKLOG_WAIT_S = 300
-
-
-def _frames_pending(event: ShelfEvent) -> bool:
-    """True while frames from this shelf's camera around the event were received but not
-    processed yet (a worker backlog): deciding now would ignore their sightings and send the
-    pick to review (under load, most doubtful picks would go to review this way). Bounded
-    by FRAME_BACKLOG_WAIT_S, so a frame that never gets processed cannot hold an event.
-    Frames whose faces were deferred (store/services/ondemand.py) count too, whatever the
-    event's age: waiting on them analyses them at once."""
-
-    window = timedelta(seconds=settings.MINIGO["ATTRIBUTION_WINDOW_S"])
-    frames = Frame.objects.filter(
-        device=event.device,
-        captured_at__gte=event.occurred_at - window,
-        captured_at__lte=event.occurred_at + window,
-    )
-    if frames.filter(status=EventStatus.APPLIED, **{f"result__{DEFERRED}": True}).exists():
-        return True
-    if timezone.now() - event.occurred_at > timedelta(seconds=FRAME_BACKLOG_WAIT_S):
-        return False
-    return frames.filter(status=EventStatus.PENDING).exists()
 
 
 def _review(event, *, reason, slot, product=None, quantity=0, candidates=(), evidence=None):
@@ -244,7 +219,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
         )
     seen = pace.sightings_near(device=event.device, when=event.occurred_at)
     settled = final or not slot.shelf.has_camera or _window_closed(event)
-    if settled and slot.shelf.has_camera and _frames_pending(event):
+    if settled and slot.shelf.has_camera and pace.frames_pending(event):
         # Its camera's frames are still queued: wait for their sightings. Registered as waiting
         # for them first, then looked at again: a frame processed after this second look
         # finds the registration and wakes the event (it need not show a face to matter).
@@ -254,7 +229,7 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             occurred_at=event.occurred_at,
             on_frames=True,
         )
-        if _frames_pending(event):
+        if pace.frames_pending(event):
             settled = False
         else:
             seen = pace.sightings_near(device=event.device, when=event.occurred_at)

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from store.models import CartEntry, Frame, ReviewItem, Sighting
-from store.services import shelf_events
+from store.services import pace
 from store.services.events import event_store
 from store.services.shelf_events import shelf_event_process
 from store.services.visits import visit_open
@@ -56,7 +56,7 @@ def test_a_doubtful_pick_waits_for_its_cameras_queued_frames(store, two_inside):
 
 
 def test_the_wait_for_queued_frames_is_bounded(store, two_inside, monkeypatch):
-    monkeypatch.setattr(shelf_events, "FRAME_BACKLOG_WAIT_S", 10)
+    monkeypatch.setattr(pace, "FRAME_BACKLOG_WAIT_S", 10)
     at = timezone.now() - timedelta(seconds=30)
     _queued_frame(store, at)  # never processed
     event = _pick(store, at)
