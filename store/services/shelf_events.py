@@ -212,10 +212,14 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             reason = "weight_unexplained"
         return _review(event, reason=reason, slot=slot, product=slot.product, evidence=count.detail)
     if slot.shelf.has_camera and not final:
-        # Registered before the sightings are read, so a frame whose sightings commit
-        # after this read finds the event and wakes it (store/services/wakes.py).
+        # Registered before the sightings are read, so a frame whose sightings commit after
+        # this read finds the event and wakes it (store/services/wakes.py); without a reach
+        # band, a frame showing nobody too (rank waits for the frames of the moment).
         wakes.waiting_add(
-            device_pk=event.device_id, event_pk=event.pk, occurred_at=event.occurred_at
+            device_pk=event.device_id,
+            event_pk=event.pk,
+            occurred_at=event.occurred_at,
+            on_frames=slot.reach is None,
         )
     seen = pace.sightings_near(device=event.device, when=event.occurred_at)
     settled = final or not slot.shelf.has_camera or _window_closed(event)

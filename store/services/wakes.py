@@ -56,9 +56,10 @@ def _prefix() -> str:
 def waiting_add(
     *, device_pk: int, event_pk: int, occurred_at: datetime, on_frames: bool = False
 ) -> None:
-    """Register a waiting event. `on_frames`: its window has closed and it waits only for
-    frames of its window still to be processed, so any of them (with faces or without) wakes
-    it, not only one with sightings."""
+    """Register a waiting event. `on_frames`: any processed frame of its window (with faces
+    or without) wakes it, not only one with sightings: its window has closed and it waits
+    only for frames of it still to be processed, or its decision waits for the frames around
+    it to be in (a slot without a reach band: attribution.rank)."""
     at = occurred_at.timestamp()
     r = _redis()
     if r is None:

@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from store.models import Frame, ShelfEvent
+from store.models import CartEntry, Frame, ShelfEvent
 from store.services import wakes
 from store.services.events import event_store
 from store.services.frames import frame_process
@@ -119,14 +119,43 @@ def test_the_frame_that_closes_a_waiting_events_window_wakes_it(
     assert event.status == "review" and event.result["reason"] == "who_unknown"
 
 
-def test_a_frame_without_faces_inside_the_window_wakes_nobody(
+def test_on_a_calibrated_slot_a_frame_without_faces_inside_the_window_wakes_nobody(
     store, two_inside, sees, django_capture_on_commit_callbacks
 ):
+    store.a1.reach_from, store.a1.reach_to = 0.0, 0.5
+    store.a1.save(update_fields=["reach_from", "reach_to"])
     now = timezone.now()
     event = _event(store, "e1", now)
     shelf_event_process(event_id=event.pk)
     empty = _sees_frame(store, "f1", now + timedelta(seconds=1), [])
     assert _woken(django_capture_on_commit_callbacks, empty) == []
+
+
+def test_on_a_slot_without_a_reach_band_frames_showing_nobody_wake_the_pick_and_decide_it(
+    store, two_inside, sees, django_capture_on_commit_callbacks
+):
+    kit, _ana = two_inside
+    type(kit.shopper).objects.filter(pk=kit.shopper_id).update(face_consent=True)
+    now = timezone.now()
+    for k, dt in enumerate((-0.5, -0.02)):
+        frame_process(frame_id=_sees_frame(store, f"b{k}", now + timedelta(seconds=dt), ["kit"]).pk)
+    # Those frames' faces were deferred; the pick has them analysed.
+    with mock.patch("store.tasks.process_shelf_event.delay"):
+        with django_capture_on_commit_callbacks(execute=True):
+            event = shelf_event_process(event_id=_event(store, "e1", now).pk)
+    wakes.wake_started(event_pk=event.pk)  # the wake those frames queued runs
+    event = shelf_event_process(event_id=event.pk)
+    # A lone face, but the frames just after the pick (where someone else may turn to the
+    # camera) are not in yet.
+    assert event.status == "pending" and event.result["best"]["name"] == "Kit"
+    # Kit walked off with it: the next frames show nobody, and each one wakes the pick.
+    for k, dt in enumerate((0.5, 1.0, 1.5)):
+        frame = _sees_frame(store, f"a{k}", now + timedelta(seconds=dt), [])
+        assert _woken(django_capture_on_commit_callbacks, frame) == [(event.pk,)]
+        wakes.wake_started(event_pk=event.pk)
+        event = shelf_event_process(event_id=event.pk)
+        assert event.status == ("applied" if dt >= 1.5 else "pending")
+    assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
 
 
 def test_frames_long_past_the_window_leave_the_event_to_its_final_run(store, settings):
