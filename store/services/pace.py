@@ -140,14 +140,24 @@ def frames_near(*, device: Device, when: datetime) -> list[tuple[datetime, bool]
     ]
 
 
-def covered_s(frames: Sequence[tuple[datetime, bool]], *, when: datetime, window_s: float) -> float:
+def covered_s(
+    frames: Sequence[tuple[datetime, bool]],
+    *,
+    when: datetime,
+    window_s: float,
+    reported: datetime | None = None,
+) -> float:
     """How far on both sides of `when` the faces are all in (`frames`: frames_near): up to the
     nearest frame still waiting for its faces, and after `when` up to the latest frame
-    received (the camera sends its frames in order; later ones are yet to come)."""
+    received or the shelf's watermark (`reported`), whichever is later: the shelf sends what
+    it produced in order, so no frame of its camera before either is still to come."""
     before = [(when - at).total_seconds() for at, done in frames if at <= when and not done]
     after = sorted(((at - when).total_seconds(), done) for at, done in frames if at > when)
     waiting = [dt for dt, done in after if not done]
-    reach_after = waiting[0] if waiting else (after[-1][0] if after else 0.0)
+    sent = after[-1][0] if after else 0.0
+    if reported is not None:
+        sent = max(sent, (reported - when).total_seconds())
+    reach_after = waiting[0] if waiting else sent
     return min(min(before, default=window_s), reach_after)
 
 

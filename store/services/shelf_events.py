@@ -241,7 +241,9 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
     has_camera = slot.shelf.has_camera
     frames = pace.frames_near(device=event.device, when=event.occurred_at) if has_camera else []
     camera = pace.pace_of(seen, [at for at, _done in frames], window_s=window_s)
-    covered = pace.covered_s(frames, when=event.occurred_at, window_s=window_s)
+    covered = pace.covered_s(
+        frames, when=event.occurred_at, window_s=window_s, reported=event.device.watermark
+    )
     others = [s.reach for s in shelf_slots if s.pk != slot.pk and s.reach is not None]
     # Read only when a face on a band's border needs it (most decisions do not).
     next_door = functools.cache(

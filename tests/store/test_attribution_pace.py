@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from store.models import CartEntry, Frame, ReviewItem, Sighting
 from store.services.calibration import slot_calibrate
-from store.services.pace import DEFAULT_FRAME_S, Pace, pace_of
+from store.services.pace import DEFAULT_FRAME_S, MOMENT_WEIGHT, Pace, covered_s, pace_of
 from store.services.reach import REACH_EDGE_S
 from tests.store.test_attribution import _event, _process, _seen
 
@@ -56,6 +56,28 @@ def test_a_slower_camera_widens_every_time_scale():
     # A face a second and a half from the event: one frame and a half away at that pace.
     assert slow.closeness(1.5, 3.0) > 5 * default.closeness(1.5, 3.0)
     assert slow.closeness(0.0, 3.0) == default.closeness(0.0, 3.0) == 1.0
+
+
+def test_the_moment_of_an_event_is_as_much_wider_as_the_camera_is_slower():
+    default, slow = Pace(), Pace(frame_s=1.0)
+    assert default.closeness(default.moment_s(3.0), 3.0) == pytest.approx(MOMENT_WEIGHT)
+    assert slow.moment_s(3.0) == pytest.approx(2 * default.moment_s(3.0))
+
+
+def test_the_faces_of_the_moment_are_in_up_to_the_nearest_frame_still_waiting():
+    now = timezone.now()
+    done = [(now + _s(t), True) for t in (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5)]
+    assert covered_s(done, when=now, window_s=3.0) == pytest.approx(1.5)
+    # A frame after the pick whose faces were deferred, or one before it still queued.
+    later = [*done[:4], (now + _s(0.5), False), *done[5:]]
+    assert covered_s(later, when=now, window_s=3.0) == pytest.approx(0.5)
+    earlier = [(now + _s(-0.3), False), *done]
+    assert covered_s(earlier, when=now, window_s=3.0) == pytest.approx(0.3)
+    # Nothing after the pick yet: nothing is known of the moment after it, unless the shelf
+    # has reported past it (it sends in order: no frame before its watermark is to come).
+    assert covered_s(done[:3], when=now, window_s=3.0) == 0.0
+    assert covered_s(done[:3], when=now, window_s=3.0, reported=now + _s(2)) == pytest.approx(2)
+    assert covered_s([], when=now, window_s=3.0, reported=now - _s(5)) == 0.0
 
 
 @pytest.mark.parametrize("every_s", [1.0, 0.5])

@@ -17,7 +17,7 @@ from store.services.devices import device_report_watermark
 from store.services.review import review_resolve
 from store.services.settlement import settlement_missing, visits_settle
 from store.services.visits import visit_close, visit_open
-from tests.store.test_attribution import _event, _process, _seen
+from tests.store.test_attribution import _event, _frames_in, _process, _seen
 
 
 @pytest.fixture
@@ -47,10 +47,10 @@ def test_a_shopper_who_walks_out_a_second_after_a_pick_waits_for_its_camera_wind
     store, shelf_online, two_inside, django_capture_on_commit_callbacks
 ):
     kit, ana = two_inside
-    picked = timezone.now() - timedelta(seconds=1)
+    picked = timezone.now() - timedelta(seconds=2)
     event = _process(_event(store, "e1", 4200, 3850, at=picked))
     assert event.status == "pending"  # two shoppers inside, no face yet: it waits
-    exit_at = timezone.now()
+    exit_at = picked + timedelta(seconds=1)
     assert visit_close(visit=kit, device=store.gate_out, at=exit_at) is None
     kit.refresh_from_db()
     assert kit.status == "closed" and kit.exited_at == exit_at
@@ -96,6 +96,8 @@ def test_a_shelf_offline_while_two_shoppers_pick_and_leave_amends_provisional_re
     # The shelf comes back and delivers what it recorded while offline (90 s ago).
     _seen(store, kit, t0 + timedelta(seconds=2))
     _seen(store, ana, t0 + timedelta(seconds=6))
+    for at in (t0 + timedelta(seconds=2), t0 + timedelta(seconds=6)):
+        _frames_in(store, at)  # the camera's frames of those moments, analysed
     first = _process(_event(store, "e1", 4200, 3850, slot="A1", at=t0 + timedelta(seconds=2)))
     second = _process(_event(store, "e2", 900, 855, slot="A2", at=t0 + timedelta(seconds=6)))
     assert first.status == second.status == "applied"

@@ -3,6 +3,7 @@ connections kept between tasks, no stored results."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -259,7 +260,14 @@ def test_a_pick_decided_by_the_face_next_to_it_reads_its_shelfs_slots_once(store
 
     kit, _ana = two_inside
     now = timezone.now()
-    frame_process(frame_id=_store_sees_frame(store, "f1", now, [{"id": "kit", "x": 0.2}]).pk)
+    # The camera's frames of the moment, on both sides of the pick, are in (their faces
+    # analysed, as they are when a pick already waits at the shelf).
+    with mock.patch("store.services.ondemand.vision_wanted", return_value=True):
+        for k in range(4):
+            at = now + timedelta(seconds=k / 2)
+            frame_process(
+                frame_id=_store_sees_frame(store, f"f{k}", at, [{"id": "kit", "x": 0.2}]).pk
+            )
     # Stored without its task, so that the task's own statements are counted here.
     event = ShelfEvent.objects.create(
         device=store.shelf_device, event_id="e1", slot_code="A1", sensor="load_cell",
