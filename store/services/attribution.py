@@ -115,7 +115,7 @@ def rank(
     seen_needed: bool = False,
     next_door: Callable[[], Sequence[tuple[float, tuple[float, float]]]] = tuple,
     pace: Pace | None = None,
-    covered_s: float = math.inf,
+    covered_s: float,
 ) -> list[Candidate]:
     """Candidates from `pool` (the visits that could have done it), best first. `visits` are
     all the visits in the store at `when`. `reach` is the slot's calibrated reach band in its
