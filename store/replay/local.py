@@ -26,6 +26,7 @@ from minigo import embedded_beat
 from store.models import Receipt, ReceiptRevision, ReviewItem, ShelfEvent
 from store.replay import build
 from store.replay.metrics import Metrics, score
+from store.replay.sandbox import replay_sandbox
 from store.replay.scenario import PHONE, Scenario, ScenarioError
 from store.services.receipts import receipt_text
 from store.services.settlement import visits_settle
@@ -134,6 +135,7 @@ def replay_scenario(
         clock.installed(),
         store_time_zone(scenario.store.get("time_zone")),
         _no_wall_clock_limits(),
+        replay_sandbox(),
     ):
         tokens = build.build_store(scenario)
         shoppers = build.build_shoppers(scenario, faces=faces)

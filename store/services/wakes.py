@@ -49,6 +49,19 @@ def _redis():
     return _client
 
 
+def local_swap(state: tuple[dict, set] | None = None) -> tuple[dict, set]:
+    """Put `state` (or an empty registry) in place of the embedded one, and return what was
+    there: a replay runs a store of its own, then gives the process's own back."""
+    with _lock:
+        previous = (dict(_local_waiting), set(_local_marks))
+        _local_waiting.clear()
+        _local_marks.clear()
+        if state is not None:
+            _local_waiting.update(state[0])
+            _local_marks.update(state[1])
+    return previous
+
+
 def _prefix() -> str:
     return settings.CACHES["default"].get("KEY_PREFIX") or "minigo"
 
