@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.core.cache import cache
 from django.utils import timezone
 
-from store.models import Device, Shopper, Visit
+from store.models import Device, Shopper, Visit, VisitStatus
 from store.services import live
 from store.services.groups import group_bind_payer, group_for_entrant, group_join
 from store.services.payments import payment_authorise, payment_open, payment_set_payer
@@ -39,6 +39,9 @@ def entry_admit(
     *, shopper: Shopper, device: Device | None, method: str, at: datetime | None = None
 ) -> Admission:
     at = at or timezone.now()
+    known = _visit_of_passage(shopper=shopper, at=at)
+    if known is not None:
+        return Admission("already_in", known)
     existing = visit_current(shopper=shopper)
     if existing is not None:
         if not _came_back(existing, at):
@@ -88,6 +91,39 @@ def entry_admit(
     return Admission("visit_opened", visit, payer=payer)
 
 
+def _visit_of_passage(*, shopper: Shopper, at: datetime) -> Visit | None:
+    """The visit an entry frame captured at `at` belongs to when the gate's agent sent it late
+    (it was offline) and the store already knows that visit: one in progress at `at` that has
+    ended since, or their next one, begun after `at` with no exit of theirs in between (a
+    shelf camera saw them inside first, or a later frame of this passage came in first). A
+    visit opened at a shelf starts at this frame instead. None when the frame is news."""
+    ended = (
+        Visit.objects.filter(shopper=shopper, entered_at__lte=at, exited_at__gte=at)
+        .order_by("-entered_at")
+        .first()
+    )
+    if ended is not None:
+        return ended
+    later = Visit.objects.filter(shopper=shopper, entered_at__gt=at).order_by("entered_at").first()
+    if later is None:
+        return None
+    between = Visit.objects.filter(
+        shopper=shopper, exited_at__gte=at, exited_at__lt=later.entered_at
+    )
+    if between.exists():
+        return None
+    if later.status == VisitStatus.OPEN and later.entry_method == "shelf":
+        _starts_by(later, at)
+    return later
+
+
+def _starts_by(visit: Visit, at: datetime) -> None:
+    """A visit opened at a shelf starts by `at` (a frame of the shopper inside, or walking in,
+    that came late). Moved back only, in SQL: frames applied in any order leave the earliest."""
+    Visit.objects.filter(pk=visit.pk, entered_at__gt=at).update(entered_at=at)
+    visit.refresh_from_db(fields=["entered_at"])
+
+
 def _came_back(visit: Visit, at: datetime) -> bool:
     if at - visit.entered_at < timedelta(seconds=REENTRY_AFTER_S):
         return False
@@ -100,8 +136,18 @@ def entry_seen_inside(*, shopper: Shopper, device: Device, at: datetime) -> Visi
     entry camera missed every frame of them walking in. Their visit opens then and there (entry
     method "shelf", the shelf as its entry device), when their account lets them shop; None
     when it does not (a shelf has no screen to say why), or when their last visit ended a
-    moment ago (a shelf frame stamped just after they passed the exit is not a new visit)."""
+    moment ago (a shelf frame stamped just after they passed the exit is not a new visit).
+    A visit opened this way starts at the earliest such frame, also one a shelf delivers late
+    (it was offline): the shopper was inside then, and their picks there are theirs."""
     last = Visit.objects.filter(shopper=shopper).order_by("-entered_at").first()
+    if last is not None and last.exited_at is None and last.entered_at > at:
+        earlier = Visit.objects.filter(shopper=shopper, exited_at__isnull=False)
+        left = earlier.order_by("-exited_at").values_list("exited_at", flat=True).first()
+        if last.entry_method == "shelf" and (
+            left is None or at - left >= timedelta(seconds=REENTRY_AFTER_S)
+        ):
+            _starts_by(last, at)
+        return last
     if last is not None and last.exited_at is not None:
         if at - last.exited_at < timedelta(seconds=REENTRY_AFTER_S):
             return None

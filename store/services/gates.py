@@ -20,7 +20,7 @@ from store.services.entry import entry_admit
 from store.services.faces import face_identify
 from store.services.groups import group_guests_seen
 from store.services.qr import qr_check
-from store.services.visits import visit_close, visit_current
+from store.services.visits import visit_at_exit, visit_close
 from vision import faces as vf
 from vision.qr import decode_qr
 
@@ -153,7 +153,7 @@ def _enter(frame: Frame, shopper: Shopper, method: str) -> str:
 
 
 def _leave(frame: Frame, shopper: Shopper) -> str:
-    visit = visit_current(shopper=shopper)
+    visit = visit_at_exit(shopper=shopper, at=frame.captured_at)
     if visit is None:
         return "not_in_store"
     receipt = visit_close(visit=visit, device=frame.device, at=frame.captured_at)

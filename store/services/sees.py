@@ -12,7 +12,7 @@ from typing import Any
 from store.models import DeviceKind, Frame, Shopper
 from store.services.entry import entry_admit
 from store.services.groups import group_guests_seen
-from store.services.visits import visit_close, visit_current
+from store.services.visits import visit_at_exit, visit_close
 
 
 def sees_name(item: Any) -> str:
@@ -52,7 +52,7 @@ def sees_gate_apply(*, frame: Frame, analysis: dict[str, Any]) -> dict[str, Any]
             elif admission.outcome == "refused":
                 refused.append(shopper.pk)
         else:
-            visit = visit_current(shopper=shopper)
+            visit = visit_at_exit(shopper=shopper, at=frame.captured_at)
             if visit is not None:
                 receipt = visit_close(visit=visit, device=frame.device, at=frame.captured_at)
                 if receipt is None:

@@ -20,6 +20,16 @@ def visit_current(*, shopper: Shopper) -> Visit | None:
     return Visit.objects.filter(shopper=shopper, status=VisitStatus.OPEN).first()
 
 
+def visit_at_exit(*, shopper: Shopper, at: datetime) -> Visit | None:
+    """The visit an exit frame captured at `at` ends: the shopper's open visit, unless that
+    began after `at`. Then the gate's agent sent the frame late, and it is the exit of an
+    earlier visit (ended when they came back in), never the end of this one."""
+    visit = visit_current(shopper=shopper)
+    if visit is None or visit.entered_at > at:
+        return None
+    return visit
+
+
 def visit_open(
     *, shopper: Shopper, device: Device | None = None, method: str = "face", at=None
 ) -> tuple[Visit, bool]:
