@@ -270,7 +270,12 @@ def rank(
                     c.confidence = min(c.confidence, LAST_SEEN)
                     c.detail["next_door"] = True
     # `unseen_holder`: someone nobody could name holds the product too (a pick in review).
-    only = len(pool) == 1 and (len(visits) == 1 or len(pool) < len(visits)) and not unseen_holder
+    # Alone in the store only by the gates' record, and only while that record shows no gap:
+    # a lone visit that a shelf camera opened is someone the gates never saw come in (walking
+    # in behind another, or through a gate whose agent is offline and sends its frames
+    # later), so others may be inside unrecorded too.
+    alone = len(visits) == 1 and visits[0].entry_method != "shelf"
+    only = len(pool) == 1 and (alone or len(pool) < len(visits)) and not unseen_holder
     if only:
         # Nobody else was in the store (or, for a return, nobody else holds the product).
         c = candidates[0]

@@ -247,6 +247,20 @@ def test_the_only_shopper_in_the_store_gets_a_pick_nobody_saw(store, visit):
     assert entry.confidence == pytest.approx(0.9)
 
 
+def test_a_lone_shopper_no_gate_saw_come_in_is_not_the_only_one_inside(store, shopper):
+    from store.services.entry import entry_seen_inside
+
+    # Kit was first seen clearly at a shelf (the entry camera missed them, or the gate's
+    # agent is offline): whoever else walked in with them is not on record either.
+    type(shopper).objects.filter(pk=shopper.pk).update(face_consent=True)
+    kit = entry_seen_inside(shopper=shopper, device=store.shelf_device, at=timezone.now())
+    assert kit is not None and kit.entry_method == "shelf"
+    event = _process(_event(store, "e1", 4200, 3850), final=True)
+    assert event.status == "review" and not CartEntry.objects.exists()
+    item = ReviewItem.objects.get(shelf_event=event)
+    assert item.candidates[0]["shopper"] == shopper.pk and item.candidates[0]["confidence"] < 0.8
+
+
 def test_a_frame_processed_after_the_weight_event_still_attributes_it(store, two_inside, settings):
     kit, ana = two_inside
     # Only a consenting shopper can be named by a camera.
