@@ -39,10 +39,13 @@ def entry_admit(
     *, shopper: Shopper, device: Device | None, method: str, at: datetime | None = None
 ) -> Admission:
     at = at or timezone.now()
-    known = _visit_of_passage(shopper=shopper, at=at)
-    if known is not None:
-        return Admission("already_in", known)
     existing = visit_current(shopper=shopper)
+    if existing is None or existing.entered_at > at:
+        # Only then can the frame be a late one of a visit already known (most entry frames
+        # are the next frames of the passage of a visit open since a moment ago).
+        known = _visit_of_passage(shopper=shopper, at=at)
+        if known is not None:
+            return Admission("already_in", known)
     if existing is not None:
         if not _came_back(existing, at):
             return Admission("already_in", existing)
