@@ -35,7 +35,7 @@ STORE = {
 }  # fmt: skip
 
 
-def _scenario(tmp_path) -> list[dict]:
+def _scenario() -> list[dict]:
     lines: list[dict] = [STORE]
     lines += [{"type": "shopper", "id": s, "name": s.title()} for s in ("ana", "sam")]
     lines.append({"t": 0.0, "type": "frame", "device": "gate-in", "sees": {"shoppers": ["ana"]}})
@@ -62,12 +62,16 @@ def _scenario(tmp_path) -> list[dict]:
     return lines
 
 
+def _write(tmp_path, lines: list[dict]):
+    path = tmp_path / "late.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return load(path)
+
+
 def test_a_pick_seen_by_a_late_shelf_goes_to_the_shopper_no_gate_saw(replay_settings, tmp_path):
     from store.models import Visit
 
-    path = tmp_path / "late-shelf.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in _scenario(tmp_path)))
-    outcome = replay_scenario(load(path))
+    outcome = replay_scenario(_write(tmp_path, _scenario()))
     assert outcome.by_shopper == {"ana": [{}], "sam": [{"COLA": 1}]}
     assert outcome.metrics.line().startswith("cAcc=2/2 items_p=1.0000 items_r=1.0000 review=0")
     sam = Visit.objects.get(shopper__user__username="sam")
@@ -75,12 +79,6 @@ def test_a_pick_seen_by_a_late_shelf_goes_to_the_shopper_no_gate_saw(replay_sett
     # The visit opened at shelf-2's frame (20 s) starts at shelf-1's first frame of Sam (3 s).
     assert sam.entry_method == "shelf"
     assert sam.entered_at - ana.entered_at == timedelta(seconds=3)
-
-
-def _write(tmp_path, lines: list[dict]):
-    path = tmp_path / "late.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return load(path)
 
 
 def _pick(t: float, slot: str, grams: tuple[float, float], who: str, x: float) -> list[dict]:
