@@ -6,6 +6,10 @@ For each scenario it prints one line per shelf event charged to the wrong shoppe
 to review (REVIEW, with the ranked candidates) or left without a decision although someone
 made it (NOTHING), then a count: charged to the right shopper, wrong, in review. A WRONG line
 whose truth is "-" is a change nobody made (a knock, sensor noise) read as somebody's item.
+A line marked "unseen" is a pick whose picker no frame of that shelf's camera showed within
+the attribution window (a face turned away for the whole stop): no camera evidence can name
+them, so each shopper with such a pick has a wrong receipt unless they were alone in the store,
+and the count's "at most" is the cAcc that leaves.
 These figures describe our own simulator only, not real stores.
 
     .venv/bin/python manage.py simulate var/s.jsonl --shoppers 20 --seed 2 --picks 200 \\
@@ -35,6 +39,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import connections  # noqa: E402
 
 from store.management.commands.replay import use_temporary_database  # noqa: E402
@@ -48,9 +53,28 @@ def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
     sc = load(str(path))
     # The truth: each slot's weight lines (with "by"), as the scenario holds them.
     weights: dict[tuple[str, str], list[dict]] = {}
+    faces: dict[str, list[tuple[float, set[str]]]] = {}  # each camera's frames: who it showed
     for _t, _n, line in sc.timeline:
         if line.get("type") == "weight":
             weights.setdefault((line["device"], line["slot"]), []).append(line)
+        elif line.get("type") == "frame":
+            shown = (line.get("sees") or {}).get("shoppers") or []
+            ids = {f["id"] if isinstance(f, dict) else f for f in shown}
+            faces.setdefault(line["device"], []).append((float(line["t"]), ids))
+    window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
+
+    def unseen(line: dict) -> bool:
+        """A pick whose picker no frame of that camera showed within the window."""
+        by = line.get("by")
+        return bool(by) and not any(
+            by in ids
+            for at, ids in faces.get(line["device"], ())
+            if abs(at - float(line["t"])) <= window_s
+        )
+
+    blind = {
+        line["by"] for lines in weights.values() for line in lines if unseen(line)
+    }  # shoppers with a pick no camera evidence can name
     folder = Path(tempfile.mkdtemp(prefix="minigo-outcomes-"))
     try:
         use_temporary_database(folder)
@@ -59,7 +83,7 @@ def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
         # Each shopper's scenario id (their username, see store/replay/build.py).
         key = dict(Shopper.objects.values_list("pk", "user__username"))
         visit_key = {pk: key[shopper] for pk, shopper in Visit.objects.values_list("pk", "shopper")}
-        counts = {"right": 0, "wrong": 0, "review": 0, "camera_only": 0}
+        counts = {"right": 0, "wrong": 0, "review": 0, "camera_only": 0, "blind": len(blind)}
         lines: list[str] = []
         events = ShelfEvent.objects.select_related("device").order_by("occurred_at", "pk")
         for event in events:
@@ -81,6 +105,7 @@ def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
             what = (
                 f"t={t:.2f} {event.device.device_id}/{event.slot_code} "
                 f"{event.after - event.before:+.1f} g by={by or '-'}"
+                + (" unseen" if truth and unseen(truth) else "")
             )
             result = event.result or {}
             if "entry" in result:
@@ -105,6 +130,8 @@ def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
             elif by and "put_back_of" not in result:
                 # (A put-back that cancels a pick in review is decided: nobody is charged.)
                 lines.append(f"NOTHING {what} status={event.status}")
+        if outcome.metrics:
+            counts["receipts"] = outcome.metrics.receipts
         return outcome.metrics.line() if outcome.metrics else "", counts, lines
     finally:
         connections.close_all()
@@ -128,6 +155,13 @@ def main() -> None:
             f"in review {counts['review']}; camera-only counts {counts['camera_only']}",
             flush=True,
         )
+        receipts = counts.get("receipts", 0)
+        if receipts:
+            print(
+                f"shoppers with a pick no frame of its camera showed them at: {counts['blind']}; "
+                f"cAcc at most {receipts - counts['blind']}/{receipts} unless they were alone",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
