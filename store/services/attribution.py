@@ -57,6 +57,10 @@ UNSEEN = 0.05
 # moment: its fit to the slot counts to this power (people do not stand in one another's
 # place), as far as that other face is plainly there (one jittery reading may not be).
 RIVAL_POWER = 8
+# What a face counts for, as a picker and as someone in another's place, when its person was
+# walking past: seen once there, and elsewhere in the view a moment before or after. Nobody
+# reaches into a shelf while walking by; they may have stopped between two frames.
+WALKING_PAST = 0.1
 # Seen in front of the slot before and after the event, at most this many windows apart with
 # nobody else there in between: there all along (faces are missed for a few frames running).
 ALL_ALONG_SPAN = 1.2
@@ -155,13 +159,18 @@ def rank(
             elsewhere=seen_elsewhere(sightings, device_id=device.pk),
         )
     )
-    timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
-    for i in _there_all_along(tracks, when=when, window_s=window_s, reach=reach, pace=pace):
-        timing[i] = (1.0, 0.0)
     # Someone reaching in stands there for seconds; an unknown face in one or two frames is
     # a passer-by glimpsed (or the detector's false alarm): it counts that much less, also
-    # as someone standing in another's place. A named face is a person however briefly seen.
+    # as someone standing in another's place. A named face is a person however briefly seen,
+    # but one seen once where they were not a moment before or after was walking past.
     seen_for = [_seen_for(t) for t in tracks]
+    for i in _walking_past(tracks, pace=pace):
+        seen_for[i] = WALKING_PAST
+    timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
+    for i in _there_all_along(
+        tracks, seen_for, when=when, window_s=window_s, reach=reach, pace=pace
+    ):
+        timing[i] = (1.0, 0.0)
     positions = [_position(t, when=when, window_s=window_s) for t in tracks]
     xs = [x for x, _n in positions]
     # How far off each track's position may be: the camera's jitter, less for a face seen in
@@ -214,6 +223,8 @@ def rank(
             beside = max((in_front(side, band, edge=edges[i]) for band in others), default=0.0)
             rival *= min(1.0, 4.0 * beside)
         weight = when_w * space * ((1.0 - rival) + rival * space**RIVAL_POWER) * track.strength
+        if track.shopper is not None:
+            weight *= seen_for[i]
         shopper = track.shopper
         if shopper is None:
             unknown = max(unknown, weight * UNKNOWN_FACE_WEIGHT * seen_for[i])
@@ -345,8 +356,31 @@ def _timing(track: Track, *, when: datetime, window_s: float, pace: Pace) -> tup
     return weight, near
 
 
+def _walking_past(tracks: list[Track], *, pace: Pace) -> set[int]:
+    """Indices of the named tracks of one frame whose shopper the camera saw at another place
+    in the view (farther than a face is followed between frames) within a track's gap before
+    or after it: they were walking past, and nobody reaches into a shelf while walking by. A
+    person who stops to take something is seen there in the frames around it."""
+    out: set[int] = set()
+    for i, track in enumerate(tracks):
+        if track.shopper is None or len(track.points) != 1 or track.points[0][1] is None:
+            continue
+        at, x = track.points[0]
+        if any(
+            0 < abs((seen_at - at).total_seconds()) <= pace.track_gap_s
+            and abs(px - x) > pace.track_dx
+            for j, other in enumerate(tracks)
+            if j != i and other.shopper == track.shopper
+            for seen_at, px in other.points
+            if px is not None
+        ):
+            out.add(i)
+    return out
+
+
 def _there_all_along(
     tracks: list[Track],
+    seen_for: list[float],
     *,
     when: datetime,
     window_s: float,
@@ -362,11 +396,13 @@ def _there_all_along(
     # An unknown face is followed only along its own track.
     who = [t.shopper if t.shopper is not None else -1 - i for i, t in enumerate(tracks)]
     spans: dict[int, list[float]] = {}  # person: [latest before, earliest after] (seconds)
-    for person, track in zip(who, tracks):
+    there: set[int] = set()  # the tracks with a face in front of the slot
+    for i, (person, track) in enumerate(zip(who, tracks)):
         span = spans.setdefault(person, [-1e9, 1e9])
         for seen_at, x in track.points:
             if in_front(x, reach, edge=pace.edge()) < 0.5:
                 continue
+            there.add(i)
             dt = (seen_at - when).total_seconds()
             if dt < 0:
                 span[0] = max(span[0], dt)
@@ -376,16 +412,19 @@ def _there_all_along(
     for person, (before, after) in spans.items():
         if after - before > window_s * ALL_ALONG_SPAN:
             continue
-        # A glimpse (an unknown face in a frame or two) is nobody standing in their place.
+        # A glimpse (an unknown face in a frame or two, someone walking past) is nobody
+        # standing in their place.
         between = (
             before < (seen_at - when).total_seconds() < after
             and in_front(x, reach, edge=pace.edge()) >= PLAINLY
-            for other, track in zip(who, tracks)
-            if other != person and _seen_for(track) >= 1.0
+            for other, track, glimpse in zip(who, tracks, seen_for)
+            if other != person and glimpse >= 1.0
             for seen_at, x in track.points
         )
         if not any(between):
-            out |= {i for i, p in enumerate(who) if p == person}
+            # Their tracks in front of the slot: the same person seen elsewhere in the view
+            # (walking up, or at another slot before) was not standing here then.
+            out |= {i for i, p in enumerate(who) if p == person and i in there}
     return out
 
 

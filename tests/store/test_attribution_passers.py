@@ -1,0 +1,76 @@
+"""Who took it when someone walks past the slot at the moment of the pick, or when the picker
+was seen somewhere else in the view before they stepped up to it: a face counts where the
+person stood, not where they passed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from store.models import CartEntry
+from store.services.calibration import slot_calibrate
+from tests.store.test_attribution import _event, _process, _seen
+
+
+def _s(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def two_inside(store, visit, other_shopper):
+    from store.services.visits import visit_open
+
+    return visit, visit_open(shopper=other_shopper, device=store.gate_in)[0]
+
+
+def test_someone_walking_past_the_slot_at_the_moment_does_not_take_the_pick(store, two_inside):
+    kit, ana = two_inside
+    slot_calibrate(slot=store.a1, reach=[0.3, 0.5])
+    slot_calibrate(slot=store.a2, reach=[0.5, 0.8])
+    now = timezone.now()
+    # Kit stands in front of A1 throughout; the camera missed Kit's face in the two frames
+    # around the pick (turned to the shelf).
+    for dt in (-2.0, -1.5, -1.0, 0.5, 1.0, 1.5):
+        _seen(store, kit, now + _s(dt), x=0.38)
+    # Ana walks across the view, a fifth of it every half second: in front of A1 at the
+    # moment of the pick, in front of A2 half a second later.
+    for dt, x in ((-1.0, 0.05), (-0.5, 0.22), (0.0, 0.41), (0.5, 0.6), (1.0, 0.78)):
+        _seen(store, ana, now + _s(dt), x=x)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    assert event.status == "applied"
+    entry = CartEntry.objects.get(shelf_event=event)
+    assert entry.visit_id == kit.pk and entry.confidence >= 0.8
+
+
+def test_a_face_seen_at_the_moment_that_stays_there_is_not_walking_past(store, two_inside):
+    kit, ana = two_inside
+    slot_calibrate(slot=store.a1, reach=[0.3, 0.5])
+    now = timezone.now()
+    # Ana walks up from the side and stops at A1: seen there in the frames after the pick.
+    for dt, x in ((-1.0, 0.05), (-0.5, 0.22), (0.0, 0.41), (0.5, 0.4), (1.0, 0.41)):
+        _seen(store, ana, now + _s(dt), x=x)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
+
+
+def test_the_picker_seen_at_another_slot_before_does_not_stand_there_at_the_pick(
+    store, two_inside
+):
+    kit, ana = two_inside
+    slot_calibrate(slot=store.a1, reach=[0.1, 0.3])
+    slot_calibrate(slot=store.a2, reach=[0.6, 0.9])
+    now = timezone.now()
+    # Ana stands in front of A2 throughout.
+    for k in range(11):
+        _seen(store, ana, now + _s(-3.0 + k / 2), x=0.75)
+    # Kit was at A2's far end three seconds before, then in front of A1 from a second
+    # before the pick on; the frame of the pick missed Kit's face.
+    _seen(store, kit, now + _s(-3.0), x=0.86)
+    for dt in (-1.0, -0.5, 0.5, 1.0, 1.5):
+        _seen(store, kit, now + _s(dt), x=0.2)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    assert event.status == "applied"
+    entry = CartEntry.objects.get(shelf_event=event)
+    assert entry.visit_id == kit.pk and entry.confidence >= 0.8
