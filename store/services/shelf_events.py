@@ -345,6 +345,10 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             candidates=ranked,
             evidence=detail,
         )
+    if not settled and pace.deferred_before(event, seconds=camera.moment_s(window_s)):
+        # Caught in the act: the frames just before the pick have arrived, and someone else
+        # may stand in them. Their faces were deferred; waiting asks for them.
+        return _wait(event, detail=detail, candidates=ranked)
     if option.delta > 0 and not option.misplaced:
         # A camera that counts this slot must agree with the sensor about how many left;
         # the frames it needs whose detections were deferred are analysed first (each

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from PIL import Image
 
-from store.models import CartEntry, Frame, ShelfEvent, Visit
+from store.models import CartEntry, Frame, ReviewItem, ShelfEvent, Visit
 from store.services.events import event_store
 from store.services.frames import frame_process, frame_store
 from store.services.pixels import pixels_get
@@ -259,3 +259,36 @@ def test_a_shopper_no_gate_saw_come_in_is_inside_once_seen_clearly_at_a_shelf(
     assert visit.entered_at == now + timedelta(seconds=0.2)
     shelf_event_process(event_id=event.pk, final=True)
     assert CartEntry.objects.get(shelf_event=event).visit_id == visit.pk
+
+
+def test_an_early_decision_waits_for_the_deferred_frames_just_before_the_pick(
+    store, two_inside, no_last_seen, django_capture_on_commit_callbacks
+):
+    from store.services.calibration import slot_calibrate
+    from tests.store.test_attribution import _seen, _steady_camera
+
+    kit, ana = two_inside
+    now = timezone.now()
+    slot_calibrate(slot=store.a1, reach=[0.1, 0.4])
+    _steady_camera(store, kit, now)
+    # A frame a third of a second before the pick arrived and was deferred: it shows Ana
+    # plainly in front of the slot. Kit is caught plainly in front of it a moment after.
+    before = _frame(store, "f1", now - timedelta(seconds=0.3))
+    frame_process(frame_id=before.pk)
+    before.refresh_from_db()
+    assert before.result["faces_deferred"] is True
+    _seen(store, kit, now + timedelta(seconds=0.1), x=0.3)
+    event = _pick(store, now)
+    with mock.patch("store.services.faces.faces_identify", return_value=_faces_of(ana.shopper)):
+        with django_capture_on_commit_callbacks(execute=True):
+            shelf_event_process(event_id=event.pk)
+    before.refresh_from_db()
+    assert before.result["sightings"][0]["shopper"] == ana.shopper_id
+    # Two people plainly in front of the slot at the moment: nobody is charged yet.
+    assert not CartEntry.objects.filter(shelf_event=event).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        shelf_event_process(event_id=event.pk, final=True)
+    event.refresh_from_db()
+    assert event.status == "review"
+    item = ReviewItem.objects.get(shelf_event=event)
+    assert {c["shopper"] for c in item.candidates[:2]} == {kit.shopper_id, ana.shopper_id}
