@@ -90,7 +90,8 @@ def frame_recheck(*, frame: Frame) -> None:
 # caught in the act is usually in the frame or two next to the pick, and an event still in
 # doubt after a round asks for the next ones (it waits while any of its window's frames are
 # deferred: pace.frames_pending), so nothing is decided on part of the evidence
-# unless that part already names the picker clearly (attribution.rank while not settled).
+# unless that part already names the picker clearly (attribution.rank while not settled), and
+# never before the frames of the moment just before the pick, which have arrived, are in.
 FACES_PER_ROUND = 2
 
 
