@@ -162,9 +162,10 @@ def rank(
     # Someone reaching in stands there for seconds; an unknown face in one or two frames is
     # a passer-by glimpsed (or the detector's false alarm): it counts that much less, also
     # as someone standing in another's place. A named face is a person however briefly seen,
-    # but one seen once where they were not a moment before or after was walking past.
+    # but one seen once where they were not a moment before or after was walking past (known
+    # once the whole window is in: the next frames may show them staying).
     seen_for = [_seen_for(t) for t in tracks]
-    for i in _walking_past(tracks, pace=pace):
+    for i in _walking_past(tracks, pace=pace) if settled else ():
         seen_for[i] = WALKING_PAST
     timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
     for i in _there_all_along(

@@ -74,3 +74,29 @@ def test_the_picker_seen_at_another_slot_before_does_not_stand_there_at_the_pick
     assert event.status == "applied"
     entry = CartEntry.objects.get(shelf_event=event)
     assert entry.visit_id == kit.pk and entry.confidence >= 0.8
+
+
+def test_someone_who_just_stepped_up_beside_the_picker_is_not_taken_for_a_passer_early(
+    store, two_inside
+):
+    from tests.store.test_attribution import _steady_camera
+
+    kit, ana = two_inside
+    slot_calibrate(slot=store.a1, reach=[0.3, 0.5])
+    slot_calibrate(slot=store.a2, reach=[0.5, 0.8])
+    now = timezone.now()
+    _steady_camera(store, kit, now)
+    for dt in (-1.5, -1.0, -0.5, 0.0):
+        _seen(store, kit, now + _s(dt), x=0.45)
+    # Ana stood at A2 and has just stepped over to A1: one frame there so far. The frames to
+    # come may show her staying, so the pick is not Kit's yet.
+    _seen(store, ana, now + _s(-1.0), x=0.7)
+    _seen(store, ana, now + _s(-0.5), x=0.7)
+    _seen(store, ana, now + _s(0.0), x=0.36)
+    event = _process(_event(store, "e1", 4200, 3850, at=now))
+    assert not CartEntry.objects.filter(shelf_event=event).exists()
+    for dt in (0.5, 1.0, 1.5):
+        _seen(store, ana, now + _s(dt), x=0.36)
+        _seen(store, kit, now + _s(dt), x=0.45)
+    event = _process(event, final=True)
+    assert event.status == "review"
