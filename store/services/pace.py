@@ -177,16 +177,12 @@ def in_window(sightings: list[Sighting], *, when: datetime) -> list[Sighting]:
     return [s for s in sightings if when - window <= s.seen_at <= when + window]
 
 
-def deferred_before(event: ShelfEvent, *, seconds: float) -> bool:
-    """True while a frame of the event's camera from the `seconds` before it has arrived with
-    its faces deferred (store/services/ondemand.py): asking for it analyses it."""
-    return Frame.objects.filter(
-        device=event.device,
-        status=EventStatus.APPLIED,
-        captured_at__gte=event.occurred_at - timedelta(seconds=seconds),
-        captured_at__lte=event.occurred_at,
-        **{f"result__{DEFERRED}": True},
-    ).exists()
+def waiting_before(
+    frames: Sequence[tuple[datetime, bool]], *, when: datetime, seconds: float
+) -> bool:
+    """True while a frame of the `seconds` before `when` (`frames`: frames_near) has arrived
+    without its faces: queued, or deferred until an event asks (store/services/ondemand.py)."""
+    return any(not done and 0.0 <= (when - at).total_seconds() <= seconds for at, done in frames)
 
 
 # The longest a decided-in-doubt event waits for its camera's queued frames.

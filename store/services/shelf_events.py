@@ -345,7 +345,8 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             candidates=ranked,
             evidence=detail,
         )
-    if not settled and pace.deferred_before(event, seconds=camera.moment_s(window_s)):
+    moment = camera.moment_s(window_s)
+    if not settled and pace.waiting_before(frames, when=event.occurred_at, seconds=moment):
         # Caught in the act: the frames just before the pick have arrived, and someone else
         # may stand in them. Their faces were deferred; waiting asks for them.
         return _wait(event, detail=detail, candidates=ranked)
