@@ -43,7 +43,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connections  # noqa: E402
 
 from store.management.commands.replay import use_temporary_database  # noqa: E402
-from store.models import ReviewItem, ShelfEvent, Shopper, Visit  # noqa: E402
+from store.models import Frame, ReviewItem, ShelfEvent, Shopper, Visit  # noqa: E402
 from store.replay.local import REPLAY_EPOCH, replay_scenario, scenario_start  # noqa: E402
 from store.replay.scenario import load  # noqa: E402
 
@@ -132,6 +132,13 @@ def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
                 lines.append(f"NOTHING {what} status={event.status}")
         if outcome.metrics:
             counts["receipts"] = outcome.metrics.receipts
+        # The face pass's work (150-250 ms of CPU a frame with real vision): shelf frames whose
+        # faces were computed, of those received.
+        deferred = Frame.objects.filter(device__kind="shelf").values_list(
+            "result__faces_deferred", flat=True
+        )
+        counts["frames"] = len(deferred)
+        counts["faced"] = sum(1 for d in deferred if d is not True)
         return outcome.metrics.line() if outcome.metrics else "", counts, lines
     finally:
         connections.close_all()
@@ -152,7 +159,9 @@ def main() -> None:
             print(line)
         print(
             f"charged right {counts['right']}, wrong {counts['wrong']}, "
-            f"in review {counts['review']}; camera-only counts {counts['camera_only']}",
+            f"in review {counts['review']}; camera-only counts {counts['camera_only']}; "
+            f"shelf frames whose faces were computed {counts.get('faced', 0)} of "
+            f"{counts.get('frames', 0)}",
             flush=True,
         )
         receipts = counts.get("receipts", 0)
