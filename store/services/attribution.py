@@ -12,12 +12,13 @@ Evidence, strongest first:
    split it and go to review, while one seen at the moment of the pick and another seconds
    later (or, on a calibrated slot, in front of another slot) do not. A shopper seen in front
    of the slot shortly before and after the event, nobody else plainly there in between, was
-   there all along; a face on a band's border loses to one plainly in front (as far as it may
-   stand at a neighbouring slot: beside a band with no band next to it, the two share), and
-   is charged only once the whole window is in. A face on the border of two bands stands at
-   this slot when someone else plainly stands at the other; it names nobody for sure when its
-   person was seen while the other slot's weight changed too (they did that, maybe this as
-   well, and someone unseen may have done this).
+   there all along (a face seen there once, its person elsewhere in the view a moment before
+   or after, was walking past and stands in nobody's place); a face on a band's border loses
+   to one plainly in front (as far as it may stand at a neighbouring slot: beside a band with
+   no band next to it, the two share), and is charged only once the whole window is in. A
+   face on the border of two bands stands at this slot when someone else plainly stands at
+   the other; it names nobody for sure when its person was seen while the other slot's weight
+   changed too (they did that, maybe this as well, and someone unseen may have done this).
 2. the only shopper in the store (for a return: the only one holding that product; another
    light product put down on a slot of heavier items, or anything put down on a slot whose
    pick moments ago nobody could name, also needs its holder seen there).
@@ -41,7 +42,13 @@ from django.db.models import Q
 from store.models import Device, Sighting, Visit
 from store.services.pace import DEFAULT_FRAME_S, TRACK_GAP_FRAMES, Pace, in_window, pace_of
 from store.services.reach import PICTURE_MARGIN, PLAINLY, at_slot, in_front, plainly
-from store.services.tracks import CLEAR_MATCH_MARGIN, Track, face_tracks, seen_elsewhere
+from store.services.tracks import (
+    CLEAR_MATCH_MARGIN,
+    Track,
+    face_tracks,
+    seen_elsewhere,
+    walking_past,
+)
 from vision.faces import MATCH_CONFIDENCE
 
 ONLY_SHOPPER = 0.9
@@ -165,7 +172,7 @@ def rank(
     # but one seen once where they were not a moment before or after was walking past (known
     # once the whole window is in: the next frames may show them staying).
     seen_for = [_seen_for(t) for t in tracks]
-    for i in _walking_past(tracks, pace=pace) if settled else ():
+    for i in walking_past(tracks, pace=pace) if settled else ():
         seen_for[i] = WALKING_PAST
     timing = [_timing(t, when=when, window_s=window_s, pace=pace) for t in tracks]
     for i in _there_all_along(
@@ -355,28 +362,6 @@ def _timing(track: Track, *, when: datetime, window_s: float, pace: Pace) -> tup
     named = [at for at, who in track.names if who == track.shopper]
     near = min(abs((at - when).total_seconds()) for at in named or [at for at, _ in track.points])
     return weight, near
-
-
-def _walking_past(tracks: list[Track], *, pace: Pace) -> set[int]:
-    """Indices of the named tracks of one frame whose shopper the camera saw at another place
-    in the view (farther than a face is followed between frames) within a track's gap before
-    or after it: they were walking past, and nobody reaches into a shelf while walking by. A
-    person who stops to take something is seen there in the frames around it."""
-    out: set[int] = set()
-    for i, track in enumerate(tracks):
-        if track.shopper is None or len(track.points) != 1 or track.points[0][1] is None:
-            continue
-        at, x = track.points[0]
-        if any(
-            0 < abs((seen_at - at).total_seconds()) <= pace.track_gap_s
-            and abs(px - x) > pace.track_dx
-            for j, other in enumerate(tracks)
-            if j != i and other.shopper == track.shopper
-            for seen_at, px in other.points
-            if px is not None
-        ):
-            out.add(i)
-    return out
 
 
 def _there_all_along(

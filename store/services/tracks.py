@@ -245,3 +245,25 @@ def _next_at_place(s: Sighting, others: Iterable[Sighting], *, pace: Pace) -> Si
         if gap > 0 and abs(o.x - s.x) <= pace.track_dx:
             return o
     return None
+
+
+def walking_past(tracks: list[Track], *, pace: Pace) -> set[int]:
+    """Indices of the named tracks of one frame whose shopper the camera saw at another place
+    in the view (farther than a face is followed between frames) within a track's gap before
+    or after it: they were walking past, and nobody reaches into a shelf while walking by. A
+    person who stops to take something is seen there in the frames around it."""
+    out: set[int] = set()
+    for i, track in enumerate(tracks):
+        if track.shopper is None or len(track.points) != 1 or track.points[0][1] is None:
+            continue
+        at, x = track.points[0]
+        if any(
+            0 < abs((seen_at - at).total_seconds()) <= pace.track_gap_s
+            and abs(px - x) > pace.track_dx
+            for j, other in enumerate(tracks)
+            if j != i and other.shopper == track.shopper
+            for seen_at, px in other.points
+            if px is not None
+        ):
+            out.add(i)
+    return out
