@@ -251,8 +251,11 @@ def walking_past(tracks: list[Track], *, pace: Pace) -> set[int]:
     """Indices of the named tracks of one frame whose shopper the camera saw at another place
     in the view (farther than a face is followed between frames) within a track's gap before
     or after it: they were walking past, and nobody reaches into a shelf while walking by. A
-    person who stops to take something is seen there in the frames around it."""
+    person who stops to take something is seen there in the frames around it. Only on a camera
+    whose jitter is measured: until then a still face's readings may stray that far."""
     out: set[int] = set()
+    if not pace.x_sd_known:
+        return out
     for i, track in enumerate(tracks):
         if track.shopper is None or len(track.points) != 1 or track.points[0][1] is None:
             continue

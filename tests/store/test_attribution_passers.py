@@ -100,3 +100,17 @@ def test_someone_who_just_stepped_up_beside_the_picker_is_not_taken_for_a_passer
         _seen(store, kit, now + _s(dt), x=0.45)
     event = _process(event, final=True)
     assert event.status == "review"
+
+
+def test_a_still_face_whose_readings_stray_on_a_camera_not_yet_measured_is_not_a_passer(
+    store, two_inside
+):
+    kit, ana = two_inside
+    slot_calibrate(slot=store.a1, reach=[0.42, 0.56])
+    now = timezone.now()
+    # One frame a second, Kit's face read 0.08 apart from frame to frame: too few faces yet to
+    # know how far this camera's readings of a still face stray.
+    for dt, x in ((-0.6, 0.51), (0.4, 0.43), (1.4, 0.497)):
+        _seen(store, kit, now + _s(dt), x=x)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
