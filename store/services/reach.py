@@ -19,6 +19,8 @@ from store.models import ShelfEvent, Slot
 # faint tail beyond them.
 REACH_EDGE_S = 0.012
 REACH_TAIL_S = 0.06
+# The most in_front's faint tail gives a face outside a band.
+TAIL_FIT = 0.1
 # A face whose fit to a band is at least this is plainly in front of that slot.
 PLAINLY = 0.9
 # A band drawn to within this of the picture's left or right edge reaches it: nobody stands in
@@ -49,9 +51,12 @@ def at_slot(
         return here
     fits = [(in_front(x, band, edge=edge), free) for band, free in others]
     # On the border of two bands a face is half at each (all of it here when someone else
-    # stands at the other); outside every band, only its own fit.
+    # stands at the other); outside every band, only its own fit. A face well inside another
+    # band where someone else stands is a second person there, not someone at this slot: the
+    # share moves only to a face near enough to this band (its fit at least the faint tail's).
     outside = max(0.0, 1.0 - here - sum(f for f, _ in fits))
-    return here / (here + sum(f * free for f, free in fits) + outside)
+    shared = here / (here + sum(f * free for f, free in fits) + outside)
+    return min(shared, here / TAIL_FIT)
 
 
 def in_front(
@@ -74,7 +79,7 @@ def in_front(
         hi = math.inf
     fit = _phi((x - lo) / edge) * _phi((hi - x) / edge)
     outside = max(lo - x, x - hi, 0.0)
-    return max(fit, 0.1 * math.exp(-0.5 * (outside / REACH_TAIL_S) ** 2) if outside else 0.0)
+    return max(fit, TAIL_FIT * math.exp(-0.5 * (outside / REACH_TAIL_S) ** 2) if outside else 0.0)
 
 
 def _phi(z: float) -> float:

@@ -114,3 +114,21 @@ def test_a_still_face_whose_readings_stray_on_a_camera_not_yet_measured_is_not_a
         _seen(store, kit, now + _s(dt), x=x)
     event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
     assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
+
+
+def test_two_people_at_another_slot_do_not_stand_at_this_one(store, two_inside):
+    kit, ana = two_inside
+    slot_calibrate(slot=store.a1, reach=[0.1, 0.3])
+    slot_calibrate(slot=store.a2, reach=[0.6, 0.9])
+    now = timezone.now()
+    # Kit at A1; Ana and a stranger side by side, both well inside A2's band. Someone else
+    # standing at A2 does not move Ana over to A1: she is the second person there.
+    for k in range(8):
+        at = now + _s(-2.0 + k / 2)
+        _seen(store, kit, at, x=0.2)
+        _seen(store, ana, at, x=0.7)
+        _seen(store, None, at, x=0.82)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    assert event.status == "applied"
+    entry = CartEntry.objects.get(shelf_event=event)
+    assert entry.visit_id == kit.pk and entry.confidence >= 0.8
