@@ -67,11 +67,6 @@ def _process(event, **kw) -> ShelfEvent:
     return event
 
 
-@pytest.fixture
-def two_inside(store, visit, other_shopper):
-    return visit, visit_open(shopper=other_shopper, device=store.gate_in)[0]
-
-
 def test_a_face_seen_at_the_shelf_decides_between_two_shoppers(store, two_inside):
     kit, ana = two_inside
     now = timezone.now()

@@ -11,13 +11,7 @@ from django.utils import timezone
 
 from store.models import CartEntry, ReviewItem
 from store.services.calibration import slot_calibrate
-from store.services.visits import visit_open
 from tests.store.test_attribution import _event, _process, _seen
-
-
-@pytest.fixture
-def two_inside(store, visit, other_shopper):
-    return visit, visit_open(shopper=other_shopper, device=store.gate_in)[0]
 
 
 def _s(seconds: float) -> timedelta:

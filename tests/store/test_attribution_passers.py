@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from store.models import CartEntry
@@ -16,13 +15,6 @@ from tests.store.test_attribution import _event, _process, _seen
 
 def _s(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def two_inside(store, visit, other_shopper):
-    from store.services.visits import visit_open
-
-    return visit, visit_open(shopper=other_shopper, device=store.gate_in)[0]
 
 
 def test_someone_walking_past_the_slot_at_the_moment_does_not_take_the_pick(store, two_inside):
@@ -55,9 +47,7 @@ def test_a_face_seen_at_the_moment_that_stays_there_is_not_walking_past(store, t
     assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
 
 
-def test_the_picker_seen_at_another_slot_before_does_not_stand_there_at_the_pick(
-    store, two_inside
-):
+def test_the_picker_seen_at_another_slot_before_does_not_stand_there_at_the_pick(store, two_inside):
     kit, ana = two_inside
     slot_calibrate(slot=store.a1, reach=[0.1, 0.3])
     slot_calibrate(slot=store.a2, reach=[0.6, 0.9])

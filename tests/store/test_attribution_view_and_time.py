@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from store.models import CartEntry
@@ -28,13 +27,6 @@ def test_a_band_drawn_almost_to_the_pictures_edge_reaches_it():
     assert in_front(0.26, (0.03, 0.25)) < 0.5
     # A band that stops well short of the edge does not: beyond it is somewhere else.
     assert in_front(0.0, (0.15, 0.25)) < 0.1
-
-
-@pytest.fixture
-def two_inside(store, visit, other_shopper):
-    from store.services.visits import visit_open
-
-    return visit, visit_open(shopper=other_shopper, device=store.gate_in)[0]
 
 
 def test_a_face_cut_off_by_the_pictures_edge_is_the_picker_at_the_outermost_slot(store, two_inside):

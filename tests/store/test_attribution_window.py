@@ -14,13 +14,7 @@ from store.models import CartEntry, ReviewItem
 from store.services.calibration import slot_calibrate
 from store.services.carts import cart_quantity, cart_take
 from store.services.shelf_events import shelf_events_settle
-from store.services.visits import visit_open
 from tests.store.test_attribution import _event, _process, _seen, _steady_camera
-
-
-@pytest.fixture
-def two_inside(store, visit, other_shopper):
-    return visit, visit_open(shopper=other_shopper, device=store.gate_in)[0]
 
 
 def _s(seconds: float) -> timedelta:

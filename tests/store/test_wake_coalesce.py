@@ -14,12 +14,6 @@ from store.services import wakes
 from store.services.events import event_store
 from store.services.frames import frame_process
 from store.services.shelf_events import shelf_event_process
-from store.services.visits import visit_open
-
-
-@pytest.fixture
-def two_inside(store, visit, other_shopper):
-    return visit, visit_open(shopper=other_shopper, device=store.gate_in)[0]
 
 
 @pytest.fixture
