@@ -17,11 +17,23 @@ def _s(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _bands(store, a1, a2=None):
+    slot_calibrate(slot=store.a1, reach=a1)
+    if a2 is not None:
+        slot_calibrate(slot=store.a2, reach=a2)
+    return timezone.now()
+
+
+def _charged(store, now) -> CartEntry:
+    """The cola taken from A1 at `now`, decided with the whole window in: whose cart it is on."""
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    assert event.status == "applied"
+    return CartEntry.objects.get(shelf_event=event)
+
+
 def test_someone_walking_past_the_slot_at_the_moment_does_not_take_the_pick(store, two_inside):
     kit, ana = two_inside
-    slot_calibrate(slot=store.a1, reach=[0.3, 0.5])
-    slot_calibrate(slot=store.a2, reach=[0.5, 0.8])
-    now = timezone.now()
+    now = _bands(store, [0.3, 0.5], [0.5, 0.8])
     # Kit stands in front of A1 throughout; the camera missed Kit's face in the two frames
     # around the pick (turned to the shelf).
     for dt in (-2.0, -1.5, -1.0, 0.5, 1.0, 1.5):
@@ -30,28 +42,22 @@ def test_someone_walking_past_the_slot_at_the_moment_does_not_take_the_pick(stor
     # moment of the pick, in front of A2 half a second later.
     for dt, x in ((-1.0, 0.05), (-0.5, 0.22), (0.0, 0.41), (0.5, 0.6), (1.0, 0.78)):
         _seen(store, ana, now + _s(dt), x=x)
-    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
-    assert event.status == "applied"
-    entry = CartEntry.objects.get(shelf_event=event)
+    entry = _charged(store, now)
     assert entry.visit_id == kit.pk and entry.confidence >= 0.8
 
 
 def test_a_face_seen_at_the_moment_that_stays_there_is_not_walking_past(store, two_inside):
     kit, ana = two_inside
-    slot_calibrate(slot=store.a1, reach=[0.3, 0.5])
-    now = timezone.now()
+    now = _bands(store, [0.3, 0.5])
     # Ana walks up from the side and stops at A1: seen there in the frames after the pick.
     for dt, x in ((-1.0, 0.05), (-0.5, 0.22), (0.0, 0.41), (0.5, 0.4), (1.0, 0.41)):
         _seen(store, ana, now + _s(dt), x=x)
-    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
-    assert CartEntry.objects.get(shelf_event=event).visit_id == ana.pk
+    assert _charged(store, now).visit_id == ana.pk
 
 
 def test_the_picker_seen_at_another_slot_before_does_not_stand_there_at_the_pick(store, two_inside):
     kit, ana = two_inside
-    slot_calibrate(slot=store.a1, reach=[0.1, 0.3])
-    slot_calibrate(slot=store.a2, reach=[0.6, 0.9])
-    now = timezone.now()
+    now = _bands(store, [0.1, 0.3], [0.6, 0.9])
     # Ana stands in front of A2 throughout.
     for k in range(11):
         _seen(store, ana, now + _s(-3.0 + k / 2), x=0.75)
@@ -60,9 +66,7 @@ def test_the_picker_seen_at_another_slot_before_does_not_stand_there_at_the_pick
     _seen(store, kit, now + _s(-3.0), x=0.86)
     for dt in (-1.0, -0.5, 0.5, 1.0, 1.5):
         _seen(store, kit, now + _s(dt), x=0.2)
-    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
-    assert event.status == "applied"
-    entry = CartEntry.objects.get(shelf_event=event)
+    entry = _charged(store, now)
     assert entry.visit_id == kit.pk and entry.confidence >= 0.8
 
 
@@ -72,9 +76,7 @@ def test_someone_who_just_stepped_up_beside_the_picker_is_not_taken_for_a_passer
     from tests.store.test_attribution import _steady_camera
 
     kit, ana = two_inside
-    slot_calibrate(slot=store.a1, reach=[0.3, 0.5])
-    slot_calibrate(slot=store.a2, reach=[0.5, 0.8])
-    now = timezone.now()
+    now = _bands(store, [0.3, 0.5], [0.5, 0.8])
     _steady_camera(store, kit, now)
     for dt in (-1.5, -1.0, -0.5, 0.0):
         _seen(store, kit, now + _s(dt), x=0.45)
@@ -96,21 +98,17 @@ def test_a_still_face_whose_readings_stray_on_a_camera_not_yet_measured_is_not_a
     store, two_inside
 ):
     kit, ana = two_inside
-    slot_calibrate(slot=store.a1, reach=[0.42, 0.56])
-    now = timezone.now()
+    now = _bands(store, [0.42, 0.56])
     # One frame a second, Kit's face read 0.08 apart from frame to frame: too few faces yet to
     # know how far this camera's readings of a still face stray.
     for dt, x in ((-0.6, 0.51), (0.4, 0.43), (1.4, 0.497)):
         _seen(store, kit, now + _s(dt), x=x)
-    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
-    assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
+    assert _charged(store, now).visit_id == kit.pk
 
 
 def test_two_people_at_another_slot_do_not_stand_at_this_one(store, two_inside):
     kit, ana = two_inside
-    slot_calibrate(slot=store.a1, reach=[0.1, 0.3])
-    slot_calibrate(slot=store.a2, reach=[0.6, 0.9])
-    now = timezone.now()
+    now = _bands(store, [0.1, 0.3], [0.6, 0.9])
     # Kit at A1; Ana and a stranger side by side, both well inside A2's band. Someone else
     # standing at A2 does not move Ana over to A1: she is the second person there.
     for k in range(8):
@@ -118,7 +116,5 @@ def test_two_people_at_another_slot_do_not_stand_at_this_one(store, two_inside):
         _seen(store, kit, at, x=0.2)
         _seen(store, ana, at, x=0.7)
         _seen(store, None, at, x=0.82)
-    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
-    assert event.status == "applied"
-    entry = CartEntry.objects.get(shelf_event=event)
+    entry = _charged(store, now)
     assert entry.visit_id == kit.pk and entry.confidence >= 0.8
