@@ -345,12 +345,13 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
             candidates=ranked,
             evidence=detail,
         )
-    moment = camera.moment_s(window_s)
     early = not settled and top.evidence == "camera"
-    if early and pace.waiting_before(frames, when=event.occurred_at, seconds=moment):
+    if early and pace.waiting_before(
+        frames, when=event.occurred_at, seconds=camera.moment_s(window_s)
+    ):
         # Caught in the act: the frames just before the pick have arrived, and someone else
-        # may stand in them. Their faces were deferred; waiting asks for them. (The only
-        # shopper inside is charged as before: the gates' record says who could have.)
+        # may stand in them. Their faces are deferred or queued; waiting asks for them. (The
+        # only shopper inside is charged as before: the gates' record says who could have.)
         return _wait(event, detail=detail, candidates=ranked)
     if option.delta > 0 and not option.misplaced:
         # A camera that counts this slot must agree with the sensor about how many left;
