@@ -46,6 +46,8 @@ from store.management.commands.replay import use_temporary_database  # noqa: E40
 from store.models import Frame, ReviewItem, ShelfEvent, Shopper, Visit  # noqa: E402
 from store.replay.local import REPLAY_EPOCH, replay_scenario, scenario_start  # noqa: E402
 from store.replay.scenario import load  # noqa: E402
+from store.services.ondemand import DEFERRED  # noqa: E402
+from store.services.sees import sees_name  # noqa: E402
 
 
 def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
@@ -59,7 +61,7 @@ def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
             weights.setdefault((line["device"], line["slot"]), []).append(line)
         elif line.get("type") == "frame":
             shown = (line.get("sees") or {}).get("shoppers") or []
-            ids = {f["id"] if isinstance(f, dict) else f for f in shown}
+            ids = {sees_name(f) for f in shown}
             faces.setdefault(line["device"], []).append((float(line["t"]), ids))
     window_s = settings.MINIGO["ATTRIBUTION_WINDOW_S"]
 
@@ -135,7 +137,7 @@ def outcomes(path: Path) -> tuple[str, dict[str, int], list[str]]:
         # The face pass's work (150-250 ms of CPU a frame with real vision): shelf frames whose
         # faces were computed, of those received.
         deferred = Frame.objects.filter(device__kind="shelf").values_list(
-            "result__faces_deferred", flat=True
+            f"result__{DEFERRED}", flat=True
         )
         counts["frames"] = len(deferred)
         counts["faced"] = sum(1 for d in deferred if d is not True)
@@ -160,8 +162,7 @@ def main() -> None:
         print(
             f"charged right {counts['right']}, wrong {counts['wrong']}, "
             f"in review {counts['review']}; camera-only counts {counts['camera_only']}; "
-            f"shelf frames whose faces were computed {counts.get('faced', 0)} of "
-            f"{counts.get('frames', 0)}",
+            f"shelf frames whose faces were computed {counts['faced']} of {counts['frames']}",
             flush=True,
         )
         receipts = counts.get("receipts", 0)
