@@ -15,7 +15,8 @@ Evidence, strongest first:
    there all along (a face seen there once, its person elsewhere in the view a moment before
    or after, was walking past and stands in nobody's place); a face on a band's border loses
    to one plainly in front (as far as it may stand at a neighbouring slot: beside a band with
-   no band next to it, the two share), and is charged only once the whole window is in. A
+   no band next to it, or in a narrow gap between two, the two share), and is charged only
+   once the whole window is in. A
    face on the border of two bands stands at this slot when someone else plainly stands at
    the other; it names nobody for sure when its person was seen while the other slot's weight
    changed too (they did that, maybe this as well, and someone unseen may have done this).
@@ -41,7 +42,14 @@ from django.db.models import Q
 
 from store.models import Device, Sighting, Visit
 from store.services.pace import DEFAULT_FRAME_S, TRACK_GAP_FRAMES, Pace, in_window, pace_of
-from store.services.reach import PICTURE_MARGIN, PLAINLY, at_slot, in_front, plainly
+from store.services.reach import (
+    PLAINLY,
+    at_slot,
+    in_front,
+    in_narrow_gap,
+    nearer_border,
+    plainly,
+)
 from store.services.tracks import (
     CLEAR_MATCH_MARGIN,
     Track,
@@ -226,10 +234,15 @@ def rank(
         # could be measured at the band's border nearer it: where another band adjoins that
         # border, or the gap to it is within the camera's jitter, fully; where none does (the
         # shelf's end, a wider gap) it is someone at this slot too, side by side: they share.
-        side = _nearer_border(xs[i], reach)
+        side = nearer_border(xs[i], reach)
         if side is not None:
             beside = max((in_front(side, band, edge=edges[i]) for band in others), default=0.0)
             rival *= min(1.0, 4.0 * beside)
+        elif reach is not None and in_narrow_gap(xs[i], [reach, *others]):
+            # A face in a narrow gap beside this band stands in nobody's place: its fit already
+            # says how likely it is at this slot rather than the other, and there it may reach
+            # in past whoever stands plainly in front (a companion). They share.
+            rival = 0.0
         weight = when_w * space * ((1.0 - rival) + rival * space**RIVAL_POWER) * track.strength
         if track.shopper is not None:
             weight *= seen_for[i]
@@ -248,6 +261,11 @@ def rank(
     # UNSEEN: the picker may be a face the camera missed; a lone weak sighting (someone
     # in front of another slot, or long before) must not take the whole share.
     total = sum(score.values()) + unknown + UNSEEN
+    if seen_needed and bystander >= max(score.values(), default=0.0):
+        # Something else explains this change as well (see below): someone who holds none of
+        # the product but stands at the slot more plainly than any holder (maybe the picker
+        # nobody could name, bringing it back) weighs against the holder too.
+        total += bystander
     if score:
         for c in candidates:
             if c.visit.pk in score:
@@ -299,6 +317,7 @@ def rank(
         # Nobody else was in the store (or, for a return, nobody else holds the product).
         c = candidates[0]
         camera = (c.confidence, c.evidence)
+        held = score.get(c.visit.pk, 0.0)
         if c.confidence < ONLY_SHOPPER:
             # An unknown face seen standing there (not one glimpsed in a frame or two) may be
             # someone nobody could name doing it.
@@ -308,13 +327,14 @@ def rank(
                 # Others are in the store: wait for the camera's whole window first (the
                 # returner may be someone whose item was given to another by mistake).
                 c.confidence = min(c.confidence, LAST_SEEN)
-            elif seen_needed and len(visits) > 1 and score.get(c.visit.pk, 0.0) < 0.3:
+            elif seen_needed and len(visits) > 1 and held < max(0.3, bystander):
                 # `seen_needed`: another product put down here that something else explains
                 # as well (a knock, a slip of the slot's own items, or the return of the
                 # one someone unseen took moments ago): holding one is not enough, the holder
-                # has to be seen at the slot. A person decides.
+                # has to be the one seen at the slot, more plainly than anyone else there.
+                # A person decides.
                 c.confidence = LAST_SEEN
-            elif bystander > 0.3 and score.get(c.visit.pk, 0.0) < 0.3:
+            elif bystander > 0.3 and held < 0.3:
                 # The camera shows someone else putting it back and not the only holder:
                 # the holder's item may have been someone else's all along. A person decides.
                 c.confidence = LAST_SEEN
@@ -326,17 +346,6 @@ def rank(
     candidates.sort(key=lambda c: (-c.confidence, c.visit.pk))
     assert all(c.visit.pk in pool_ids for c in candidates)
     return candidates
-
-
-def _nearer_border(x: float | None, reach: tuple[float, float] | None) -> float | None:
-    """The border of the band nearer a face measured inside it; None for a face outside it
-    (or with no position), and never a border drawn to the picture's edge (which reaches
-    past it: nobody stands beyond)."""
-    if x is None or reach is None or not reach[0] <= x <= reach[1]:
-        return None
-    lo, hi = reach
-    borders = [b for b, real in ((lo, lo > PICTURE_MARGIN), (hi, hi < 1 - PICTURE_MARGIN)) if real]
-    return min(borders, key=lambda b: abs(x - b), default=None)
 
 
 def _clearness(best: float) -> float:

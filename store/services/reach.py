@@ -27,6 +27,10 @@ PLAINLY = 0.9
 # that sliver but at that slot, and a face there, cut off by the picture's edge, is measured
 # at the edge however far beyond the band its owner stands.
 PICTURE_MARGIN = 0.06
+# A gap the manager left between two bands narrower than this (about half a face) holds nobody
+# at no slot: a face in it is someone at one of the two, reaching into the nearer one as far as
+# the camera can tell which that is.
+NARROW_GAP = 0.05
 
 
 def plainly(fit: float) -> float:
@@ -55,6 +59,8 @@ def at_slot(
     # band where someone else stands is a second person there, not someone at this slot: the
     # share moves only to a face near enough to this band (its fit at least the faint tail's).
     outside = max(0.0, 1.0 - here - sum(f for f, _ in fits))
+    if in_narrow_gap(x, [reach, *(band for band, _ in others)]):
+        outside = 0.0
     shared = here / (here + sum(f * free for f, free in fits) + outside)
     return min(shared, here / TAIL_FIT)
 
@@ -80,6 +86,27 @@ def in_front(
     fit = _phi((x - lo) / edge) * _phi((hi - x) / edge)
     outside = max(lo - x, x - hi, 0.0)
     return max(fit, TAIL_FIT * math.exp(-0.5 * (outside / REACH_TAIL_S) ** 2) if outside else 0.0)
+
+
+def nearer_border(x: float | None, reach: tuple[float, float] | None) -> float | None:
+    """The border of the band nearer a face measured inside it; None for a face outside it
+    (or with no position), and never a border drawn to the picture's edge (which reaches
+    past it: nobody stands beyond)."""
+    if x is None or reach is None or not reach[0] <= x <= reach[1]:
+        return None
+    lo, hi = reach
+    borders = [b for b, real in ((lo, lo > PICTURE_MARGIN), (hi, hi < 1 - PICTURE_MARGIN)) if real]
+    return min(borders, key=lambda b: abs(x - b), default=None)
+
+
+def in_narrow_gap(x: float | None, bands: Sequence[tuple[float, float]]) -> bool:
+    """Whether a face at `x` is inside none of `bands` but between two of them less than
+    NARROW_GAP apart."""
+    if x is None or any(lo <= x <= hi for lo, hi in bands):
+        return False
+    left = max((hi for _lo, hi in bands if hi < x), default=-math.inf)
+    right = min((lo for lo, _hi in bands if lo > x), default=math.inf)
+    return right - left < NARROW_GAP
 
 
 def _phi(z: float) -> float:

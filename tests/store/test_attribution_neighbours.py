@@ -191,3 +191,28 @@ def test_a_face_near_a_bands_edge_with_no_slot_beyond_it_shares_the_pick(
     assert event.status == "review"
     item = ReviewItem.objects.get(shelf_event=event)
     assert {c["shopper"] for c in item.candidates[:2]} == {kit.shopper_id, ana.shopper_id}
+
+
+@pytest.mark.parametrize("ana_x", [0.508, 0.512, 0.55])
+def test_a_face_in_a_narrow_gap_between_bands_may_reach_past_whoever_stands_in_front(
+    store, two_inside, ana_x
+):
+    kit, ana = two_inside
+    now = timezone.now()
+    # The manager left a gap of 0.02 between A1 and A2: nobody stands in it at no slot.
+    slot_calibrate(slot=store.a1, reach=[0.3, 0.5])
+    slot_calibrate(slot=store.a2, reach=[0.52, 0.8])
+    # Kit plainly in front of A1; Ana in the gap beside Kit (a companion reaching past Kit,
+    # or someone at A2), or plainly in front of A2.
+    for dt in (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5):
+        _seen(store, kit, now + _s(dt), x=0.4)
+        _seen(store, ana, now + _s(dt), x=ana_x)
+    event = _process(_event(store, "e1", 4200, 3850, at=now), final=True)
+    if ana_x == 0.55:
+        assert CartEntry.objects.get(shelf_event=event).visit_id == kit.pk
+        return
+    # In the gap Ana stands in nobody's place: Kit is no surer the picker than Ana is.
+    assert event.status == "review"
+    item = ReviewItem.objects.get(shelf_event=event)
+    assert {c["shopper"] for c in item.candidates[:2]} == {kit.shopper_id, ana.shopper_id}
+    assert item.candidates[1]["confidence"] > 0.1

@@ -1,6 +1,6 @@
-"""Who took it at the edges: a face cut off by the picture's edge beyond the outermost band, and
-a return decided after a later pick of the same product (who held it is read as of the
-return's own time)."""
+"""Who took it at the edges: a face cut off by the picture's edge beyond the outermost band, one
+in a narrow gap between two bands, and a return decided after a later pick of the same product
+(who held it is read as of the return's own time)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.utils import timezone
 from store.models import CartEntry
 from store.services.calibration import slot_calibrate
 from store.services.carts import cart_quantity, cart_take
-from store.services.reach import in_front
+from store.services.reach import at_slot, in_front, in_narrow_gap
 from tests.store.test_attribution import _event, _process, _seen
 
 
@@ -27,6 +27,20 @@ def test_a_band_drawn_almost_to_the_pictures_edge_reaches_it():
     assert in_front(0.26, (0.03, 0.25)) < 0.5
     # A band that stops well short of the edge does not: beyond it is somewhere else.
     assert in_front(0.0, (0.15, 0.25)) < 0.1
+
+
+def test_a_face_in_a_narrow_gap_is_at_one_of_the_two_slots_beside_it():
+    a1, a2 = (0.3, 0.5), (0.52, 0.8)
+    assert in_narrow_gap(0.51, [a1, a2])
+    assert not in_narrow_gap(0.45, [a1, a2])  # inside a band
+    assert not in_narrow_gap(0.51, [a1, (0.6, 0.8)])  # a gap a person fits in
+    assert not in_narrow_gap(0.9, [a1, a2])  # beyond the last band
+    # Nearer A1: more at A1 than at A2, and nowhere else.
+    here, there = at_slot(0.505, a1, [(a2, 1.0)]), at_slot(0.505, a2, [(a1, 1.0)])
+    assert here > there > 0.1
+    assert here + there > 0.99
+    # In a wide gap a face may be at neither.
+    assert at_slot(0.55, a1, [((0.6, 0.8), 1.0)]) < 0.1
 
 
 def test_a_face_cut_off_by_the_pictures_edge_is_the_picker_at_the_outermost_slot(store, two_inside):
