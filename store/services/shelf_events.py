@@ -57,6 +57,7 @@ from store.services.ondemand import frames_request
 from store.services.put_backs import holdings, pick_in_review, picks_undecided, product_holders
 from store.services.receipts import receipt_revise
 from store.services.review import review_open, review_put_back
+from store.services.settle_back import settle_back, settle_wait
 from store.services.settlement import settlement_poke
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,8 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
     if count.delta == 0 and count.explained:
         mark_processed(event, status=EventStatus.IGNORED, result=count.detail)
         return event
+    if not count.explained and settle_back(event=event, slot=slot):
+        return event
     if count.delta < 0 or (event.sensor == "load_cell" and event.after > event.before):
         # Whoever took an item from this slot moments ago may be the one putting it
         # back: that pick is decided first (its taker may hold the item).
@@ -206,7 +209,10 @@ def _process(*, event_id: int, final: bool) -> ShelfEvent:
     options = _options(slot=slot, event=event, count=count, held=held)
     if not options:
         # Beyond the tolerance (within it, ignored above) and nothing on record explains it:
-        # an item whose taker nobody could name, something of a shopper's own: a person looks.
+        # an item whose taker nobody could name, something of a shopper's own: a person looks,
+        # unless the next reading moments later undoes it (store/services/settle_back.py).
+        if not final:
+            return settle_wait(event, detail={**count.detail, "sensor": event.sensor})
         reason = "return_unexplained" if event.after > event.before else "weight_unexplained"
         if not count.explained:
             reason = "weight_unexplained"

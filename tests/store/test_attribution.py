@@ -402,7 +402,7 @@ def test_a_return_in_the_wrong_slot_is_that_product_and_stock_follows_the_item(
 
 
 def test_an_unexplained_weight_change_goes_to_review_with_its_reading(store, visit):
-    event = _process(_event(store, "e1", 4200, 4020))
+    event = _process(_event(store, "e1", 4200, 4020), final=True)
     item = ReviewItem.objects.get(shelf_event=event)
     assert item.reason == "weight_unexplained" and item.evidence["removed_g"] == 180
 

@@ -91,7 +91,9 @@ def test_the_review_page_offers_shoppers_who_left_since_the_event(client, store,
     Visit.objects.filter(pk=visit.pk).update(entered_at=timezone.now() - timedelta(minutes=2))
     visit_close(visit=visit, device=store.gate_out, at=timezone.now() - timedelta(seconds=10))
     # A reading nobody's cart explains, from while Kit was inside, reaches review late.
-    event = _process(_event(store, "e1", 4200, 3900, at=timezone.now() - timedelta(seconds=30)))
+    event = _process(
+        _event(store, "e1", 4200, 3900, at=timezone.now() - timedelta(seconds=30)), final=True
+    )
     item = ReviewItem.objects.get(shelf_event=event)
     client.force_login(manager)
     rows = client.get("/manager/review.json").json()
