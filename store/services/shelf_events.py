@@ -11,7 +11,8 @@ back. Ultrasonic, light and camera slots map their readings to counts (count_cha
 Who: store.services.attribution. Below MINIGO["ATTRIBUTION_THRESHOLD"] an event waits while
 its camera window may still bring sightings (frames race weight events) and is then decided:
 to the best candidate if the evidence arrived, otherwise to the review queue with the ranked
-candidates. Anything nothing explains goes to review (invariant 5). A put-back waits for an
+candidates. Anything nothing explains goes to review (invariant 5), unless the slot's next
+reading moments later undoes it (store/services/settle_back.py). A put-back waits for an
 earlier pick of its slot to be decided; when that pick is in review and nobody is clearly seen
 putting the item back, the put-back closes that review (taken and put back) instead of opening
 another."""
