@@ -12,6 +12,7 @@ from django.utils import timezone
 from store.models import CartEntry, ReviewItem
 from store.services.calibration import slot_calibrate
 from tests.store.test_attribution import _event, _process, _seen
+from tests.store.test_attribution_passers import _bands
 
 
 def _s(seconds: float) -> timedelta:
@@ -198,10 +199,8 @@ def test_a_face_in_a_narrow_gap_between_bands_may_reach_past_whoever_stands_in_f
     store, two_inside, ana_x
 ):
     kit, ana = two_inside
-    now = timezone.now()
     # The manager left a gap of 0.02 between A1 and A2: nobody stands in it at no slot.
-    slot_calibrate(slot=store.a1, reach=[0.3, 0.5])
-    slot_calibrate(slot=store.a2, reach=[0.52, 0.8])
+    now = _bands(store, [0.3, 0.5], [0.52, 0.8])
     # Kit plainly in front of A1; Ana in the gap beside Kit (a companion reaching past Kit,
     # or someone at A2), or plainly in front of A2.
     for dt in (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5):
