@@ -16,10 +16,10 @@ Evidence, strongest first:
    or after, was walking past and stands in nobody's place); a face on a band's border loses
    to one plainly in front (as far as it may stand at a neighbouring slot: beside a band with
    no band next to it, or in a narrow gap between two, the two share), and is charged only
-   once the whole window is in. A
-   face on the border of two bands stands at this slot when someone else plainly stands at
-   the other; it names nobody for sure when its person was seen while the other slot's weight
-   changed too (they did that, maybe this as well, and someone unseen may have done this).
+   once the whole window is in. A face on the border of two bands stands at this slot when
+   someone else plainly stands at the other; it names nobody for sure when its person was seen
+   while the other slot's weight changed too (they did that, maybe this as well, and someone
+   unseen may have done this).
 2. the only shopper in the store (for a return: the only one holding that product; another
    light product put down on a slot of heavier items, or anything put down on a slot whose
    pick moments ago nobody could name, also needs its holder seen there).

@@ -98,6 +98,17 @@ def review_put_back(*, item: ReviewItem, event: ShelfEvent, quantity: int) -> Re
     return locked
 
 
+def review_settled_back(*, item: ReviewItem, event: ShelfEvent) -> None:
+    """An unexplained change in review was undone by its slot's next reading (`event`): the
+    scale reads as before, nothing moved, nobody has anything to decide. Inside the caller's
+    transaction, with the item locked."""
+    item.status = ReviewStatus.DISMISSED
+    item.resolution = {"settled_back": event.pk, "note": "the scale read as before"}
+    item.resolved_at = timezone.now()
+    item.save(update_fields=["status", "resolution", "resolved_at"])
+    live.to_managers("review_resolved", review_payload(item=item))
+
+
 def review_resolve(
     *,
     item: ReviewItem,

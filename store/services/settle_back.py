@@ -12,15 +12,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import transaction
-from django.utils import timezone
-
 from store import tasks
 from store.models import EventStatus, ReviewItem, ReviewStatus, ShelfEvent, Slot
-from store.services import live
 from store.services.counting import count_change
 from store.services.events import mark_processed
-from store.services.review import review_payload
+from store.services.review import review_settled_back
 
 # The second reading undoes the first only this soon after it: a knock settles in a second or
 # two, a basket leant on a shelf is lifted off within a few.
@@ -71,14 +67,9 @@ def settle_back(*, event: ShelfEvent, slot: Slot) -> bool:
     both = count_change(slot=slot, sensor=event.sensor, before=earlier.before, after=event.after)
     if both.delta != 0 or not both.explained:
         return False
-    with transaction.atomic():
-        detail = {"settled_back": True, "residual_g": both.detail.get("residual_g")}
-        mark_processed(earlier, status=EventStatus.IGNORED, result={**detail, "by": event.pk})
-        mark_processed(event, status=EventStatus.IGNORED, result={**detail, "of": earlier.pk})
-        if item is not None:
-            item.status = ReviewStatus.DISMISSED
-            item.resolution = {"settled_back": event.pk, "note": "the scale read as before"}
-            item.resolved_at = timezone.now()
-            item.save(update_fields=["status", "resolution", "resolved_at"])
-            live.to_managers("review_resolved", review_payload(item=item))
+    detail = {"settled_back": True, "residual_g": both.detail.get("residual_g")}
+    mark_processed(earlier, status=EventStatus.IGNORED, result={**detail, "by": event.pk})
+    mark_processed(event, status=EventStatus.IGNORED, result={**detail, "of": earlier.pk})
+    if item is not None:
+        review_settled_back(item=item, event=event)
     return True
